@@ -1,0 +1,199 @@
+"""disk: usage, free space and inodes of every real filesystem (like ``df -P`` / ``df -i``).
+
+Needs no privileges. Pseudo filesystems (proc, tmpfs, cgroup…) and read-only image
+mounts (squashfs, iso9660 — snaps, live media) are listed under ``skipped`` with why.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import psutil
+
+from .base import Check, Option, Outcome, worst
+
+PSEUDO_FS = frozenset({
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
+    "devtmpfs", "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
+    "ramfs", "rpc_pipefs", "securityfs", "selinuxfs", "sysfs", "tmpfs", "tracefs",
+    "fuse.gvfsd-fuse", "fuse.portal", "fuse.lxcfs", "overlay_pseudo", "devfs", "none",
+})
+IMAGE_FS = frozenset({"squashfs", "iso9660", "udf", "cramfs", "erofs"})
+
+
+class Partition(NamedTuple):
+    """A mounted filesystem as psutil lists it."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    opts: str
+
+
+class Usage(NamedTuple):
+    """Space and inode figures for one mount (bytes and counts), as statvfs gives them."""
+
+    total: int
+    used: int
+    free: int
+    inodes_total: int
+    inodes_used: int
+    inodes_free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Filesystem:
+    """One real filesystem's usage, as reported."""
+
+    device: str
+    mount: str
+    fstype: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    used_percent: float
+    inodes_total: int | None
+    inodes_used: int | None
+    inodes_used_percent: float | None
+    read_only: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def statvfs_usage(path: str) -> Usage:
+    """Usage from ``os.statvfs`` computed the way GNU df does."""
+    st = os.statvfs(path)
+    total = st.f_blocks * st.f_frsize
+    free_root = st.f_bfree * st.f_frsize
+    avail = st.f_bavail * st.f_frsize
+    return Usage(
+        total=total,
+        used=total - free_root,
+        free=avail,
+        inodes_total=st.f_files,
+        inodes_used=st.f_files - st.f_ffree,
+        inodes_free=st.f_ffree,
+    )
+
+
+def df_percent(used: int, avail: int) -> float:
+    """Use% as df computes it: used / (used + available), rounded up to 0.01."""
+    denominator = used + avail
+    if denominator <= 0:
+        return 0.0
+    return round(100.0 * used / denominator, 2)
+
+
+def skip_reason(part: Partition, ignore_mounts: Iterable[str]) -> str | None:
+    """Why this mount is not a real filesystem to report, or None when it is."""
+    fstype = part.fstype.lower()
+    if any(fnmatch.fnmatchcase(part.mountpoint, pat) for pat in ignore_mounts):
+        return "ignored by config (ignore_mounts)"
+    if fstype in PSEUDO_FS or fstype.startswith("fuse.") and fstype != "fuse.sshfs":
+        return f"pseudo filesystem ({part.fstype})"
+    if fstype in IMAGE_FS:
+        return f"read-only image ({part.fstype})"
+    if not part.device or part.device in {"none", "systemd-1"}:
+        return "no backing device"
+    return None
+
+
+def measure(
+    partitions: Iterable[Partition],
+    usage: Callable[[str], Usage],
+    ignore_mounts: Iterable[str] = (),
+) -> tuple[list[Filesystem], list[dict[str, str]]]:
+    """Turn mounts into reported filesystems and skipped entries (pure, given usage)."""
+    ignore = tuple(ignore_mounts)
+    found: list[Filesystem] = []
+    skipped: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for part in partitions:
+        reason = skip_reason(part, ignore)
+        if reason is None and part.mountpoint in seen:
+            reason = "mounted over (same mount point listed again)"
+        if reason is not None:
+            skipped.append({"mount": part.mountpoint, "fstype": part.fstype, "reason": reason})
+            continue
+        try:
+            u = usage(part.mountpoint)
+        except OSError as e:
+            skipped.append({"mount": part.mountpoint, "fstype": part.fstype,
+                            "reason": f"unreadable: {e.strerror or e}"})
+            continue
+        if u.total == 0:
+            skipped.append({"mount": part.mountpoint, "fstype": part.fstype,
+                            "reason": "zero size"})
+            continue
+        seen.add(part.mountpoint)
+        has_inodes = u.inodes_total > 0
+        found.append(Filesystem(
+            device=part.device,
+            mount=part.mountpoint,
+            fstype=part.fstype,
+            total_bytes=u.total,
+            used_bytes=u.used,
+            free_bytes=u.free,
+            used_percent=df_percent(u.used, u.free),
+            inodes_total=u.inodes_total if has_inodes else None,
+            inodes_used=u.inodes_used if has_inodes else None,
+            inodes_used_percent=df_percent(u.inodes_used, u.inodes_free) if has_inodes else None,
+            read_only="ro" in part.opts.split(","),
+        ))
+    return found, skipped
+
+
+def status_of(fs: Filesystem, warn: float, fail: float, inode_warn: float) -> str:
+    """Local status for one filesystem against the configured thresholds."""
+    status = "ok"
+    if fs.used_percent >= fail:
+        status = "fail"
+    elif fs.used_percent >= warn:
+        status = "warn"
+    if fs.inodes_used_percent is not None and fs.inodes_used_percent >= inode_warn:
+        status = worst(status, "warn")
+    return status
+
+
+def psutil_partitions() -> list[Partition]:
+    """Every mount, pseudo ones included, so the skipped list is complete."""
+    return [Partition(p.device, p.mountpoint, p.fstype, p.opts)
+            for p in psutil.disk_partitions(all=True)]
+
+
+class DiskCheck(Check):
+    """Usage of each logical disk; no privileges needed."""
+
+    name: ClassVar[str] = "disk"
+    schedule: ClassVar[str] = "heartbeat"
+    timeout: ClassVar[float] = 20.0
+    options: ClassVar = {
+        "warn_percent": Option((int, float), 85, "used % at which a filesystem warns"),
+        "fail_percent": Option((int, float), 95, "used % at which a filesystem fails"),
+        "inode_warn_percent": Option((int, float), 90, "inode use % at which it warns"),
+        "ignore_mounts": Option(list, [], "mount point globs never reported"),
+    }
+
+    def __init__(self, *args: Any, partitions: Callable[[], list[Partition]] = psutil_partitions,
+                 usage: Callable[[str], Usage] = statvfs_usage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partitions = partitions
+        self.usage = usage
+
+    def collect(self) -> Outcome:
+        """Measure every real filesystem."""
+        c = self.config
+        found, skipped = measure(self.partitions(), self.usage, c["ignore_mounts"])
+        rows = []
+        statuses = []
+        for fs in found:
+            st = status_of(fs, c["warn_percent"], c["fail_percent"], c["inode_warn_percent"])
+            statuses.append(st)
+            rows.append({**fs.to_dict(), "status": st})
+        return Outcome(worst(*statuses), {"filesystems": rows, "skipped": skipped})

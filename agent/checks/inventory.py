@@ -1,0 +1,120 @@
+"""inventory: who this host is — hostname, OS, kernel, CPU, memory, NICs, boot time.
+
+Needs no privileges. Reads /etc/os-release (or the platform module elsewhere),
+/etc/machine-id and psutil's view of CPUs, memory and interfaces.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+
+from hostpatrol.shared.report import format_time
+
+from .base import Check, Outcome
+
+MAC_FAMILIES = {getattr(psutil, "AF_LINK", -1), getattr(socket, "AF_PACKET", -2)}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """Parse os-release(5): KEY=value lines, values optionally quoted."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        out[key.strip()] = value
+    return out
+
+
+def read_text(path: str) -> str | None:
+    """A small file's text, or None when it is absent or unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def interfaces(addrs: dict[str, list[Any]], stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """NICs with their MAC, IPv4/IPv6 addresses and link state (pure, given psutil's data)."""
+    out = []
+    for name in sorted(addrs):
+        mac = None
+        ips = []
+        for a in addrs[name]:
+            if a.family in MAC_FAMILIES:
+                mac = a.address or None
+            elif a.family in (socket.AF_INET, socket.AF_INET6):
+                ips.append({"address": a.address.split("%")[0], "netmask": a.netmask,
+                            "family": "ipv4" if a.family == socket.AF_INET else "ipv6"})
+        st = stats.get(name)
+        out.append({
+            "name": name,
+            "mac": mac if mac and mac != "00:00:00:00:00:00" else None,
+            "addresses": ips,
+            "up": bool(st.isup) if st is not None else None,
+            "speed_mbps": st.speed if st is not None and st.speed else None,
+            "mtu": st.mtu if st is not None else None,
+        })
+    return out
+
+
+class InventoryCheck(Check):
+    """Basic host identity; no privileges needed."""
+
+    name: ClassVar[str] = "inventory"
+    schedule: ClassVar[str] = "weekly"
+    timeout: ClassVar[float] = 30.0
+
+    def __init__(self, *args: Any, read: Callable[[str], str | None] = read_text,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read = read
+
+    def collect(self) -> Outcome:
+        """Gather identity facts."""
+        os_release = parse_os_release(self.read("/etc/os-release") or "")
+        uname = platform.uname()
+        machine_id = (self.read("/etc/machine-id") or "").strip() or None
+        freq = psutil.cpu_freq()
+        data = {
+            "hostname": socket.gethostname(),
+            "fqdn": socket.getfqdn(),
+            "machine_id": machine_id,
+            "os": {
+                "system": uname.system,
+                "name": os_release.get("NAME", uname.system),
+                "id": os_release.get("ID"),
+                "version": os_release.get("VERSION_ID", uname.release),
+                "pretty_name": os_release.get("PRETTY_NAME", f"{uname.system} {uname.release}"),
+            },
+            "kernel": uname.release,
+            "arch": uname.machine,
+            "cpu": {
+                "model": self._cpu_model() or uname.processor or None,
+                "logical": psutil.cpu_count(logical=True),
+                "physical": psutil.cpu_count(logical=False),
+                "mhz": round(freq.max or freq.current) if freq else None,
+            },
+            "memory_bytes": psutil.virtual_memory().total,
+            "swap_bytes": psutil.swap_memory().total,
+            "boot_time": format_time(datetime.fromtimestamp(psutil.boot_time(), UTC)),
+            "interfaces": interfaces(psutil.net_if_addrs(), psutil.net_if_stats()),
+        }
+        return Outcome("ok", data)
+
+    def _cpu_model(self) -> str | None:
+        for line in (self.read("/proc/cpuinfo") or "").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+        return None

@@ -1,0 +1,57 @@
+"""Running external commands with a time limit and a fixed C locale."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+class CommandError(Exception):
+    """Base of command failures a check reports as data."""
+
+
+class CommandNotFound(CommandError):
+    """The program is not installed (not on PATH)."""
+
+
+class CommandTimeout(CommandError):
+    """The program did not finish within its time limit; it was killed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a finished command printed and returned."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[[Sequence[str], float], CommandResult]
+
+_ENV_KEEP = ("PATH", "HOME", "SYSTEMROOT", "TMPDIR")
+
+
+def run_command(argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
+    """Run ``argv`` (no shell) with LC_ALL=C; raise CommandNotFound/CommandTimeout."""
+    if shutil.which(argv[0]) is None:
+        msg = f"{argv[0]}: command not found"
+        raise CommandNotFound(msg)
+    env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+    env.update(LC_ALL="C", LANG="C", SYSTEMD_PAGER="", PAGER="cat", SYSTEMD_COLORS="0")
+    try:
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout,
+            env=env, stdin=subprocess.DEVNULL, check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        msg = f"{argv[0]}: no answer within {timeout:g}s (killed)"
+        raise CommandTimeout(msg) from e
+    except FileNotFoundError as e:
+        msg = f"{argv[0]}: command not found"
+        raise CommandNotFound(msg) from e
+    return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
