@@ -44,13 +44,13 @@ def format_time(ts: datetime) -> str:
 def parse_time(text: Any, path: str) -> datetime:
     """Parse an RFC 3339 timestamp with an explicit offset into aware UTC."""
     if not isinstance(text, str) or len(text) > 40 or "T" not in text:
-        raise SchemaError(path, "must be an RFC 3339 timestamp string")
+        raise SchemaError(path=path, message="must be an RFC 3339 timestamp string")
     try:
         ts = datetime.fromisoformat(text)
     except ValueError as e:
-        raise SchemaError(path, f"not an RFC 3339 timestamp: {text!r}") from e
+        raise SchemaError(path=path, message=f"not an RFC 3339 timestamp: {text!r}") from e
     if ts.tzinfo is None:
-        raise SchemaError(path, "timestamp must carry a UTC offset (e.g. Z)")
+        raise SchemaError(path=path, message="timestamp must carry a UTC offset (e.g. Z)")
     return ts.astimezone(UTC)
 
 
@@ -111,43 +111,43 @@ class Report:
 
 def _require_keys(obj: Any, path: str, allowed: frozenset[str], required: set[str]) -> dict:
     if not isinstance(obj, dict):
-        raise SchemaError(path, "must be an object")
+        raise SchemaError(path=path, message="must be an object")
     unknown = set(obj) - allowed
     if unknown:
-        raise SchemaError(path, f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise SchemaError(path=path, message=f"unknown field(s): {', '.join(sorted(unknown))}")
     missing = required - set(obj)
     if missing:
-        raise SchemaError(path, f"missing field(s): {', '.join(sorted(missing))}")
+        raise SchemaError(path=path, message=f"missing field(s): {', '.join(sorted(missing))}")
     return obj
 
 
 def _int(value: Any, path: str, *, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SchemaError(path, "must be an integer")
+        raise SchemaError(path=path, message="must be an integer")
     if not minimum <= value <= maximum:
-        raise SchemaError(path, f"must be between {minimum} and {maximum}")
+        raise SchemaError(path=path, message=f"must be between {minimum} and {maximum}")
     return value
 
 
 def _uuid(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        raise SchemaError(path, "must be a UUID string")
+        raise SchemaError(path=path, message="must be a UUID string")
     try:
         parsed = uuid.UUID(value)
     except ValueError as e:
-        raise SchemaError(path, f"not a UUID: {value[:40]!r}") from e
+        raise SchemaError(path=path, message=f"not a UUID: {value[:40]!r}") from e
     if str(parsed) != value:
-        raise SchemaError(path, "UUID must be in canonical lower-case form")
+        raise SchemaError(path=path, message="UUID must be in canonical lower-case form")
     return value
 
 
 def _short_str(value: Any, path: str, limit: int = MAX_HOST_FIELD) -> str:
     if not isinstance(value, str):
-        raise SchemaError(path, "must be a string")
+        raise SchemaError(path=path, message="must be a string")
     if len(value) > limit:
-        raise SchemaError(path, f"longer than {limit} characters")
+        raise SchemaError(path=path, message=f"longer than {limit} characters")
     if any(ord(c) < 32 for c in value):
-        raise SchemaError(path, "contains control characters")
+        raise SchemaError(path=path, message="contains control characters")
     return value
 
 
@@ -156,21 +156,22 @@ def _result(obj: Any, path: str) -> CheckResult:
                                            "data"})
     check = obj["check"]
     if not isinstance(check, str) or not CHECK_NAME.match(check):
-        raise SchemaError(f"{path}.check", "must match [a-z][a-z0-9_]{0,63}")
+        raise SchemaError(path=f"{path}.check", message="must match [a-z][a-z0-9_]{0,63}")
     status = obj["status"]
     if status not in STATUSES:
-        raise SchemaError(f"{path}.status", f"must be one of {', '.join(STATUSES)}")
+        raise SchemaError(path=f"{path}.status", message=f"must be one of {', '.join(STATUSES)}")
     data = obj["data"]
     if not isinstance(data, dict):
-        raise SchemaError(f"{path}.data", "must be an object")
+        raise SchemaError(path=f"{path}.data", message="must be an object")
     error = obj.get("error")
     if error is not None:
         if not isinstance(error, str):
-            raise SchemaError(f"{path}.error", "must be a string or null")
+            raise SchemaError(path=f"{path}.error", message="must be a string or null")
         if len(error) > MAX_ERROR_CHARS:
-            raise SchemaError(f"{path}.error", f"longer than {MAX_ERROR_CHARS} characters")
+            raise SchemaError(path=f"{path}.error",
+                              message=f"longer than {MAX_ERROR_CHARS} characters")
     if status == "error" and not error:
-        raise SchemaError(f"{path}.error", "an error result must say what went wrong")
+        raise SchemaError(path=f"{path}.error", message="an error result must say what went wrong")
     return CheckResult(
         check=check,
         status=status,
@@ -186,29 +187,30 @@ def validate_report(doc: Any) -> Report:
     _require_keys(doc, "", TOP_KEYS, {"format", "agent_id", "report_id", "seq", "created_at",
                                       "schedule", "results"})
     if doc["format"] != FORMAT:
-        raise SchemaError("format", f"unsupported format {doc['format']!r}; expected {FORMAT}")
+        raise SchemaError(path="format",
+                          message=f"unsupported format {doc['format']!r}; expected {FORMAT}")
     schedule = doc["schedule"]
     if not isinstance(schedule, str) or not SCHEDULE_NAME.match(schedule):
-        raise SchemaError("schedule", "must match [a-z0-9][a-z0-9_.:-]{0,63}")
+        raise SchemaError(path="schedule", message="must match [a-z0-9][a-z0-9_.:-]{0,63}")
     host = doc.get("host", {})
     _require_keys(host, "host", HOST_KEYS, set())
     for key, value in host.items():
         _short_str(value, f"host.{key}")
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
-        raise SchemaError("meta", "must be an object")
+        raise SchemaError(path="meta", message="must be an object")
     gap = doc.get("gap")
     if gap is not None and not isinstance(gap, dict):
-        raise SchemaError("gap", "must be an object")
+        raise SchemaError(path="gap", message="must be an object")
     results = doc["results"]
     if not isinstance(results, list):
-        raise SchemaError("results", "must be a list")
+        raise SchemaError(path="results", message="must be a list")
     if len(results) > MAX_RESULTS:
-        raise SchemaError("results", f"more than {MAX_RESULTS} results")
+        raise SchemaError(path="results", message=f"more than {MAX_RESULTS} results")
     parsed = tuple(_result(r, f"results[{i}]") for i, r in enumerate(results))
     names = [r.check for r in parsed]
     if len(set(names)) != len(names):
-        raise SchemaError("results", "a check appears more than once")
+        raise SchemaError(path="results", message="a check appears more than once")
     return Report(
         agent_id=_uuid(doc["agent_id"], "agent_id"),
         report_id=_uuid(doc["report_id"], "report_id"),

@@ -15,9 +15,8 @@ from typing import Any
 def schema_names() -> list[str]:
     """Names of the checks that have a data schema (file stems, minus ``report``)."""
     files = resources.files(__package__).joinpath("schemas").iterdir()
-    return sorted(
-        f.name[: -len(".json")] for f in files if f.name.endswith(".json") and f.name != "report.json"
-    )
+    stems = (f.name[: -len(".json")] for f in files if f.name.endswith(".json"))
+    return sorted(s for s in stems if s != "report")
 
 
 @cache

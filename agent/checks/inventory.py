@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
-
 from hostpatrol.shared.report import format_time
 
 from .base import Check, Outcome

@@ -1,0 +1,113 @@
+"""Talking to the collector over HTTPS with the certificate fingerprint pinned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from hostpatrol.shared import __version__
+from requests.adapters import HTTPAdapter
+
+
+class ClientError(Exception):
+    """Base of delivery and enrollment failures."""
+
+
+class Unreachable(ClientError):
+    """The collector could not be reached or did not answer in time: try later."""
+
+
+class FingerprintMismatch(ClientError):
+    """The server's certificate is not the pinned one: refuse to talk."""
+
+
+class Refused(ClientError):
+    """The collector answered with an error status."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"collector refused ({status}): {message}")
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+def normalize_fingerprint(text: str) -> str:
+    """``sha256:HEX`` (colons or not, any case) → lower-case hex; ValueError otherwise."""
+    raw = text.strip().lower()
+    if raw.startswith("sha256:"):
+        raw = raw[len("sha256:"):]
+    raw = raw.replace(":", "")
+    if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):
+        msg = f"fingerprint must be sha256:<64 hex digits>, got {text!r}"
+        raise ValueError(msg)
+    return raw
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def __init__(self, fingerprint: str, **kwargs: Any) -> None:
+        self._fingerprint = fingerprint
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self._fingerprint
+        kwargs["cert_reqs"] = "CERT_NONE"
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
+
+
+class Client:
+    """One collector, reached over HTTPS; the certificate must match ``fingerprint``."""
+
+    def __init__(self, server: str, fingerprint: str, *, timeout: float = 20.0) -> None:
+        if not server.startswith("https://"):
+            msg = f"server URL must start with https:// (got {server!r})"
+            raise ClientError(msg)
+        self.server = server.rstrip("/")
+        self.fingerprint = normalize_fingerprint(fingerprint)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.mount("https://", _PinnedAdapter(self.fingerprint))
+        self.session.headers["User-Agent"] = f"hostpatrol-agent/{__version__}"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            # verify=False per request: REQUESTS_CA_BUNDLE in the environment would
+            # otherwise switch CA validation back on; the pinned fingerprint is the check.
+            return self.session.request(method, self.server + path, timeout=self.timeout,
+                                        verify=False, **kwargs)
+        except requests.exceptions.SSLError as e:
+            if "fingerprint" in str(e).lower():
+                msg = (f"{self.server}: the server certificate does not match the pinned "
+                       f"fingerprint sha256:{self.fingerprint}; refusing to talk to it "
+                       f"(wrong server, or the collector's certificate changed)")
+                raise FingerprintMismatch(msg) from e
+            msg = f"{self.server}: TLS error: {e}"
+            raise Unreachable(msg) from e
+        except requests.exceptions.RequestException as e:
+            msg = f"{self.server}: {type(e).__name__}: {e}"
+            raise Unreachable(msg) from e
+
+    @staticmethod
+    def _answer(resp: requests.Response, ok: tuple[int, ...]) -> dict[str, Any]:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {"error": resp.text[:300]}
+        if resp.status_code in ok:
+            return body
+        retry = resp.headers.get("Retry-After")
+        try:
+            retry_after = float(retry) if retry else None
+        except ValueError:
+            retry_after = None
+        raise Refused(resp.status_code, str(body.get("error", body))[:500], retry_after)
+
+    def enroll(self, token: str, proof: str) -> dict[str, Any]:
+        """Register this host's key."""
+        resp = self._request("POST", "/api/v1/enroll", json={"token": token, "proof": proof})
+        return self._answer(resp, (201,))
+
+    def deliver(self, reports: list[str]) -> dict[str, Any]:
+        """Send a batch of JWS reports; the answer lists each one's outcome."""
+        resp = self._request("POST", "/api/v1/reports", json={"reports": reports})
+        return self._answer(resp, (200,))

@@ -1,0 +1,93 @@
+"""Run checks (each time-limited, never fatal), then build and sign the report."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hostpatrol.shared import __version__, jws
+from hostpatrol.shared.keys import key_id
+from hostpatrol.shared.report import CheckResult, Report, utcnow, validate_report
+
+from .checks.base import Check, CheckSkipped
+
+log = logging.getLogger("hostpatrol.agent.runner")
+
+
+def _machine_id() -> str | None:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            text = Path(path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text:
+            return text[:128]
+    return None
+
+
+def host_identity() -> dict[str, str]:
+    """What every report says about the host it came from."""
+    ident = {"hostname": socket.gethostname()[:255], "agent_version": __version__,
+             "os": f"{platform.system()} {platform.release()}"[:255]}
+    mid = _machine_id()
+    if mid:
+        ident["machine_id"] = mid
+    return ident
+
+
+def run_one(check: Check) -> CheckResult:
+    """Run a check in a worker thread with its time limit; never raises."""
+    started = utcnow()
+    t0 = time.monotonic()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = check.collect()
+        except CheckSkipped as e:
+            box["skipped"] = str(e) or "not applicable"
+        except Exception as e:  # noqa: BLE001 - one check never kills the run
+            box["error"] = f"{type(e).__name__}: {e}"
+            log.exception("check crashed check=%s", check.name)
+
+    worker = threading.Thread(target=target, name=f"check-{check.name}", daemon=True)
+    worker.start()
+    worker.join(check.timeout)
+    ms = int((time.monotonic() - t0) * 1000)
+    if worker.is_alive():
+        return CheckResult(check.name, "error", started, ms, {},
+                           f"timed out after {check.timeout:g}s")
+    if "outcome" in box:
+        return CheckResult(check.name, box["outcome"].status, started, ms, box["outcome"].data)
+    if "skipped" in box:
+        return CheckResult(check.name, "skipped", started, ms, {"reason": box["skipped"][:500]})
+    return CheckResult(check.name, "error", started, ms, {}, box.get("error", "unknown")[:4000])
+
+
+def run_checks(checks: Iterable[Check]) -> list[CheckResult]:
+    """Run checks one after another."""
+    return [run_one(c) for c in checks]
+
+
+def build_report(agent_id: str, seq: int, schedule: str, results: list[CheckResult],
+                 meta: dict[str, Any] | None = None) -> Report:
+    """A report for these results, validated as the collector will."""
+    report = Report(agent_id=agent_id, report_id=str(uuid.uuid4()), seq=seq,
+                    created_at=utcnow(), schedule=schedule, results=tuple(results),
+                    host=host_identity(), meta=meta or {})
+    validate_report(report.to_dict())
+    return report
+
+
+def sign_report(report: Report, key: Ed25519PrivateKey) -> str:
+    """The report as a JWS compact string (EdDSA, kid = the agent's key id)."""
+    payload = jws.dumps_compact(report.to_dict())
+    return jws.sign(payload, key, kid=key_id(key.public_key()), typ="hostpatrol.report+jws")

@@ -1,0 +1,227 @@
+"""HTTP API under /api/v1 plus /healthz, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from hostpatrol.shared.jws import loads_strict
+from hostpatrol.shared.keys import public_jwk
+from hostpatrol.shared.report import format_time, utcnow
+from werkzeug.exceptions import HTTPException
+
+from .enroll import enroll
+from .errors import ApiError
+from .ingest import ingest
+from .metrics import INGEST_SECONDS, REPORTS, render
+from .openapi import document
+from .store import agents as agent_store
+from .store import reports as report_store
+from .store import users as user_store
+
+log = logging.getLogger("hostpatrol.collector.api")
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+meta = Blueprint("meta", __name__)
+
+MAX_PAGE = 500
+
+
+def error_response(message: str, status: int, **extra: Any) -> Response:
+    """The one JSON error shape."""
+    resp = jsonify({"ok": False, "error": message, "status": status, **extra})
+    resp.status_code = status
+    return resp
+
+
+@api.errorhandler(ApiError)
+def _api_error(e: ApiError) -> Response:
+    return error_response(e.message, e.status)
+
+
+@api.errorhandler(HTTPException)
+def _http_error(e: HTTPException) -> Response:
+    if e.code == 413:
+        REPORTS.labels(outcome="too_large").inc()
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(f"request body is larger than {limit} bytes", 413)
+    return error_response(e.description or e.name, e.code or 500)
+
+
+def _engine() -> sa.Engine:
+    return current_app.extensions["hostpatrol.engine"]
+
+
+def _json_body() -> Any:
+    if not request.mimetype == "application/json":
+        msg = f"expected Content-Type application/json, got {request.mimetype or 'none'}"
+        raise ApiError(msg, status=415)
+    try:
+        return loads_strict(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as e:
+        msg = f"body is not valid JSON: {str(e)[:200]}"
+        raise ApiError(msg, status=400) from e
+
+
+@api.post("/enroll")
+def post_enroll() -> tuple[Response, int]:
+    """Register an agent's new key with an enrollment token."""
+    body = _json_body()
+    with _engine().begin() as conn:
+        done = enroll(conn, body, utcnow())
+    key = current_app.extensions["hostpatrol.signing_key"].public_key()
+    log.info("agent enrolled agent=%s status=%s", done.agent_id, done.status)
+    return jsonify({
+        "ok": True, "agent_id": done.agent_id, "status": done.status, "kid": done.kid,
+        "collector_key": public_jwk(key),
+    }), 201
+
+
+@api.post("/reports")
+def post_reports() -> tuple[Response, int]:
+    """Accept one JWS (application/jose) or a JSON batch ``{"reports": [...]}``."""
+    started = time.perf_counter()
+    limits = current_app.extensions["hostpatrol.limits"]
+    if request.mimetype in ("application/jose", "application/jose+json", "text/plain"):
+        outcome = ingest(_engine(), [request.get_data(cache=False)], limits=limits)[0]
+        INGEST_SECONDS.observe(time.perf_counter() - started)
+        if outcome.outcome == "rejected":
+            return error_response(outcome.error or "rejected", outcome.status), outcome.status
+        return jsonify({**outcome.to_dict(), "commands": []}), outcome.status
+    body = _json_body()
+    items = body.get("reports") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        msg = 'a JSON batch must be {"reports": ["<JWS>", ...]}'
+        raise ApiError(msg, status=400)
+    max_batch = current_app.config["HOSTPATROL_MAX_BATCH"]
+    if len(items) > max_batch:
+        msg = f"batch of {len(items)} reports; the limit is {max_batch}"
+        raise ApiError(msg, status=413)
+    outcomes = ingest(_engine(), list(items), limits=limits)
+    INGEST_SECONDS.observe(time.perf_counter() - started)
+    return jsonify({
+        "ok": True,
+        "accepted": sum(o.outcome == "accepted" for o in outcomes),
+        "duplicates": sum(o.outcome == "duplicate" for o in outcomes),
+        "rejected": sum(o.outcome == "rejected" for o in outcomes),
+        "results": [o.to_dict() for o in outcomes],
+        "commands": [],
+    }), 200
+
+
+def require_reader() -> Any:
+    """The user behind a Bearer API token or a dashboard session; 401 otherwise."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        with _engine().connect() as conn:
+            user = user_store.by_api_token(conn, header[7:].strip())
+        if user is not None:
+            g.user = user
+            return user
+        msg = "API token is not valid"
+        raise ApiError(msg, status=401)
+    user = getattr(g, "user", None)
+    if user is None:
+        msg = "authentication required (Authorization: Bearer TOKEN)"
+        raise ApiError(msg, status=401)
+    return user
+
+
+def host_dict(row: Any) -> dict[str, Any]:
+    """An agent row as the API shows a host."""
+    return {
+        "id": row.id, "hostname": row.hostname, "status": row.status,
+        "group": row.group_name, "os": row.os_name, "agent_version": row.agent_version,
+        "machine_id": row.machine_id, "worst_status": row.worst_status,
+        "enrolled_at": format_time(row.enrolled_at),
+        "last_seen_at": format_time(row.last_seen_at) if row.last_seen_at else None,
+        "last_report_at": format_time(row.last_report_at) if row.last_report_at else None,
+        "last_seq": row.last_seq,
+    }
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as e:
+        msg = f"{name} must be an integer"
+        raise ApiError(msg, status=400) from e
+    if not 0 <= value <= maximum:
+        msg = f"{name} must be between 0 and {maximum}"
+        raise ApiError(msg, status=400)
+    return value
+
+
+@api.get("/hosts")
+def get_hosts() -> Response:
+    """Hosts (enrolled agents), paginated with limit/offset, optional ?q= search."""
+    require_reader()
+    limit = _int_arg("limit", 100, MAX_PAGE)
+    offset = _int_arg("offset", 0, 10**9)
+    with _engine().connect() as conn:
+        rows = agent_store.list_agents(conn, limit=limit, offset=offset,
+                                       search=request.args.get("q") or None)
+        total = agent_store.count_agents(conn)
+    return jsonify({"ok": True, "total": total, "limit": limit, "offset": offset,
+                    "hosts": [host_dict(r) for r in rows]})
+
+
+@api.get("/hosts/<agent_id>")
+def get_host(agent_id: str) -> Response:
+    """One host with the latest result of every check."""
+    require_reader()
+    with _engine().connect() as conn:
+        row = agent_store.get(conn, agent_id)
+        if row is None:
+            msg = f"no host with id {agent_id[:64]!r}"
+            raise ApiError(msg, status=404)
+        results = report_store.latest_results(conn, agent_id)
+        count = report_store.count_reports(conn, agent_id)
+    return jsonify({"ok": True, "host": host_dict(row), "reports": count, "results": [
+        {"check": r.check_name, "status": r.status, "started_at": format_time(r.started_at),
+         "duration_ms": r.duration_ms, "data": r.data, "error": r.error} for r in results
+    ]})
+
+
+@api.get("/findings")
+def get_findings() -> Response:
+    """Findings come with the policy engine; not available yet."""
+    require_reader()
+    msg = "findings are not available yet in this version"
+    raise ApiError(msg, status=501)
+
+
+@api.get("/policy")
+def get_policy() -> Response:
+    """Signed policy comes with the policy engine; not available yet."""
+    msg = "policy distribution is not available yet in this version"
+    raise ApiError(msg, status=501)
+
+
+@meta.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability."""
+    try:
+        with _engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as e:
+        log.error("healthz database error=%r", str(e)[:200])
+        return jsonify({"ok": False, "error": "database unreachable", "status": 503}), 503
+    return jsonify({"ok": True, "database": "ok"}), 200
+
+
+@meta.get("/metrics")
+def metrics() -> Response:
+    """Prometheus exposition."""
+    body, ctype = render()
+    return Response(body, content_type=ctype)
+
+
+@meta.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the HTTP API."""
+    return Response(json.dumps(document(), indent=1), content_type="application/json")

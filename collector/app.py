@@ -1,0 +1,63 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFProtect
+
+from .api import api, meta
+from .config import CollectorConfig
+from .identity import ensure_secret, load_signing_key
+from .store.db import make_engine
+from .trust import Limits
+from .web.views import web
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000",
+}
+
+
+def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flask:
+    """Build the collector app for ``config`` (engine injectable for tests)."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=ensure_secret(config.secret_key_file),
+        MAX_CONTENT_LENGTH=config.ingest["max_body_bytes"],
+        HOSTPATROL_MAX_BATCH=config.ingest["max_batch"],
+        SESSION_COOKIE_NAME="hostpatrol_session",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.settings["session"]["lifetime_hours"]),
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=True,
+    )
+    app.extensions["hostpatrol.config"] = config
+    app.extensions["hostpatrol.engine"] = engine or make_engine(config.database_url)
+    app.extensions["hostpatrol.limits"] = Limits.from_config(config.ingest)
+    app.extensions["hostpatrol.signing_key"] = load_signing_key(config.signing_key)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api)
+    app.register_blueprint(api)
+    app.register_blueprint(meta)
+    app.register_blueprint(web)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        return resp
+
+    logging.getLogger("hostpatrol").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,105 @@
+"""Collector configuration: the data dir layout and ``collector.yaml``'s strict schema."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hostpatrol.shared.configfile import ConfigError, Field, load
+
+CONFIG_NAME = "collector.yaml"
+DEFAULT_BIND = "127.0.0.1:8443"
+
+SPEC: dict[str, Field] = {
+    "bind": Field(str, DEFAULT_BIND, "HOST:PORT that `serve` listens on (HTTPS)"),
+    "public_url": Field((str, type(None)), None,
+                        "URL agents use to reach this collector (default: https://BIND)"),
+    "database_url": Field((str, type(None)), None,
+                          "SQLAlchemy URL; default SQLite file hostpatrol.db in the data dir. "
+                          "Overridden by HOSTPATROL_DATABASE_URL"),
+    "workers": Field(int, 2, "gunicorn worker processes for `serve`"),
+    "tls": Field(dict, doc="TLS certificate and key for `serve`", children={
+        "cert": Field(str, "tls/cert.pem", "PEM certificate (relative to the data dir)"),
+        "key": Field(str, "tls/key.pem", "PEM private key (relative to the data dir)"),
+    }),
+    "ingest": Field(dict, doc="limits applied to agent reports", children={
+        "max_body_bytes": Field(int, 4 * 1024 * 1024, "largest request body accepted"),
+        "max_report_bytes": Field(int, 1024 * 1024, "largest single JWS report accepted"),
+        "max_batch": Field(int, 100, "most reports in one JSON batch"),
+        "clock_skew_seconds": Field(int, 300, "how far in the future created_at may be"),
+        "replay_horizon_days": Field(int, 30,
+                                     "reports created longer ago than this are refused"),
+    }),
+    "session": Field(dict, doc="dashboard sessions", children={
+        "lifetime_hours": Field(int, 12, "how long a login lasts"),
+    }),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    """Settings resolved against a data dir."""
+
+    data_dir: Path
+    settings: dict[str, Any]
+
+    @property
+    def database_url(self) -> str:
+        """The database URL: environment, then config, then SQLite in the data dir."""
+        env = os.environ.get("HOSTPATROL_DATABASE_URL")
+        if env:
+            return env
+        return self.settings["database_url"] or f"sqlite:///{self.data_dir / 'hostpatrol.db'}"
+
+    @property
+    def bind(self) -> str:
+        """HOST:PORT to listen on."""
+        return self.settings["bind"]
+
+    @property
+    def public_url(self) -> str:
+        """The URL printed in join lines."""
+        return self.settings["public_url"] or f"https://{self.bind}"
+
+    @property
+    def tls_cert(self) -> Path:
+        """Path of the TLS certificate."""
+        return self.data_dir / self.settings["tls"]["cert"]
+
+    @property
+    def tls_key(self) -> Path:
+        """Path of the TLS private key."""
+        return self.data_dir / self.settings["tls"]["key"]
+
+    @property
+    def signing_key(self) -> Path:
+        """Path of the collector's Ed25519 signing key."""
+        return self.data_dir / "keys" / "collector.key"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Path of the Flask session secret."""
+        return self.data_dir / "keys" / "session.secret"
+
+    @property
+    def ingest(self) -> dict[str, int]:
+        """Ingest limits."""
+        return self.settings["ingest"]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    """Data dir from the flag, then HOSTPATROL_DATA_DIR, then /var/lib/hostpatrol-collector."""
+    chosen = data_dir or os.environ.get("HOSTPATROL_DATA_DIR") or "/var/lib/hostpatrol-collector"
+    return Path(chosen).absolute()
+
+
+def load_config(data_dir: Path, config_path: Path | None = None) -> CollectorConfig:
+    """Load ``collector.yaml`` from the data dir (or ``config_path``)."""
+    path = config_path or data_dir / CONFIG_NAME
+    if not path.exists():
+        msg = (f"{path}: no collector config; run `hostpatrol-collector init --data-dir "
+               f"{data_dir}` first")
+        raise ConfigError(msg)
+    return CollectorConfig(data_dir=data_dir, settings=load(path, SPEC))

@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 description of the collector's HTTP API (kept beside the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostpatrol.shared import __version__
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): {"description": "error", **_json(ERROR)} for c in codes}
+
+
+def document() -> dict[str, Any]:
+    """Build the document."""
+    host = {"type": "object", "required": ["id", "hostname", "status"], "properties": {
+        "id": {"type": "string"}, "hostname": {"type": "string"},
+        "status": {"enum": ["pending", "active", "revoked"]},
+        "group": {"type": ["string", "null"]}, "os": {"type": ["string", "null"]},
+        "agent_version": {"type": ["string", "null"]},
+        "machine_id": {"type": ["string", "null"]},
+        "worst_status": {"type": ["string", "null"]},
+        "enrolled_at": {"type": "string"}, "last_seen_at": {"type": ["string", "null"]},
+        "last_report_at": {"type": ["string", "null"]},
+        "last_seq": {"type": ["integer", "null"]},
+    }}
+    item = {"type": "object", "required": ["ok", "result"], "properties": {
+        "ok": {"type": "boolean"}, "result": {"enum": ["accepted", "duplicate", "rejected"]},
+        "report_id": {"type": "string"}, "error": {"type": "string"},
+        "status": {"type": "integer"}, "reason": {"type": "string"},
+    }}
+    secured = [{"bearer": []}, {"session": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hostpatrol collector", "version": __version__},
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "hostpatrol_session"},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["ok", "error", "status"],
+                          "properties": {"ok": {"const": False}, "error": {"type": "string"},
+                                         "status": {"type": "integer"}}},
+                "Host": host,
+                "ReportResult": item,
+            },
+        },
+        "paths": {
+            "/api/v1/enroll": {"post": {
+                "summary": "Register an agent key with an enrollment token",
+                "requestBody": {"required": True, **_json({
+                    "type": "object", "required": ["token", "proof"],
+                    "properties": {"token": {"type": "string"}, "proof": {
+                        "type": "string", "description": "JWS signed by the new key"}}})},
+                "responses": {"201": {"description": "enrolled", **_json({
+                    "type": "object", "properties": {
+                        "ok": {"const": True}, "agent_id": {"type": "string"},
+                        "status": {"enum": ["pending", "active"]}, "kid": {"type": "string"},
+                        "collector_key": {"type": "object"}}})},
+                    **_errors(400, 401, 409, 413, 415)},
+            }},
+            "/api/v1/reports": {"post": {
+                "summary": "Deliver one signed report or a batch",
+                "requestBody": {"required": True, "content": {
+                    "application/jose": {"schema": {"type": "string",
+                                                    "description": "JWS compact"}},
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["reports"],
+                        "properties": {"reports": {"type": "array",
+                                                   "items": {"type": "string"}}}}},
+                }},
+                "responses": {
+                    "201": {"description": "accepted", **_json(item)},
+                    "200": {"description": "duplicate, or batch outcome", **_json({
+                        "type": "object", "properties": {
+                            "ok": {"type": "boolean"},
+                            "results": {"type": "array", "items": item}}})},
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            }},
+            "/api/v1/hosts": {"get": {
+                "summary": "List hosts", "security": secured,
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer",
+                                                                "minimum": 0, "maximum": 500}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer",
+                                                                 "minimum": 0}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "hosts", **_json({
+                    "type": "object", "properties": {
+                        "ok": {"const": True}, "total": {"type": "integer"},
+                        "hosts": {"type": "array", "items": {"$ref": "#/components/schemas/Host"}},
+                    }})}, **_errors(400, 401)},
+            }},
+            "/api/v1/hosts/{agent_id}": {"get": {
+                "summary": "One host with its latest check results", "security": secured,
+                "parameters": [{"name": "agent_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "host", **_json({"type": "object"})},
+                              **_errors(401, 404)},
+            }},
+            "/api/v1/findings": {"get": {"summary": "Findings register", "security": secured,
+                                         "responses": _errors(401, 501)}},
+            "/api/v1/policy": {"get": {"summary": "Collector-signed policy (JWS)",
+                                       "responses": _errors(501)}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {
+                "200": {"description": "up", **_json({"type": "object"})},
+                **_errors(503)}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
+                "200": {"description": "text exposition",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {
+                "200": {"description": "OpenAPI", **_json({"type": "object"})}}}},
+        },
+    }

@@ -1,0 +1,62 @@
+"""Engines for SQLite (WAL, busy timeout) and PostgreSQL, and running migrations."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+SQLITE_BUSY_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _alembic_config(conn: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location",
+        str(resources.files("hostpatrol.collector.store").joinpath("migrations")),
+    )
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The revision the database is at (None when never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: sa.Engine) -> str | None:
+    """The newest revision the code knows."""
+    with engine.connect() as conn:
+        return ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()

@@ -1,0 +1,149 @@
+"""Verify a signed report before anything is parsed or stored.
+
+Order matters: size, structure and algorithm; key lookup by ``kid``; the signature over
+the exact received bytes; then the agent's state; then JSON, schema, identity and time.
+Every refusal is a :class:`Rejected` with a status code and a counted reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import jsonschema
+import sqlalchemy as sa
+from hostpatrol.shared import jws
+from hostpatrol.shared.errors import (
+    BadSignature,
+    KeyFileError,
+    MalformedJWS,
+    SchemaError,
+    UnsupportedAlgorithm,
+)
+from hostpatrol.shared.keys import public_from_b64
+from hostpatrol.shared.report import Report, validate_report
+from hostpatrol.shared.schemas import load_schema, schema_names
+
+from .errors import Rejected
+from .store import agents as agent_store
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A report whose signature, sender and schema all checked out."""
+
+    report: Report
+    jws: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Ingest limits from the collector config."""
+
+    max_report_bytes: int
+    clock_skew: timedelta
+    replay_horizon: timedelta
+
+    @classmethod
+    def from_config(cls, ingest: dict[str, int]) -> Limits:
+        """Build from the ``ingest`` config section."""
+        return cls(
+            max_report_bytes=ingest["max_report_bytes"],
+            clock_skew=timedelta(seconds=ingest["clock_skew_seconds"]),
+            replay_horizon=timedelta(days=ingest["replay_horizon_days"]),
+        )
+
+
+@cache
+def _data_validators() -> dict[str, jsonschema.protocols.Validator]:
+    return {name: jsonschema.Draft202012Validator(load_schema(name)) for name in schema_names()}
+
+
+def validate_data(report: Report) -> None:
+    """Check each result's ``data`` against its check's schema (unknown checks pass)."""
+    validators = _data_validators()
+    for i, result in enumerate(report.results):
+        validator = validators.get(result.check)
+        if validator is None or result.status in ("error", "skipped"):
+            continue
+        error = jsonschema.exceptions.best_match(validator.iter_errors(result.data))
+        if error is not None:
+            where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
+            msg = f"results[{i}].data{where}: {error.message[:300]}"
+            raise Rejected(msg, status=422, reason="schema")
+
+
+def verify_report(conn: sa.Connection, token: str | bytes, *, now: datetime,
+                  limits: Limits) -> Verified:
+    """Verify one JWS report against the sending agent's key; raise Rejected."""
+    if len(token) > limits.max_report_bytes:
+        msg = f"report is {len(token)} bytes; the limit is {limits.max_report_bytes}"
+        raise Rejected(msg, status=413, reason="too_large")
+    if isinstance(token, bytes):
+        try:
+            token = token.decode("ascii")
+        except UnicodeDecodeError as e:
+            msg = "report is not a JWS compact serialization (non-ASCII bytes)"
+            raise Rejected(msg, status=400, reason="malformed") from e
+    token = token.strip()
+    try:
+        unverified = jws.parse(token)
+    except UnsupportedAlgorithm as e:
+        raise Rejected(str(e), status=400, reason="bad_alg") from e
+    except MalformedJWS as e:
+        msg = f"malformed JWS: {e}"
+        raise Rejected(msg, status=400, reason="malformed") from e
+    kid = unverified.kid
+    if not kid:
+        msg = "JWS header has no kid: cannot tell which agent signed it"
+        raise Rejected(msg, status=400, reason="malformed")
+    agent = agent_store.by_kid(conn, kid)
+    if agent is None:
+        msg = f"unknown agent key {kid[:64]!r}: enroll the agent first"
+        raise Rejected(msg, status=401, reason="unknown_agent")
+    try:
+        payload = jws.verify(unverified, public_from_b64(agent.public_key))
+    except (BadSignature, KeyFileError) as e:
+        msg = f"signature does not verify with the key of agent {agent.id}"
+        raise Rejected(msg, status=401, reason="bad_signature") from e
+    except MalformedJWS as e:
+        msg = f"malformed JWS: {e}"
+        raise Rejected(msg, status=400, reason="malformed") from e
+    if agent.status == "revoked":
+        msg = f"agent {agent.id} is revoked"
+        raise Rejected(msg, status=403, reason="revoked")
+    if agent.status != "active":
+        msg = f"agent {agent.id} is pending approval (hostpatrol-collector agents approve)"
+        raise Rejected(msg, status=403, reason="pending")
+    return Verified(report=_parse(payload, agent, now, limits), jws=token,
+                    sha256=hashlib.sha256(token.encode("ascii")).hexdigest())
+
+
+def _parse(payload: bytes, agent: Any, now: datetime, limits: Limits) -> Report:
+    try:
+        doc = jws.loads_strict(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        msg = f"report payload is not JSON: {str(e)[:200]}"
+        raise Rejected(msg, status=400, reason="malformed") from e
+    try:
+        report = validate_report(doc)
+    except SchemaError as e:
+        msg = f"report schema: {e}"
+        raise Rejected(msg, status=422, reason="schema") from e
+    if report.agent_id != agent.id:
+        msg = f"report claims agent {report.agent_id} but is signed by agent {agent.id}"
+        raise Rejected(msg, status=403, reason="agent_mismatch")
+    if report.created_at > now + limits.clock_skew:
+        msg = (f"report created_at {report.created_at.isoformat()} is in the future "
+               f"(collector time {now.isoformat()}, allowed skew {limits.clock_skew})")
+        raise Rejected(msg, status=422, reason="future")
+    if report.created_at < now - limits.replay_horizon:
+        msg = (f"report created_at {report.created_at.isoformat()} is older than the replay "
+               f"horizon ({limits.replay_horizon.days} days)")
+        raise Rejected(msg, status=422, reason="too_old")
+    validate_data(report)
+    return report
