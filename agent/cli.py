@@ -77,10 +77,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = args.checks.split(",") if args.checks else None
     spool = Spool(state.spool_dir, config.settings["spool"]["max_bytes"])
     with state.run_lock():
-        results = run_checks(_selected(config, names))
+        checks = _selected(config, names)
+        results = run_checks(checks)
         report = build_report(enrollment.agent_id, state.next_seq(),
                               "manual" if names else "once", results)
         item = spool.put(report.seq, report.report_id, sign_report(report, key))
+        for check, result in zip(checks, results, strict=True):
+            if result.status != "error":
+                check.commit()
         print(f"report {report.report_id} (seq {report.seq}) spooled: {item.path.name}")
         from .client import Client
 

@@ -23,7 +23,7 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # CSRF SSL-strict mode checks the Referer
     "Strict-Transport-Security": "max-age=31536000",
 }
 

@@ -21,8 +21,8 @@ from .config import CONFIG_NAME, DEFAULT_BIND, load_config, resolve_data_dir
 from .errors import CollectorError
 
 NOT_YET = 2
-DURATION = re.compile(r"^(\d+)([mhdw])$")
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DURATION = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class CliError(CollectorError):
@@ -152,7 +152,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     config = _config(args)
     engine = _engine(args)
-    token = secrets.token_urlsafe(24)
+    token = "hpe_" + secrets.token_urlsafe(24)  # never starts with "-" (argparse)
     now = utcnow()
     with engine.begin() as conn:
         agents.create_token(conn, token, now=now, expires_at=now + args.expires,

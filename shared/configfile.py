@@ -97,7 +97,8 @@ def validate(data: Any, spec: Mapping[str, Field], *, source: str = "config",
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         if key not in spec:
-            hint = difflib.get_close_matches(str(key), list(spec), n=1)
+            hint = difflib.get_close_matches(str(key), list(spec), n=1) or [
+                k for k in spec if str(key) in k or k in str(key)][:1]
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
             known = ", ".join(sorted(spec))
             msg = f"{where(path)}: {path}: unknown option {key!r}{suggestion} (known: {known})"

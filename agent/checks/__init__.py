@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from .accounts import AccountsCheck
+from .antivirus import AntivirusCheck
+from .backups import BackupsCheck
 from .base import Check
 from .disk import DiskCheck
+from .firewall import FirewallCheck
+from .hardware import HardwareCheck
 from .inventory import InventoryCheck
+from .isolation import IsolationCheck
+from .logs import LogsCheck
+from .patches import PatchesCheck
+from .ports import PortsCheck
+from .software_policy import SoftwarePolicyCheck
+from .timesync import TimeCheck
 
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
     DiskCheck,
     InventoryCheck,
+    PatchesCheck,
+    AntivirusCheck,
+    LogsCheck,
+    AccountsCheck,
+    PortsCheck,
+    SoftwarePolicyCheck,
+    BackupsCheck,
+    HardwareCheck,
+    IsolationCheck,
+    TimeCheck,
+    FirewallCheck,
 )
 
 

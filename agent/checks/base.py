@@ -61,6 +61,15 @@ class Check:
         """Gather the data; raise CheckSkipped when the check does not apply."""
         raise NotImplementedError
 
+    def commit(self) -> bool:
+        """Called once the report holding this run's result is safely spooled.
+
+        Checks that read incrementally (log cursors) make their new position durable
+        here, so a crash before spooling re-reads rather than loses lines. Returns
+        whether anything was committed.
+        """
+        return False
+
 
 def worst(*statuses: str) -> str:
     """The most severe of several local statuses (ok < warn < fail)."""

@@ -43,6 +43,7 @@ class Usage(NamedTuple):
     inodes_total: int
     inodes_used: int
     inodes_free: int
+    dev: int | None = None  # st_dev: the same filesystem mounted twice has the same one
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class Filesystem:
 def statvfs_usage(path: str) -> Usage:
     """Usage from ``os.statvfs`` computed the way GNU df does."""
     st = os.statvfs(path)
+    dev = os.stat(path).st_dev
     total = st.f_blocks * st.f_frsize
     free_root = st.f_bfree * st.f_frsize
     avail = st.f_bavail * st.f_frsize
@@ -79,6 +81,7 @@ def statvfs_usage(path: str) -> Usage:
         inodes_total=st.f_files,
         inodes_used=st.f_files - st.f_ffree,
         inodes_free=st.f_ffree,
+        dev=dev,
     )
 
 
@@ -87,7 +90,8 @@ def df_percent(used: int, avail: int) -> float:
     denominator = used + avail
     if denominator <= 0:
         return 0.0
-    return round(100.0 * used / denominator, 2)
+    # integer ceiling, so rounding this value up to a whole percent gives df's figure
+    return -(-used * 10000 // denominator) / 100
 
 
 def skip_reason(part: Partition, ignore_mounts: Iterable[str]) -> str | None:
@@ -109,15 +113,21 @@ def measure(
     usage: Callable[[str], Usage],
     ignore_mounts: Iterable[str] = (),
 ) -> tuple[list[Filesystem], list[dict[str, str]]]:
-    """Turn mounts into reported filesystems and skipped entries (pure, given usage)."""
+    """Turn mounts into reported filesystems and skipped entries (pure, given usage).
+
+    Like df: when a mount point is listed twice the later mount (the visible one) is
+    measured, and a filesystem mounted at several places (bind mounts, same st_dev) is
+    reported once, at its shortest mount point.
+    """
     ignore = tuple(ignore_mounts)
-    found: list[Filesystem] = []
+    parts = list(partitions)
+    last = {p.mountpoint: i for i, p in enumerate(parts)}
     skipped: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for part in partitions:
+    measured: list[tuple[Partition, Usage]] = []
+    for i, part in enumerate(parts):
         reason = skip_reason(part, ignore)
-        if reason is None and part.mountpoint in seen:
-            reason = "mounted over (same mount point listed again)"
+        if reason is None and last[part.mountpoint] != i:
+            reason = "mounted over (a later mount on the same point hides it)"
         if reason is not None:
             skipped.append({"mount": part.mountpoint, "fstype": part.fstype, "reason": reason})
             continue
@@ -131,22 +141,39 @@ def measure(
             skipped.append({"mount": part.mountpoint, "fstype": part.fstype,
                             "reason": "zero size"})
             continue
-        seen.add(part.mountpoint)
-        has_inodes = u.inodes_total > 0
-        found.append(Filesystem(
-            device=part.device,
-            mount=part.mountpoint,
-            fstype=part.fstype,
-            total_bytes=u.total,
-            used_bytes=u.used,
-            free_bytes=u.free,
-            used_percent=df_percent(u.used, u.free),
-            inodes_total=u.inodes_total if has_inodes else None,
-            inodes_used=u.inodes_used if has_inodes else None,
-            inodes_used_percent=df_percent(u.inodes_used, u.inodes_free) if has_inodes else None,
-            read_only="ro" in part.opts.split(","),
-        ))
+        measured.append((part, u))
+    keep: dict[int, int] = {}  # st_dev -> index in measured of the mount to report
+    for i, (part, u) in enumerate(measured):
+        j = keep.get(u.dev) if u.dev is not None else None
+        if u.dev is not None and (j is None or len(part.mountpoint) < len(
+                measured[j][0].mountpoint)):
+            keep[u.dev] = i
+    found: list[Filesystem] = []
+    for i, (part, u) in enumerate(measured):
+        if u.dev is not None and keep[u.dev] != i:
+            skipped.append({"mount": part.mountpoint, "fstype": part.fstype,
+                            "reason": "same filesystem as "
+                                      f"{measured[keep[u.dev]][0].mountpoint} (bind mount)"})
+            continue
+        found.append(_filesystem(part, u))
     return found, skipped
+
+
+def _filesystem(part: Partition, u: Usage) -> Filesystem:
+    has_inodes = u.inodes_total > 0
+    return Filesystem(
+        device=part.device,
+        mount=part.mountpoint,
+        fstype=part.fstype,
+        total_bytes=u.total,
+        used_bytes=u.used,
+        free_bytes=u.free,
+        used_percent=df_percent(u.used, u.free),
+        inodes_total=u.inodes_total if has_inodes else None,
+        inodes_used=u.inodes_used if has_inodes else None,
+        inodes_used_percent=df_percent(u.inodes_used, u.inodes_free) if has_inodes else None,
+        read_only="ro" in part.opts.split(","),
+    )
 
 
 def status_of(fs: Filesystem, warn: float, fail: float, inode_warn: float) -> str:

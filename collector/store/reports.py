@@ -60,8 +60,7 @@ def _update_latest(conn: sa.Connection, report: Report, latest: list[dict[str, A
     conn.execute(
         agents.update()
         .where(agents.c.id == report.agent_id,
-               sa.or_(agents.c.last_report_at.is_(None),
-                      agents.c.last_report_at < report.created_at))
+               sa.or_(agents.c.last_seq.is_(None), agents.c.last_seq < report.seq))
         .values(last_report_at=report.created_at, last_seq=report.seq)
     )
 

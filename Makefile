@@ -1,0 +1,37 @@
+# hostpatrol — the two set-up commands are `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("hostpatrol needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[collector,postgres,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the main job: a collector on SQLite in ./demo-data, a local agent, one inspection.
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+## Run the whole test suite (installs the Debian tools the real-host tests drive).
+test: $(STAMP)
+	bash scripts/test-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## Benchmarks (not part of the tests): prints figures, exits non-zero on a missed target.
+bench: $(STAMP)
+	bash scripts/test-deps.sh
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Building (and deliberately breaking) signed reports and enrollments in tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from harness import Collector
+from hostpatrol.agent.enrollment import make_proof
+from hostpatrol.shared import jws
+from hostpatrol.shared.keys import generate, key_id
+from hostpatrol.shared.report import format_time, utcnow
+
+
+def report_doc(agent_id: str, *, created_at: datetime | None = None,
+               results: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    """A valid report document with one disk result."""
+    now = created_at or utcnow()
+    doc = {
+        "format": "hostpatrol.report/1",
+        "agent_id": agent_id,
+        "report_id": str(uuid.uuid4()),
+        "seq": 1,
+        "created_at": format_time(now),
+        "schedule": "manual",
+        "host": {"hostname": "forged-host", "agent_version": "0.1.0"},
+        "meta": {},
+        "results": results if results is not None else [{
+            "check": "disk", "status": "ok", "started_at": format_time(now),
+            "duration_ms": 3, "error": None,
+            "data": {"filesystems": [{
+                "device": "/dev/sda1", "mount": "/", "fstype": "ext4",
+                "total_bytes": 1000, "used_bytes": 500, "free_bytes": 500,
+                "used_percent": 50.0, "inodes_total": 100, "inodes_used": 10,
+                "inodes_used_percent": 10.0, "read_only": False, "status": "ok"}],
+                "skipped": []},
+        }],
+    }
+    doc.update(extra)
+    return doc
+
+
+def sign(doc: dict[str, Any], key: Ed25519PrivateKey, kid: str | None = None) -> str:
+    """Sign a document as an agent would."""
+    return jws.sign(jws.dumps_compact(doc), key, kid=kid or key_id(key.public_key()))
+
+
+def enroll_key(collector: Collector, token: str,
+               key: Ed25519PrivateKey | None = None) -> tuple[str, Ed25519PrivateKey, dict]:
+    """Enroll a fresh key through the real API; return (agent_id, key, answer)."""
+    key = key or generate()
+    answer = collector.client().enroll(token, make_proof(key, token))
+    return answer["agent_id"], key, answer
+
+
+def an_hour_ago() -> datetime:
+    """A time comfortably inside every window."""
+    return utcnow() - timedelta(hours=1)

@@ -1,0 +1,70 @@
+"""Docs cover every check and every setting (README table, example configs)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from hostpatrol.agent.checks import BUILTIN_CHECKS
+from hostpatrol.agent.config import BASE_SPEC, load_agent_config
+from hostpatrol.collector.config import SPEC as COLLECTOR_SPEC
+from hostpatrol.shared.configfile import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _readme_checks() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Checks", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    return {row.split("|")[1].strip(): row for row in rows}
+
+
+def test_every_check_is_in_the_readme_table_with_its_options() -> None:
+    rows = _readme_checks()
+    for check in BUILTIN_CHECKS:
+        assert check.name in rows, f"README check table lacks {check.name}"
+        for option in check.options:
+            assert option in rows[check.name], f"README row {check.name} lacks {option}"
+    assert set(rows) == {c.name for c in BUILTIN_CHECKS}
+
+
+def test_agent_example_lists_every_check_and_option_and_loads() -> None:
+    path = ROOT / "configs" / "agent.example.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for check in BUILTIN_CHECKS:
+        assert check.name in doc["checks"], f"agent.example.yaml lacks {check.name}"
+        assert set(doc["checks"][check.name]) == {"enabled", *check.options}
+    assert set(doc) == {"checks", *BASE_SPEC}
+    config = load_agent_config(path, BUILTIN_CHECKS)
+    for check in BUILTIN_CHECKS:
+        assert config.check_options(check.name) == {
+            k: v.default for k, v in check.options.items()}
+
+
+def test_collector_example_lists_every_setting_and_validates() -> None:
+    doc = yaml.safe_load((ROOT / "configs" / "collector.example.yaml").read_text())
+
+    def walk(spec, data, prefix=""):
+        assert set(data) == set(spec), f"{prefix}: {set(spec) ^ set(data)}"
+        for key, field in spec.items():
+            if field.children:
+                walk(field.children, data[key], f"{prefix}{key}.")
+            else:
+                assert data[key] == field.default, f"{prefix}{key} default differs"
+
+    walk(COLLECTOR_SPEC, doc)
+    validate(doc, COLLECTOR_SPEC)
+
+
+def test_every_check_has_a_data_schema_and_documented_module() -> None:
+    from hostpatrol.shared.schemas import schema_names
+
+    assert {c.name for c in BUILTIN_CHECKS} <= set(schema_names())
+    for check in BUILTIN_CHECKS:
+        module = __import__(check.__module__, fromlist=["_"])
+        assert re.match(rf"{check.name}\b", (module.__doc__ or "").strip()), check.name
+        assert check.__doc__, check.name
+        for option in check.options.values():
+            assert option.doc, check.name
