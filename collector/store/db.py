@@ -44,19 +44,21 @@ def _alembic_config(conn: sa.Connection) -> Config:
     return cfg
 
 
-def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+def upgrade(engine: sa.Engine, revision: str = "heads") -> None:
+    """Apply migrations up to ``revision`` (default: every branch head)."""
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    """The revision the database is at (None when never migrated)."""
+    """The revision(s) the database is at, sorted and comma-joined (None: never migrated)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def head_revision(engine: sa.Engine) -> str | None:
-    """The newest revision the code knows."""
+    """The newest revision(s) the code knows, in the same form."""
     with engine.connect() as conn:
-        return ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+        heads = ScriptDirectory.from_config(_alembic_config(conn)).get_heads()
+    return ",".join(sorted(heads)) or None

@@ -54,6 +54,31 @@ agents = sa.Table(
     sa.Column("last_report_at", UTCDateTime),
     sa.Column("last_seq", sa.BigInteger),
     sa.Column("worst_status", sa.String(16)),
+    sa.Column("clone_suspected_at", UTCDateTime),
+    sa.Column("clone_reason", sa.String(255)),
+)
+
+agent_keys = sa.Table(
+    "agent_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("kid", sa.String(64), nullable=False, unique=True),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("retired_at", UTCDateTime),
+)
+
+agent_commands = sa.Table(
+    "agent_commands", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("done_at", UTCDateTime),
 )
 
 enroll_tokens = sa.Table(

@@ -48,7 +48,8 @@ def _enroll(engine, auto: bool = True):
 
 
 def test_migrations_reach_head(engine) -> None:
-    assert current_revision(engine) == head_revision(engine) == "0001"
+    assert current_revision(engine) == head_revision(engine)
+    assert current_revision(engine) is not None
 
 
 def test_ingest_stores_once_and_reads_back(engine) -> None:
