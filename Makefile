@@ -31,7 +31,7 @@ lint: $(STAMP)
 ## Benchmarks (not part of the tests): prints figures, exits non-zero on a missed target.
 bench: $(STAMP)
 	bash scripts/test-deps.sh
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache
