@@ -22,6 +22,7 @@ from .delivery import deliver_spool
 from .runner import build_report, run_checks, sign_report
 from .spool import Spool
 from .state import State, StateError
+from .summaries import summarize
 
 NOT_YET = 2
 EXIT_BY_STATUS = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 2}
@@ -101,27 +102,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if not done.dead_lettered else 4
 
 
-def _table(results: list[Any]) -> str:
+def _table(results: list[Any], width: int = 110) -> str:
     rows = [("CHECK", "STATUS", "TIME", "SUMMARY")]
     for r in results:
-        rows.append((r.check, r.status, f"{r.duration_ms} ms", _summary(r)))
+        line = summarize(r.check, r.status, r.data, r.error)
+        rows.append((r.check, r.status, f"{r.duration_ms} ms",
+                     line if len(line) <= width else line[: width - 1] + "…"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         f"{a:{widths[0]}}  {b:{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows)
-
-
-def _summary(r: Any) -> str:
-    if r.error:
-        return r.error[:100]
-    if r.status == "skipped":
-        return str(r.data.get("reason", ""))[:100]
-    if r.check == "disk":
-        parts = [f"{fs['mount']} {fs['used_percent']:.0f}%" for fs in r.data["filesystems"]]
-        return ", ".join(parts)[:100]
-    if r.check == "inventory":
-        return f"{r.data['hostname']} · {r.data['os']['pretty_name']} · {r.data['kernel']}"[:100]
-    summary = r.data.get("summary")
-    return json.dumps(summary)[:100] if summary is not None else ""
 
 
 def cmd_check(args: argparse.Namespace) -> int:
