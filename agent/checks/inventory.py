@@ -1,7 +1,10 @@
-"""inventory: who this host is — hostname, OS, kernel, CPU, memory, NICs, boot time.
+"""inventory: who this host is — hostname, OS, kernel, CPU, memory, NICs, software.
 
 Needs no privileges. Reads /etc/os-release (or the platform module elsewhere),
-/etc/machine-id and psutil's view of CPUs, memory and interfaces.
+/etc/machine-id, psutil's view of CPUs, memory and interfaces, and the installed
+packages with versions (dpkg-query or rpm; the parsers live in software_policy) so the
+collector can keep the register of each computer (登记备案) and see software drift.
+Hardware details (serials, disks, gateways, DNS) are the ``hardware`` check.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any, ClassVar
 import psutil
 from hostpatrol.shared.report import format_time
 
-from .base import Check, Outcome
+from .base import Check, Option, Outcome
+from .software_policy import fingerprint, installed_packages, package_tool
 
 MAC_FAMILIES = {getattr(psutil, "AF_LINK", -1), getattr(socket, "AF_PACKET", -2)}
 
@@ -73,12 +77,17 @@ class InventoryCheck(Check):
 
     name: ClassVar[str] = "inventory"
     schedule: ClassVar[str] = "weekly"
-    timeout: ClassVar[float] = 30.0
+    timeout: ClassVar[float] = 60.0
+    options: ClassVar = {
+        "max_packages": Option(int, 10000, "most installed packages listed (the count and "
+                                           "fingerprint always cover all)"),
+    }
 
     def __init__(self, *args: Any, read: Callable[[str], str | None] = read_text,
-                 **kwargs: Any) -> None:
+                 manager: Callable[[], str | None] = package_tool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read = read
+        self.manager = manager
 
     def collect(self) -> Outcome:
         """Gather identity facts."""
@@ -109,8 +118,24 @@ class InventoryCheck(Check):
             "swap_bytes": psutil.swap_memory().total,
             "boot_time": format_time(datetime.fromtimestamp(psutil.boot_time(), UTC)),
             "interfaces": interfaces(psutil.net_if_addrs(), psutil.net_if_stats()),
+            "software": self._software(),
         }
         return Outcome("ok", data)
+
+    def _software(self) -> dict[str, Any]:
+        tool = self.manager()
+        if tool is None:
+            return {"source": None, "count": 0, "fingerprint": None, "packages": [],
+                    "truncated": False, "error": "no package manager known here"}
+        packages = installed_packages(self.run, tool, self.timeout / 2)
+        if isinstance(packages, str):
+            return {"source": tool, "count": 0, "fingerprint": None, "packages": [],
+                    "truncated": False, "error": packages}
+        cap = self.config["max_packages"]
+        listed = sorted(packages, key=lambda p: (p.name, p.arch or ""))
+        return {"source": tool, "count": len(packages), "fingerprint": fingerprint(packages),
+                "packages": [p.to_dict() for p in listed[:cap]],
+                "truncated": len(packages) > cap, "error": None}
 
     def _cpu_model(self) -> str | None:
         for line in (self.read("/proc/cpuinfo") or "").splitlines():

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..commands import CommandError
+from ..commands import CommandError, Runner
 from .base import Check, CheckSkipped, Option, Outcome
 
 MAX_VIOLATIONS = 2000
@@ -107,11 +107,24 @@ def violations(packages: Iterable[Package], allow: list[str],
     return out
 
 
-def _dpkg_or_rpm() -> str | None:
+def package_tool() -> str | None:
     for tool in ("dpkg-query", "rpm"):
         if shutil.which(tool):
             return tool
     return None
+
+
+def installed_packages(run: Runner, tool: str, timeout: float) -> list[Package] | str:
+    """Installed packages from ``dpkg-query`` or ``rpm``; an error text when unreadable."""
+    argv, parse = ((DPKG_ARGV, list_installed_dpkg) if tool == "dpkg-query"
+                   else (RPM_ARGV, list_installed_rpm))
+    try:
+        res = run(argv, timeout)
+    except CommandError as e:
+        return str(e)[:1000]
+    if res.returncode != 0:
+        return f"{tool}: exit {res.returncode}: {res.stderr.strip()[:500]}"
+    return parse(res.stdout)
 
 
 class SoftwarePolicyCheck(Check):
@@ -125,7 +138,7 @@ class SoftwarePolicyCheck(Check):
         "deny": Option(list, [], "name globs never allowed (games, P2P…)"),
     }
 
-    def __init__(self, *args: Any, manager: Callable[[], str | None] = _dpkg_or_rpm,
+    def __init__(self, *args: Any, manager: Callable[[], str | None] = package_tool,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.manager = manager
@@ -136,18 +149,11 @@ class SoftwarePolicyCheck(Check):
         if tool is None:
             msg = "no package manager known here (dpkg-query or rpm)"
             raise CheckSkipped(msg)
-        argv, parse = ((DPKG_ARGV, list_installed_dpkg) if tool == "dpkg-query"
-                       else (RPM_ARGV, list_installed_rpm))
         base: dict[str, Any] = {"source": tool, "allow": self.config["allow"],
                                 "deny": self.config["deny"]}
-        try:
-            res = self.run(argv, self.timeout - 10)
-        except CommandError as e:
-            return Outcome("warn", {**base, **_empty(), "error": str(e)[:1000]})
-        if res.returncode != 0:
-            err = f"{tool}: exit {res.returncode}: {res.stderr.strip()[:500]}"
-            return Outcome("warn", {**base, **_empty(), "error": err})
-        packages = parse(res.stdout)
+        packages = installed_packages(self.run, tool, self.timeout - 10)
+        if isinstance(packages, str):
+            return Outcome("warn", {**base, **_empty(), "error": packages})
         found = violations(packages, self.config["allow"], self.config["deny"])
         denied = sum(1 for v in found if v["rule"] == "deny")
         data = {
