@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-import jsonschema
+import fastjsonschema
 import sqlalchemy as sa
 from hostpatrol.shared import jws
 from hostpatrol.shared.errors import (
@@ -59,8 +59,14 @@ class Limits:
 
 
 @cache
-def _data_validators() -> dict[str, jsonschema.protocols.Validator]:
-    return {name: jsonschema.Draft202012Validator(load_schema(name)) for name in schema_names()}
+def _data_validators() -> dict[str, Any]:
+    # fastjsonschema compiles each schema to Python once: ~100x faster than interpreting
+    # it per report. Our schemas keep to keywords it supports (a test checks the set).
+    out = {}
+    for name in schema_names():
+        schema = {k: v for k, v in load_schema(name).items() if k != "$schema"}
+        out[name] = fastjsonschema.compile(schema)
+    return out
 
 
 def validate_data(report: Report) -> None:
@@ -70,11 +76,14 @@ def validate_data(report: Report) -> None:
         validator = validators.get(result.check)
         if validator is None or result.status in ("error", "skipped"):
             continue
-        error = jsonschema.exceptions.best_match(validator.iter_errors(result.data))
-        if error is not None:
-            where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            msg = f"results[{i}].data{where}: {error.message[:300]}"
-            raise Rejected(msg, status=422, reason="schema")
+        try:
+            validator(result.data)
+        except fastjsonschema.JsonSchemaException as e:
+            where = getattr(e, "name", "data") or "data"
+            text = str(getattr(e, "message", e))
+            text = text.removeprefix(f"{where} ")
+            msg = f"results[{i}].{where}: {text[:300]}"
+            raise Rejected(msg, status=422, reason="schema") from e
 
 
 def verify_report(conn: sa.Connection, token: str | bytes, *, now: datetime,

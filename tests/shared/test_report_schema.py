@@ -120,3 +120,30 @@ def test_config_never_executes_tags(tmp_path) -> None:
         load(path, {"checks": Field(dict)})
     assert not (tmp_path / "pwned").exists()
     assert format_time(datetime(2026, 1, 1, tzinfo=UTC)).endswith("Z")
+
+
+FAST_KEYWORDS = {  # what the collector's compiled validators (fastjsonschema) understand
+    "$schema", "$defs", "$ref", "title", "description", "type", "properties",
+    "additionalProperties", "required", "items", "enum", "const", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems",
+    "maxItems", "uniqueItems", "pattern", "format", "maxProperties", "minProperties",
+    "propertyNames", "anyOf", "oneOf", "allOf", "not", "default", "examples",
+    "patternProperties",
+}
+
+
+def test_schemas_use_only_keywords_the_collector_compiles() -> None:
+    def keywords(node, inside_properties=False):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not inside_properties:
+                    yield key
+                yield from keywords(value, inside_properties=key in (
+                    "properties", "$defs", "patternProperties") and not inside_properties)
+        elif isinstance(node, list):
+            for item in node:
+                yield from keywords(item)
+
+    for name in schema_names():
+        unknown = set(keywords(load_schema(name))) - FAST_KEYWORDS
+        assert not unknown, f"{name}.json uses {unknown}"
