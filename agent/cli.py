@@ -13,18 +13,16 @@ from typing import Any
 from hostpatrol.shared import __version__
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
-from hostpatrol.shared.keys import load_private_key
+from hostpatrol.shared.report import format_time
 
 from .checks import BUILTIN_CHECKS, by_name
 from .client import ClientError
 from .config import AgentConfig, load_agent_config
-from .delivery import deliver_spool
-from .runner import build_report, run_checks, sign_report
+from .runner import run_checks
 from .spool import Spool
 from .state import State, StateError
 from .summaries import summarize
 
-NOT_YET = 2
 EXIT_BY_STATUS = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 2}
 
 
@@ -65,41 +63,99 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run checks, sign the report, spool it, deliver the spool."""
-    if not args.once:
-        print("hostpatrol-agent run: only --once is available yet (use a timer or cron);"
-              " `daemon` keeps schedules", file=sys.stderr)
-        return NOT_YET
-    config = _config(args)
-    state = State(config.state_dir)
-    enrollment = state.enrollment()
-    key = load_private_key(state.key_path)
-    names = args.checks.split(",") if args.checks else None
-    spool = Spool(state.spool_dir, config.settings["spool"]["max_bytes"])
-    with state.run_lock():
-        checks = _selected(config, names)
-        results = run_checks(checks)
-        report = build_report(enrollment.agent_id, state.next_seq(),
-                              "manual" if names else "once", results)
-        item = spool.put(report.seq, report.report_id, sign_report(report, key))
-        for check, result in zip(checks, results, strict=True):
-            if result.status != "error":
-                check.commit()
-        print(f"report {report.report_id} (seq {report.seq}) spooled: {item.path.name}")
-        from .client import Client
+def _agent(args: argparse.Namespace) -> Any:
+    from .cycle import Agent
 
-        client = Client(enrollment.server, enrollment.fingerprint,
-                        timeout=config.settings["delivery"]["timeout_seconds"])
-        done = deliver_spool(spool, client, config.settings["delivery"]["batch_size"])
+    return Agent(_config(args), by_name())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run due (or named, or all) checks, sign, spool, deliver, check in."""
+    from .cycle import describe_next, lower_priority
+
+    names = args.checks.split(",") if args.checks else None
+    config = _config(args)
+    if names:
+        _selected(config, names)  # unknown names: a clear error before anything runs
+    agent = _agent(args)
+    lower_priority(config.settings["run"]["nice"], config.settings["run"]["io_idle"])
+    result = agent.cycle(names, force_all=args.all)
+    for line in result.reports + result.notes:
+        print(line)
+    done = result.delivery
     print(f"delivered {done.delivered}, duplicates {done.duplicates}, "
           f"rejected {done.dead_lettered}, still spooled {done.remaining}")
+    upcoming = describe_next(result.next_due)
+    if upcoming:
+        print(f"next due: {upcoming[0]}")
     for line in done.rejections:
         print(f"rejected: {line}", file=sys.stderr)
     if done.error:
         print(f"delivery incomplete: {done.error}", file=sys.stderr)
         return 3
     return 0 if not done.dead_lettered else 4
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    """Keep schedules in the foreground until SIGTERM; SIGHUP reloads agent.yaml."""
+    from .cycle import lower_priority
+    from .daemon import Daemon
+
+    if "HOSTPATROL_LOG_LEVEL" not in os.environ:
+        logging.getLogger("hostpatrol").setLevel(logging.INFO)
+    config = _config(args)
+    lower_priority(config.settings["run"]["nice"], config.settings["run"]["io_idle"])
+    return Daemon(lambda: _config(args), by_name()).run()
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """Write unit files for unattended runs (systemd timer or daemon, or cron)."""
+    from .install import install_cron, install_systemd, installed_exe
+
+    exe = args.exe or installed_exe()
+    state_dir = str(_config(args).state_dir)
+    if args.systemd:
+        dest = Path(args.dest or "/etc/systemd/system")
+        paths = install_systemd(dest, exe, state_dir, daemon=args.daemon)
+        unit = "hostpatrol-agent.service" if args.daemon else "hostpatrol-agent.timer"
+        hint = f"systemctl daemon-reload && systemctl enable --now {unit}"
+    else:
+        dest = Path(args.dest or "/etc/cron.d")
+        paths = install_cron(dest, exe, state_dir)
+        hint = "cron picks it up by itself"
+    for path in paths:
+        print(f"wrote {path}")
+    print(f"next: {hint}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write spooled signed reports to FILE (JSON Lines) for an air-gapped transfer."""
+    config = _config(args)
+    state = State(config.state_dir)
+    with state.run_lock():
+        count = Spool(state.spool_dir).export(Path(args.file), remove=args.remove)
+    print(f"exported {count} report(s) to {args.file}"
+          + ("; removed them from the spool" if args.remove and count else ""))
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Replace the agent key; the old key signs the announcement."""
+    from .rotation import rotate
+
+    agent = _agent(args)
+    config, _ = agent.effective()
+    with agent.state.run_lock():
+        spool = agent.spool(config)
+        if spool.pending():
+            from .delivery import deliver_spool
+
+            deliver_spool(spool, agent.client(config), state=agent.delivery_state)
+        kid = rotate(agent.state, agent.client(config), agent.enrollment.agent_id,
+                     len(spool.pending()))
+    print(f"key rotated; new key id {kid}")
+    return 0
 
 
 def _table(results: list[Any], width: int = 110) -> str:
@@ -125,24 +181,36 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Where this agent is enrolled and what waits in its spool."""
-    config = _config(args)
-    state = State(config.state_dir)
-    enrollment = state.enrollment()
-    spool = Spool(state.spool_dir)
-    print(f"collector: {enrollment.server} ({enrollment.fingerprint})")
-    print(f"agent id: {enrollment.agent_id}")
+    """Enrollment, last run and delivery, spool, dead letters, policy, next runs."""
+    from .cycle import describe_next
+    from .policy import summary
+
+    agent = _agent(args)
+    state, ident = agent.state, agent.enrollment
+    config, schedules = agent.effective()
+    spool = agent.spool(config)
+    runs = agent.last_runs.load()
+    delivery = agent.delivery_state.load()
+    dead = sorted(spool.dead.glob("*.jws")) if spool.dead.exists() else []
+    print(f"collector: {ident.server} ({ident.fingerprint})")
+    print(f"agent id: {ident.agent_id} (enrollment status: {ident.status})")
     print(f"state dir: {state.root}")
-    print(f"spooled reports: {len(spool.pending())}")
+    print(f"last run: {format_time(max(runs.values())) if runs else 'never'}")
+    print(f"last successful delivery: {delivery['last_success'] or 'never'}")
+    if delivery["last_error"]:
+        print(f"last delivery error: {delivery['last_error']}")
+    if delivery["not_before"]:
+        print(f"collector asked to wait until: {delivery['not_before']}")
+    pending = spool.pending()
+    print(f"spooled reports: {len(pending)} ({sum(p.path.stat().st_size for p in pending)} "
+          f"bytes, cap {spool.max_bytes})")
+    print(f"dead letters: {len(dead)}" + (f" (in {spool.dead})" if dead else ""))
+    print(f"policy: {summary(agent.policy)}")
+    print(f"monitoring level: {schedules.level}; splay {int(schedules.splay.total_seconds())}s")
+    print("next scheduled runs:")
+    for line in describe_next(agent.next_due()):
+        print(f"  {line}")
     return 0
-
-
-def not_yet(name: str) -> Any:
-    """A command that is part of the interface but not built in this version."""
-    def run(_args: argparse.Namespace) -> int:
-        print(f"hostpatrol-agent {name}: not available yet in this version", file=sys.stderr)
-        return NOT_YET
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,9 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="enroll again with a new key")
     s.set_defaults(func=cmd_enroll)
 
-    s = sub.add_parser("run", parents=[common], help="run checks, sign, spool, deliver")
-    s.add_argument("--once", action="store_true", help="one run, then exit (timers, cron)")
-    s.add_argument("--checks", help="comma-separated check names (default: all enabled)")
+    s = sub.add_parser("run", parents=[common], help="run due checks, sign, spool, deliver")
+    s.add_argument("--once", action="store_true",
+                   help="one run, then exit (the default; `daemon` keeps running)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--checks", help="comma-separated check names (default: the due ones)")
+    g.add_argument("--all", action="store_true", help="every enabled check, due or not")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("check", parents=[common], help="run checks locally and print them")
@@ -172,20 +243,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_check)
 
-    s = sub.add_parser("daemon", parents=[common], help="keep schedules")
-    s.set_defaults(func=not_yet("daemon"))
+    s = sub.add_parser("daemon", parents=[common], help="keep schedules (foreground)")
+    s.set_defaults(func=cmd_daemon)
     s = sub.add_parser("install", parents=[common], help="unattended set-up")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--systemd", action="store_true")
-    g.add_argument("--cron", action="store_true")
-    s.set_defaults(func=not_yet("install"))
-    s = sub.add_parser("export", parents=[common], help="write spooled reports to a file")
+    g.add_argument("--systemd", action="store_true", help="service + timer (run --once)")
+    g.add_argument("--cron", action="store_true", help="a cron.d entry (run --once)")
+    s.add_argument("--daemon", action="store_true",
+                   help="with --systemd: one long-running `daemon` service, no timer")
+    s.add_argument("--dest", help="target dir (default /etc/systemd/system or /etc/cron.d)")
+    s.add_argument("--exe", help="path of hostpatrol-agent (default: this one)")
+    s.set_defaults(func=cmd_install)
+    s = sub.add_parser("export", parents=[common],
+                       help="write spooled reports to FILE (JSON Lines) for import")
     s.add_argument("file")
-    s.set_defaults(func=not_yet("export"))
-    s = sub.add_parser("status", parents=[common], help="enrollment and spool state")
+    s.add_argument("--remove", action="store_true",
+                   help="remove the exported reports from the spool once FILE is written")
+    s.set_defaults(func=cmd_export)
+    s = sub.add_parser("status", parents=[common], help="enrollment, runs, spool, policy")
     s.set_defaults(func=cmd_status)
     s = sub.add_parser("rotate-key", parents=[common], help="announce a new key")
-    s.set_defaults(func=not_yet("rotate-key"))
+    s.set_defaults(func=cmd_rotate_key)
     return p
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from hostpatrol.shared import __version__
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hostpatrol.shared import __version__, jws
+from hostpatrol.shared.keys import key_id
+from hostpatrol.shared.report import format_time, utcnow
 from requests.adapters import HTTPAdapter
+
+REQUEST_FORMAT = "hostpatrol.request/1"
 
 
 class ClientError(Exception):
@@ -41,6 +48,32 @@ def normalize_fingerprint(text: str) -> str:
         msg = f"fingerprint must be sha256:<64 hex digits>, got {text!r}"
         raise ValueError(msg)
     return raw
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or utcnow())).total_seconds())
+
+
+def agent_authorization(key: Ed25519PrivateKey, agent_id: str, method: str,
+                        path: str) -> str:
+    """``Authorization: Agent <JWS>`` for one request, signed with the agent key."""
+    claims = {"format": REQUEST_FORMAT, "agent_id": agent_id, "method": method,
+              "path": path, "iat": format_time(utcnow())}
+    token = jws.sign(jws.dumps_compact(claims), key, kid=key_id(key.public_key()),
+                     typ="hostpatrol.request+jws")
+    return f"Agent {token}"
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -95,11 +128,7 @@ class Client:
             body = {"error": resp.text[:300]}
         if resp.status_code in ok:
             return body
-        retry = resp.headers.get("Retry-After")
-        try:
-            retry_after = float(retry) if retry else None
-        except ValueError:
-            retry_after = None
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         raise Refused(resp.status_code, str(body.get("error", body))[:500], retry_after)
 
     def enroll(self, token: str, proof: str) -> dict[str, Any]:
@@ -110,4 +139,19 @@ class Client:
     def deliver(self, reports: list[str]) -> dict[str, Any]:
         """Send a batch of JWS reports; the answer lists each one's outcome."""
         resp = self._request("POST", "/api/v1/reports", json={"reports": reports})
+        return self._answer(resp, (200,))
+
+    def policy(self, key: Ed25519PrivateKey, agent_id: str) -> str:
+        """Fetch this agent's signed policy (a JWS; verify it before use)."""
+        path = "/api/v1/policy"
+        resp = self._request("GET", path, headers={
+            "Authorization": agent_authorization(key, agent_id, "GET", path)})
+        if resp.status_code != 200:
+            self._answer(resp, (200,))
+        return resp.text.strip()
+
+    def rotate(self, announcement: str) -> dict[str, Any]:
+        """Announce a new key: a JWS signed by the old key holding the new key's proof."""
+        resp = self._request("POST", "/api/v1/agents/rotate", data=announcement,
+                             headers={"Content-Type": "application/jose"})
         return self._answer(resp, (200,))

@@ -22,9 +22,29 @@ BASE_SPEC: dict[str, Field] = {
     "delivery": Field(dict, doc="how reports reach the collector", children={
         "timeout_seconds": Field((int, float), 20, "HTTP timeout for one request"),
         "batch_size": Field(int, 50, "most reports sent in one request"),
+        "backoff_initial_seconds": Field((int, float), 30,
+                                         "daemon: first wait after a failed delivery"),
+        "backoff_max_seconds": Field((int, float), 3600,
+                                     "daemon: longest wait between delivery attempts"),
     }),
     "spool": Field(dict, doc="the durable outbox", children={
         "max_bytes": Field(int, 64 * 1024 * 1024, "spool size cap in bytes"),
+        "max_age_days": Field(int, 30, "reports older than this are dropped (gap marker)"),
+    }),
+    "schedule": Field(dict, doc="when checks run (the collector's policy may override)",
+                      children={
+        "heartbeat": Field(str, "*/15 * * * *", "cron for heartbeat checks"),
+        "daily": Field(str, "0 2 * * *", "cron for daily checks (UTC)"),
+        "weekly": Field(str, "0 3 * * 5", "cron for the weekly full inspection (UTC)"),
+        "splay_seconds": Field(int, 900, "most seconds this host shifts every schedule "
+                                         "(fixed per host, from the agent id)"),
+        "monitoring_level": Field(str, "normal", "normal | raised (shorter intervals)",
+                                  choices=("normal", "raised")),
+        "checks": Field(dict, dict, "per-check schedule: a name above or cron text"),
+    }),
+    "run": Field(dict, doc="how a run treats the host", children={
+        "nice": Field(int, 10, "CPU niceness added for the run (0: none)"),
+        "io_idle": Field(bool, True, "idle I/O priority class where the OS has one"),
     }),
 }
 

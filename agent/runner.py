@@ -78,11 +78,12 @@ def run_checks(checks: Iterable[Check]) -> list[CheckResult]:
 
 
 def build_report(agent_id: str, seq: int, schedule: str, results: list[CheckResult],
-                 meta: dict[str, Any] | None = None) -> Report:
+                 meta: dict[str, Any] | None = None,
+                 gap: dict[str, Any] | None = None) -> Report:
     """A report for these results, validated as the collector will."""
     report = Report(agent_id=agent_id, report_id=str(uuid.uuid4()), seq=seq,
                     created_at=utcnow(), schedule=schedule, results=tuple(results),
-                    host=host_identity(), meta=meta or {})
+                    host=host_identity(), meta=meta or {}, gap=gap)
     validate_report(report.to_dict())
     return report
 

@@ -3,7 +3,12 @@
 Write: temp file, fsync, rename, fsync dir. A report leaves the spool only when the
 collector acknowledged it (accepted or duplicate); one it refused moves to
 ``dead-letter/`` with the reason beside it. Files sort by sequence number, so delivery
-is in order.
+is in order. Bounded by size (``max_bytes``) and age (``max_age_days``): when over, the
+oldest reports are dropped (never the newest) and ``gap.json`` remembers which; every
+report built carries that record as its ``gap`` field
+``{"dropped": N, "first_seq": S, "last_seq": S, "report_ids": [...]}`` (ids bounded),
+cumulative, until the collector acknowledged a report carrying its latest content (a
+carrier may itself be dropped). Several reports may carry the same record.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .state import fsync_dir
+from .state import fsync_dir, write_atomic
 
 log = logging.getLogger("hostpatrol.agent.spool")
+MAX_GAP_IDS = 100
 NAME = re.compile(r"^(\d{20})-([0-9a-f-]{36})\.jws$")
 
 
@@ -37,10 +45,13 @@ class Spooled:
 class Spool:
     """A directory of signed reports awaiting acknowledgement."""
 
-    def __init__(self, root: Path, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, root: Path, max_bytes: int = 64 * 1024 * 1024,
+                 max_age_days: float = 30) -> None:
         self.root = Path(root)
         self.dead = self.root.parent / "dead-letter"
+        self.gap_path = self.root.parent / "gap.json"
         self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_days * 86400
 
     def put(self, seq: int, report_id: str, jws: str) -> Spooled:
         """Durably store a signed report; return its entry."""
@@ -56,11 +67,69 @@ class Spool:
             os.close(fd)
         os.replace(tmp, final)
         fsync_dir(self.root)
-        size = self.size()
-        if size > self.max_bytes:
-            log.warning("spool over its cap bytes=%d cap=%d dir=%s", size, self.max_bytes,
-                        self.root)
         return Spooled(final, seq, report_id)
+
+    def enforce_bounds(self, now: float | None = None) -> list[Spooled]:
+        """Drop the oldest reports (never the newest) over the size or age cap.
+
+        What was dropped is added to ``gap.json`` for the next report to carry.
+        """
+        now = time.time() if now is None else now
+        items = self.pending()
+        sizes = [i.path.stat() for i in items]
+        total = sum(st.st_size for st in sizes)
+        dropped: list[Spooled] = []
+        for item, st in zip(items[:-1], sizes[:-1], strict=False):
+            if total <= self.max_bytes and now - st.st_mtime <= self.max_age_seconds:
+                break
+            item.path.unlink(missing_ok=True)
+            total -= st.st_size
+            dropped.append(item)
+        if dropped:
+            fsync_dir(self.root)
+            self._note_gap(dropped)
+            log.warning("spool over its bounds: dropped %d oldest report(s) seq=%d..%d "
+                        "cap_bytes=%d max_age_days=%g; the next report carries a gap marker",
+                        len(dropped), dropped[0].seq, dropped[-1].seq, self.max_bytes,
+                        self.max_age_seconds / 86400)
+        return dropped
+
+    def _gap_record(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.gap_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            log.error("gap record unreadable path=%s", self.gap_path)
+            return {}
+        return doc if isinstance(doc, dict) and isinstance(doc.get("gap"), dict) else {}
+
+    def _note_gap(self, dropped: list[Spooled]) -> None:
+        gap = self.gap() or {"dropped": 0, "first_seq": dropped[0].seq,
+                             "last_seq": dropped[0].seq, "report_ids": []}
+        gap["dropped"] += len(dropped)
+        gap["first_seq"] = min(gap["first_seq"], dropped[0].seq)
+        gap["last_seq"] = max(gap["last_seq"], dropped[-1].seq)
+        ids = gap["report_ids"] + [d.report_id for d in dropped]
+        gap["report_ids"] = ids[:MAX_GAP_IDS]
+        # the content grew: reports that carried the older version no longer settle it
+        write_atomic(self.gap_path, json.dumps({"gap": gap, "carried_in": []}).encode())
+
+    def gap(self) -> dict[str, Any] | None:
+        """Every report dropped since a report saying so was acknowledged, or None."""
+        return self._gap_record().get("gap")
+
+    def gap_carried(self, seq: int) -> None:
+        """Report ``seq`` carries the current gap record; acknowledging it settles it."""
+        record = self._gap_record()
+        if record:
+            record["carried_in"] = sorted({*record.get("carried_in", []), seq})
+            write_atomic(self.gap_path, json.dumps(record).encode())
+
+    def _settle_gap(self, item: Spooled) -> None:
+        record = self._gap_record()
+        if record and item.seq in record.get("carried_in", []):
+            self.gap_path.unlink(missing_ok=True)
 
     def pending(self) -> list[Spooled]:
         """Reports not yet acknowledged, oldest first (partial temp files ignored)."""
@@ -81,6 +150,7 @@ class Spool:
         """The collector has it: remove it."""
         item.path.unlink(missing_ok=True)
         fsync_dir(self.root)
+        self._settle_gap(item)
 
     def reject(self, item: Spooled, status: int, reason: str) -> Path:
         """The collector refused it for good: move it aside with the reason."""
@@ -92,3 +162,18 @@ class Spool:
         fsync_dir(self.dead)
         fsync_dir(self.root)
         return target
+
+    def export(self, target: Path, *, remove: bool = False) -> int:
+        """Write pending reports as JSON Lines (one JWS string per line); count them.
+
+        The file is written durably before anything leaves the spool; without
+        ``remove`` nothing does (exporting again gives a superset; imports are
+        idempotent).
+        """
+        items = self.pending()
+        lines = [json.dumps(item.read()) + "\n" for item in items]
+        write_atomic(Path(target), "".join(lines).encode("ascii"), mode=0o644)
+        if remove:
+            for item in items:
+                self.acknowledge(item)
+        return len(items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,14 +15,15 @@ from hostpatrol.shared.keys import public_jwk
 from hostpatrol.shared.report import format_time, utcnow
 from werkzeug.exceptions import HTTPException
 
+from . import authz
 from .enroll import enroll
 from .errors import ApiError
 from .ingest import ingest
 from .metrics import INGEST_SECONDS, REPORTS, render
 from .openapi import document
 from .store import agents as agent_store
+from .store import fleet
 from .store import reports as report_store
-from .store import users as user_store
 
 log = logging.getLogger("hostpatrol.collector.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -90,7 +92,7 @@ def post_reports() -> tuple[Response, int]:
         INGEST_SECONDS.observe(time.perf_counter() - started)
         if outcome.outcome == "rejected":
             return error_response(outcome.error or "rejected", outcome.status), outcome.status
-        return jsonify({**outcome.to_dict(), "commands": []}), outcome.status
+        return jsonify({**outcome.to_dict(), **_checkin([outcome])}), outcome.status
     body = _json_body()
     items = body.get("reports") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
@@ -108,21 +110,23 @@ def post_reports() -> tuple[Response, int]:
         "duplicates": sum(o.outcome == "duplicate" for o in outcomes),
         "rejected": sum(o.outcome == "rejected" for o in outcomes),
         "results": [o.to_dict() for o in outcomes],
-        "commands": [],
+        **_checkin(outcomes),
     }), 200
 
 
+def _checkin(outcomes: list[Any]) -> dict[str, Any]:
+    """``policy_version`` and signed ``commands`` for the (single) verified sender."""
+    from .checkin import response_extras
+
+    return response_extras(_engine(), current_app.extensions["hostpatrol.signing_key"],
+                           [o.agent_id for o in outcomes if o.outcome != "rejected"], utcnow())
+
+
 def require_reader() -> Any:
-    """The user behind a Bearer API token or a dashboard session; 401 otherwise."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        with _engine().connect() as conn:
-            user = user_store.by_api_token(conn, header[7:].strip())
-        if user is not None:
-            g.user = user
-            return user
-        msg = "API token is not valid"
-        raise ApiError(msg, status=401)
+    """The user behind a Bearer API token or a dashboard session; 401 otherwise.
+
+    ``authz.load_user`` (run before every request) has already resolved either one.
+    """
     user = getattr(g, "user", None)
     if user is None:
         msg = "authentication required (Authorization: Bearer TOKEN)"
@@ -140,6 +144,9 @@ def host_dict(row: Any) -> dict[str, Any]:
         "last_seen_at": format_time(row.last_seen_at) if row.last_seen_at else None,
         "last_report_at": format_time(row.last_report_at) if row.last_report_at else None,
         "last_seq": row.last_seq,
+        "clone_suspected_at": (format_time(row.clone_suspected_at)
+                               if row.clone_suspected_at else None),
+        "clone_reason": row.clone_reason,
     }
 
 
@@ -157,26 +164,27 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 
 
 @api.get("/hosts")
+@authz.require("read")
 def get_hosts() -> Response:
     """Hosts (enrolled agents), paginated with limit/offset, optional ?q= search."""
-    require_reader()
     limit = _int_arg("limit", 100, MAX_PAGE)
     offset = _int_arg("offset", 0, 10**9)
+    f = fleet.HostFilter(q=(request.args.get("q") or "")[:100] or None, scope=authz.scope())
+    window = {"now": utcnow(), "silent_after": timedelta(hours=48)}
     with _engine().connect() as conn:
-        rows = agent_store.list_agents(conn, limit=limit, offset=offset,
-                                       search=request.args.get("q") or None)
-        total = agent_store.count_agents(conn)
+        rows = fleet.hosts(conn, f, limit=limit, offset=offset, **window)
+        total = fleet.count_hosts(conn, f, **window)
     return jsonify({"ok": True, "total": total, "limit": limit, "offset": offset,
                     "hosts": [host_dict(r) for r in rows]})
 
 
 @api.get("/hosts/<agent_id>")
+@authz.require("read")
 def get_host(agent_id: str) -> Response:
     """One host with the latest result of every check."""
-    require_reader()
     with _engine().connect() as conn:
         row = agent_store.get(conn, agent_id)
-        if row is None:
+        if row is None or not authz.visible(row.group_name):
             msg = f"no host with id {agent_id[:64]!r}"
             raise ApiError(msg, status=404)
         results = report_store.latest_results(conn, agent_id)
@@ -185,21 +193,6 @@ def get_host(agent_id: str) -> Response:
         {"check": r.check_name, "status": r.status, "started_at": format_time(r.started_at),
          "duration_ms": r.duration_ms, "data": r.data, "error": r.error} for r in results
     ]})
-
-
-@api.get("/findings")
-def get_findings() -> Response:
-    """Findings come with the policy engine; not available yet."""
-    require_reader()
-    msg = "findings are not available yet in this version"
-    raise ApiError(msg, status=501)
-
-
-@api.get("/policy")
-def get_policy() -> Response:
-    """Signed policy comes with the policy engine; not available yet."""
-    msg = "policy distribution is not available yet in this version"
-    raise ApiError(msg, status=501)
 
 
 @meta.get("/healthz")

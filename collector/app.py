@@ -10,6 +10,8 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
 from .api import api, meta
+from .api_agents import agent_api
+from .api_findings import findings_api
 from .config import CollectorConfig
 from .identity import ensure_secret, load_signing_key
 from .store.db import make_engine
@@ -49,7 +51,11 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
     app.extensions["hostpatrol.signing_key"] = load_signing_key(config.signing_key)
     csrf = CSRFProtect(app)
     csrf.exempt(api)
+    csrf.exempt(agent_api)
+    csrf.exempt(findings_api)
     app.register_blueprint(api)
+    app.register_blueprint(agent_api)
+    app.register_blueprint(findings_api)
     app.register_blueprint(meta)
     app.register_blueprint(web)
 

@@ -52,6 +52,14 @@ def _engine(args: argparse.Namespace) -> Any:
     return engine
 
 
+def _cli_actor() -> str:
+    """Who ran the command, for the audit log (``cli:<os user>``)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Create the data dir: config, TLS certificate, signing key, database."""
     from .identity import ensure_secret, ensure_signing_key, fingerprint, make_self_signed
@@ -73,7 +81,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         host = config.bind.rsplit(":", 1)[0].strip("[]")
         names = dict.fromkeys([host, "localhost", "127.0.0.1", "::1", socket.gethostname()])
         make_self_signed(config.tls_cert, config.tls_key, [n for n in names if n])
-    upgrade(make_engine(config.database_url))
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    from .cli_policy import load_default_policy
+
+    load_default_policy(engine)
+    engine.dispose()
     print(f"collector initialised in {data_dir}")
     print(f"database: {config.database_url.split('@')[-1]}")
     print(f"TLS certificate fingerprint: {fingerprint(config.tls_cert)}")
@@ -86,7 +99,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     _engine(args)
-    serve(config, bind=args.bind or config.bind, workers=args.workers or config.settings["workers"])
+    from .cli_policy import start_worker
+
+    worker = None if args.no_worker else start_worker(args)  # background jobs, lease-guarded
+    try:
+        serve(config, bind=args.bind or config.bind,
+              workers=args.workers or config.settings["workers"])
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
     return 0
 
 
@@ -111,6 +133,7 @@ def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a dashboard user."""
+    from . import audit
     from .store import users
 
     if args.role not in users.ROLES:
@@ -122,7 +145,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         if users.by_name(conn, args.name) is not None:
             msg = f"user {args.name!r} already exists"
             raise CliError(msg)
-        users.add_user(conn, args.name, args.role, password, utcnow())
+        uid = users.add_user(conn, args.name, args.role, password, utcnow())
+        audit.record(conn, actor=_cli_actor(), action="user.create", target=f"user:{args.name}",
+                     details={"role": args.role, "id": uid}, now=utcnow())
     print(f"user {args.name} created with role {args.role}")
     if generated:
         print(f"password: {password}")
@@ -131,6 +156,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_user_token(args: argparse.Namespace) -> int:
     """Issue (replace) a user's API token and print it."""
+    from . import audit
     from .store import users
 
     engine = _engine(args)
@@ -141,12 +167,15 @@ def cmd_user_token(args: argparse.Namespace) -> int:
             msg = f"no user {args.name!r}"
             raise CliError(msg)
         users.set_api_token(conn, user.id, token)
+        audit.record(conn, actor=_cli_actor(), action="user.api_token",
+                     target=f"user:{args.name}", details={}, now=utcnow())
     print(token)
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Create an enrollment token and print the join line."""
+    from . import audit
     from .identity import fingerprint
     from .store import agents
 
@@ -155,8 +184,13 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     token = "hpe_" + secrets.token_urlsafe(24)  # never starts with "-" (argparse)
     now = utcnow()
     with engine.begin() as conn:
-        agents.create_token(conn, token, now=now, expires_at=now + args.expires,
-                            max_uses=args.uses, group=args.group, auto_approve=args.auto_approve)
+        tid = agents.create_token(conn, token, now=now, expires_at=now + args.expires,
+                                  max_uses=args.uses, group=args.group,
+                                  auto_approve=args.auto_approve)
+        audit.record(conn, actor=_cli_actor(), action="token.create", target=f"token:{tid}",
+                     details={"uses": args.uses, "group": args.group,
+                              "auto_approve": args.auto_approve,
+                              "expires_at": format_time(now + args.expires)}, now=now)
     approval = ("hosts are approved automatically" if args.auto_approve
                 else "hosts wait for `agents approve`")
     print(f"# token valid until {format_time(now + args.expires)} for {args.uses} host(s); "
@@ -168,6 +202,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_agents(args: argparse.Namespace) -> int:
     """List, approve or revoke agents."""
+    from . import audit
     from .store import agents
 
     engine = _engine(args)
@@ -177,8 +212,13 @@ def cmd_agents(args: argparse.Namespace) -> int:
         print(f"{'ID':36}  {'STATUS':8}  {'HOSTNAME':30}  LAST REPORT")
         for r in rows:
             last = format_time(r.last_report_at) if r.last_report_at else "never"
-            print(f"{r.id:36}  {r.status:8}  {r.hostname[:30]:30}  {last}")
+            clone = f"  CLONE SUSPECTED: {r.clone_reason}" if r.clone_suspected_at else ""
+            print(f"{r.id:36}  {r.status:8}  {r.hostname[:30]:30}  {last}{clone}")
         return 0
+    if args.action == "run-now":
+        from .cli_agents import run_now
+
+        return run_now(args, engine)
     if not args.id:
         msg = f"agents {args.action} needs an agent ID"
         raise CliError(msg)
@@ -192,8 +232,31 @@ def cmd_agents(args: argparse.Namespace) -> int:
             msg = f"agent {row.id} is revoked; it must enroll again with a new key"
             raise CliError(msg)
         agents.set_status(conn, row.id, status, utcnow())
+        audit.record(conn, actor=_cli_actor(), action=f"agent.{args.action}",
+                     target=f"agent:{row.id}", details={"hostname": row.hostname}, now=utcnow())
     print(f"agent {row.id} ({row.hostname}) is now {status}")
     return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import signed reports exported by air-gapped agents."""
+    from .cli_agents import import_reports
+
+    return import_reports(args)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit log's hash chain: exit 0 intact, 1 broken."""
+    from .audit import verify
+
+    with _engine(args).connect() as conn:
+        result = verify(conn)
+    if result.ok:
+        print(f"audit log intact: {result.count} rows, head {result.head_hash}")
+        return 0
+    print(f"audit log BROKEN at row {result.broken_seq}: {result.reason} "
+          f"({result.count} rows verified before it)", file=sys.stderr)
+    return 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -235,7 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", parents=[common], help="run the HTTPS server")
     s.add_argument("--bind", help="HOST:PORT (default from config)")
     s.add_argument("--workers", type=int, help="worker processes")
+    s.add_argument("--no-worker", action="store_true",
+                   help="do not start the background worker (run `worker` elsewhere)")
     s.set_defaults(func=cmd_serve)
+    from .cli_policy import add_commands
+
+    add_commands(sub, common)
 
     u = sub.add_parser("user", help="dashboard users").add_subparsers(dest="user_cmd",
                                                                       required=True)
@@ -260,14 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activate hosts at once instead of waiting for `agents approve`")
     s.set_defaults(func=cmd_token_create)
 
-    s = sub.add_parser("agents", parents=[common], help="list, approve or revoke agents")
-    s.add_argument("action", choices=["list", "approve", "revoke"])
+    s = sub.add_parser("agents", parents=[common],
+                       help="list, approve, revoke agents; run-now queues a run")
+    s.add_argument("action", choices=["list", "approve", "revoke", "run-now"])
     s.add_argument("id", nargs="?", help="agent id (or unique hostname)")
+    s.add_argument("--checks", help="run-now: comma-separated checks (default: all enabled)")
     s.set_defaults(func=cmd_agents)
 
-    s = sub.add_parser("import", parents=[common], help="import signed reports from a file")
+    s = sub.add_parser("import", parents=[common],
+                       help="import signed reports exported by air-gapped agents")
     s.add_argument("file")
-    s.set_defaults(func=not_yet("import"))
+    s.add_argument("--horizon-days", type=int, default=365,
+                   help="refuse reports created longer ago than this (default 365; the "
+                        "network replay horizon does not apply to carried files)")
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("report", parents=[common], help="self-inspection report")
     s.add_argument("--period", required=True)
@@ -281,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
     s = a.add_parser("verify", parents=[common], help="check the audit log's hash chain")
-    s.set_defaults(func=not_yet("audit verify"))
+    s.set_defaults(func=cmd_audit_verify)
     return p
 
 

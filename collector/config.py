@@ -35,6 +35,18 @@ SPEC: dict[str, Field] = {
     "session": Field(dict, doc="dashboard sessions", children={
         "lifetime_hours": Field(int, 12, "how long a login lasts"),
     }),
+    "dashboard": Field(dict, doc="dashboard pages", children={
+        "silent_hours": Field(int, 48, "an active host quiet this long shows as silent"),
+        "page_size": Field(int, 50, "rows per page in the host list"),
+        "timezone": Field(str, "UTC", "IANA zone dates are shown in, e.g. Asia/Shanghai"),
+        "trend_weeks": Field(int, 12, "weeks shown in the overview's trend charts"),
+    }),
+    "login": Field(dict, doc="sign-in protection (lockout after 5 failures is per account)",
+                   children={
+        "max_failures_per_ip": Field(int, 20, "failed sign-ins from one address before "
+                                              "it is refused (429)"),
+        "window_minutes": Field(int, 15, "how long failed sign-ins count"),
+    }),
 }
 
 

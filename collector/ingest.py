@@ -9,7 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from hostpatrol.shared.report import utcnow
 
+from .agent_ops import inspect_report
 from .errors import Rejected
+from .findings.hook import evaluate_stored
 from .metrics import REPORTS
 from .store import reports as report_store
 from .trust import Limits, Verified, verify_report
@@ -54,8 +56,11 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     if verified:
         with engine.begin() as conn:
             for i, v in verified:
+                inspect_report(conn, v.report, now)  # clone signals, executed commands
                 stored = report_store.store_report(conn, v.report, jws=v.jws, sha256=v.sha256,
                                                    received_at=now, source=source)
+                if stored:
+                    evaluate_stored(conn, v.report, now)  # policy → findings, same transaction
                 outcomes[i] = Outcome("accepted" if stored else "duplicate",
                                       report_id=v.report.report_id,
                                       agent_id=v.report.agent_id,

@@ -6,6 +6,10 @@ from typing import Any
 
 from hostpatrol.shared import __version__
 
+from .openapi_agents import agent_paths
+from .openapi_findings import finding_schema
+from .openapi_findings import paths as findings_paths
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -29,6 +33,8 @@ def document() -> dict[str, Any]:
         "enrolled_at": {"type": "string"}, "last_seen_at": {"type": ["string", "null"]},
         "last_report_at": {"type": ["string", "null"]},
         "last_seq": {"type": ["integer", "null"]},
+        "clone_suspected_at": {"type": ["string", "null"]},
+        "clone_reason": {"type": ["string", "null"]},
     }}
     item = {"type": "object", "required": ["ok", "result"], "properties": {
         "ok": {"type": "boolean"}, "result": {"enum": ["accepted", "duplicate", "rejected"]},
@@ -50,6 +56,7 @@ def document() -> dict[str, Any]:
                                          "status": {"type": "integer"}}},
                 "Host": host,
                 "ReportResult": item,
+                "Finding": finding_schema(),
             },
         },
         "paths": {
@@ -107,10 +114,8 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "host", **_json({"type": "object"})},
                               **_errors(401, 404)},
             }},
-            "/api/v1/findings": {"get": {"summary": "Findings register", "security": secured,
-                                         "responses": _errors(401, 501)}},
-            "/api/v1/policy": {"get": {"summary": "Collector-signed policy (JWS)",
-                                       "responses": _errors(501)}},
+            **findings_paths(secured),
+            **agent_paths(secured),
             "/healthz": {"get": {"summary": "Liveness", "responses": {
                 "200": {"description": "up", **_json({"type": "object"})},
                 **_errors(503)}}},

@@ -9,7 +9,7 @@ PKGS=(
   chrony nftables iptables iproute2        # time and firewall checks, ss, netns
   util-linux login procps                  # lsblk, lastlog, ps
   lynis                                    # the benchmark compares against lynis
-  chromium                                 # dashboard tests in a real headless browser
+  chromium chromium-driver                 # dashboard tests in a real headless browser
 )
 missing=()
 for p in "${PKGS[@]}"; do

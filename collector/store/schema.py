@@ -146,3 +146,191 @@ users = sa.Table(
     sa.Column("locked_until", UTCDateTime),
     sa.Column("last_login_at", UTCDateTime),
 )
+
+# --- accounts, audit log, dashboard indexes (migration 0004) ---------------------------
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),  # canonical JSON, hashed as stored
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_actor", "actor", "seq"),
+    sa.Index("ix_audit_log_action", "action", "seq"),
+    sa.Index("ix_audit_log_at", "at"),
+)
+
+audit_head = sa.Table(  # one row (id 1): the chain's newest seq and hash; writers lock it
+    "audit_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+user_groups = sa.Table(  # the groups a viewer may see
+    "user_groups", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_name", sa.String(128), primary_key=True),
+)
+
+web_sessions = sa.Table(  # server-side dashboard sessions; the cookie holds the token
+    "web_sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 hex of the cookie's token
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Index("ix_web_sessions_user", "user_id"),
+)
+
+login_attempts = sa.Table(  # failed logins per client address, for the rate limit
+    "login_attempts", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_attempts_ip_at", "ip", "at"),
+)
+
+sa.Index("ix_agents_group_hostname", agents.c.group_name, agents.c.hostname)
+sa.Index("ix_agents_os_name", agents.c.os_name)
+sa.Index("ix_agents_last_report", agents.c.last_report_at)
+sa.Index("ix_agents_status", agents.c.status)
+sa.Index("ix_check_results_started", check_results.c.started_at)
+
+# --- Policy, baselines, findings register, notifications, background work (0003) ---
+
+policy_versions = sa.Table(  # every policy ever loaded; the newest version is current
+    "policy_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.Integer, nullable=False, unique=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("yaml_text", sa.Text, nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("loaded_by", sa.String(64), nullable=False),
+    sa.Column("loaded_at", UTCDateTime, nullable=False),
+)
+
+host_profiles = sa.Table(  # criticality, tags and owners of a host
+    "host_profiles", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("critical", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("backup_owner", sa.String(64)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),  # bumps policy feed
+)
+
+baselines = sa.Table(  # the approved set per host and kind (ports, admins, …)
+    "baselines", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("taken_at", UTCDateTime, nullable=False),
+    sa.Column("approved_by", sa.String(64), nullable=False),
+    sa.Column("result_id", sa.BigInteger),
+)
+
+findings = sa.Table(  # the rectification register: one row per (host, rule, subject)
+    "findings", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("rule_id", sa.String(128), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("check_name", sa.String(64), nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("group_name", sa.String(128)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("base_level", sa.Integer, nullable=False),
+    sa.Column("factors", sa.JSON, nullable=False),
+    sa.Column("spread", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("backup_owner", sa.String(64)),
+    sa.Column("deadline", UTCDateTime),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),  # first seen, or last reopened
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("state_changed_at", UTCDateTime, nullable=False),
+    sa.Column("repeat_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("occurrences", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("last_result_id", sa.BigInteger),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("reminded_at", UTCDateTime),
+    sa.Column("escalated_at", UTCDateTime),
+    sa.Index("ix_findings_agent_rule", "agent_id", "rule_id"),
+    sa.Index("ix_findings_rule_state", "rule_id", "state"),
+    sa.Index("ix_findings_state_deadline", "state", "deadline"),
+)
+
+finding_events = sa.Table(  # the timeline of every finding; never purged
+    "finding_events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.BigInteger, sa.ForeignKey("findings.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(16)),
+    sa.Column("to_state", sa.String(16)),
+    sa.Column("note", sa.Text),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_finding_events_finding", "finding_id", "id"),
+)
+
+waivers = sa.Table(  # exceptions: justification, approver (not the requester), expiry
+    "waivers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.BigInteger, sa.ForeignKey("findings.id"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # requested|approved|rejected|expired
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.String(64), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Index("ix_waivers_state_expires", "state", "expires_at"),
+    sa.Index("ix_waivers_finding", "finding_id"),
+)
+
+leases = sa.Table(  # who does the background work right now
+    "leases", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+job_runs = sa.Table(  # when each background job last ran
+    "job_runs", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_run_at", UTCDateTime, nullable=False),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("holder", sa.String(128), nullable=False),
+)
+
+outbox = sa.Table(  # one row per message; the unique key makes a second copy impossible
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("dedup_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("finding_id", sa.BigInteger),
+    sa.Column("event_id", sa.BigInteger),
+    sa.Column("state", sa.String(16), nullable=False),  # pending|digest|digested|sent|failed
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)

@@ -131,3 +131,117 @@ def test_seq_survives_restarts(tmp_path) -> None:
 
     assert [State(tmp_path).next_seq() for _ in range(3)] == [1, 2, 3]
     assert State(tmp_path).next_seq() == 4
+
+
+def _agent_id(state: Path) -> str:
+    return json.loads((state / "enrollment.json").read_text())["agent_id"]
+
+
+def _stored(collector: Collector, agent_id: str) -> list[dict]:
+    import sqlite3
+
+    db = sqlite3.connect(collector.data_dir / "hostpatrol.db")
+    rows = db.execute("SELECT jws FROM reports WHERE agent_id = ? ORDER BY id",
+                      (agent_id,)).fetchall()
+    db.close()
+    return [json.loads(jws.b64url_decode(r[0].split(".")[1])) for r in rows]
+
+
+def test_kill_9_between_delivery_and_acknowledgement(collector: Collector, tmp_path) -> None:
+    from netfault import HoldingProxy
+
+    state = tmp_path / "agent"
+    agent(state, *collector.join_line("--auto-approve")[1:])
+    agent_id = _agent_id(state)
+    proxy = HoldingProxy(collector.port)  # the collector stores; its answer never arrives
+    try:
+        _point_at(state, f"https://127.0.0.1:{proxy.port}")
+        proc = subprocess.Popen(
+            [str(BIN / "hostpatrol-agent"), "run", "--once", "--checks", "disk"],
+            env=dict(os.environ, HOSTPATROL_STATE_DIR=str(state)),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while collector.count("reports", "agent_id = ?", (agent_id,)) == 0:
+            assert time.monotonic() < deadline, "the collector never got the report"
+            time.sleep(0.05)
+        assert proc.poll() is None  # delivered, waiting for the acknowledgement
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proxy.close()
+    assert proxy.swallowed > 0
+    pending = Spool(state / "spool").pending()
+    assert len(pending) == 1  # not acknowledged, so still spooled
+    _point_at(state, collector.url)
+    res = agent(state, "run", "--once", "--checks", "disk")
+    assert "delivered 1, duplicates 1, rejected 0, still spooled 0" in res.stdout
+    assert collector.count("reports", "report_id = ?", (pending[0].report_id,)) == 1
+    assert [d["seq"] for d in _stored(collector, agent_id)] == [1, 2]
+
+
+def test_spool_over_cap_drops_oldest_and_the_gap_marker_arrives(collector: Collector,
+                                                                tmp_path) -> None:
+    state = tmp_path / "agent"
+    agent(state, *collector.join_line("--auto-approve")[1:])
+    agent_id = _agent_id(state)
+    _point_at(state, "https://127.0.0.1:9")
+    agent(state, "run", "--once", "--checks", "disk", check=False)
+    size = Spool(state / "spool").pending()[0].path.stat().st_size
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"spool:\n  max_bytes: {int(size * 2.5)}\n")
+    for _ in range(4):
+        res = agent(state, "run", "--once", "--checks", "disk", config=config, check=False)
+        assert res.returncode == 3
+    assert "dropped" in res.stderr  # a clear warning when it drops
+    kept = [i.seq for i in Spool(state / "spool").pending()]
+    assert kept[-1] == 5
+    assert len(kept) < 5
+    _point_at(state, collector.url)
+    # the first run may still drop (its own report made the spool overflow): the run
+    # after it carries that too
+    agent(state, "run", "--once", "--checks", "disk", config=config)
+    agent(state, "run", "--once", "--checks", "disk", config=config)
+    docs = _stored(collector, agent_id)
+    seqs = [d["seq"] for d in docs]
+    assert seqs == sorted(seqs)
+    assert seqs[-1] == 7
+    dropped = sorted(set(range(1, 8)) - set(seqs))
+    assert dropped, "nothing was dropped"
+    gap = [d["gap"] for d in docs if "gap" in d][-1]  # cumulative: the last says it all
+    assert gap["dropped"] == len(dropped)
+    assert (gap["first_seq"], gap["last_seq"]) == (dropped[0], dropped[-1])
+    assert len(gap["report_ids"]) == len(dropped)
+    assert not (state / "gap.json").exists()  # settled once the collector had it
+
+
+def test_429_retry_after_is_honoured_across_runs(collector: Collector, tmp_path) -> None:
+    from netfault import BusyServer
+
+    state = tmp_path / "agent"
+    agent(state, *collector.join_line("--auto-approve")[1:])
+    busy = BusyServer(tmp_path)
+    try:
+        path = state / "enrollment.json"
+        real = json.loads(path.read_text())
+        path.write_text(json.dumps({**real, "server": busy.url,
+                                    "fingerprint": busy.fingerprint}))
+        first = agent(state, "run", "--once", "--checks", "disk", check=False)
+        assert first.returncode == 3
+        assert "429" in first.stderr
+        assert busy.requests == ["POST /api/v1/reports"]
+        delivery = json.loads((state / "delivery.json").read_text())
+        assert delivery["not_before"] is not None
+        second = agent(state, "run", "--once", "--checks", "disk", check=False)
+        assert second.returncode == 3
+        assert "asked to wait until" in second.stderr
+        assert busy.requests == ["POST /api/v1/reports"]  # not called again
+        assert "collector asked to wait until" in agent(state, "status").stdout
+    finally:
+        busy.close()
+    path.write_text(json.dumps(real))
+    third = agent(state, "run", "--once", "--checks", "disk", check=False)
+    assert "asked to wait until" in third.stderr  # the wait is kept, whatever the server
+    delivery["not_before"] = "2000-01-01T00:00:00.000Z"  # ...until it has passed
+    (state / "delivery.json").write_text(json.dumps(delivery))
+    done = agent(state, "run", "--once", "--checks", "disk")
+    assert "delivered 4, duplicates 0, rejected 0, still spooled 0" in done.stdout

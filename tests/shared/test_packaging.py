@@ -43,3 +43,25 @@ def test_shared_imports_neither_side() -> None:
 def test_collector_imports_no_agent_code() -> None:
     mods = _modules_after("import hostpatrol.collector.cli, hostpatrol.collector.app")
     assert not [m for m in mods if m.startswith("hostpatrol.agent")]
+
+
+def test_every_data_file_is_packaged() -> None:
+    """Templates, translations, schemas, migrations: each file is named by package-data."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {pkg: root / cfg["package-dir"][".".join(pkg.split(".")[:2])] /
+            "/".join(pkg.split(".")[2:]) for pkg in cfg["packages"]}
+    missing = []
+    for top in ("agent", "collector", "shared"):
+        for path in (root / top).rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+                continue
+            pkg = next((p for p, d in dirs.items() if d == path.parent), None)
+            globs = cfg.get("package-data", {}).get(pkg, []) if pkg else []
+            if not any(fnmatch.fnmatch(path.name, g) for g in globs):
+                missing.append(str(path.relative_to(root)))
+    assert missing == []

@@ -1,0 +1,61 @@
+"""agent_ops: per-report signals at ingest — clone suspicion and executed commands.
+
+Called for each verified report before it is stored, in the same transaction. A key
+used from a machine id other than the one enrolled, or a new report whose ``seq`` is
+not above the agent's last one (a re-sent duplicate is fine), marks the agent
+``clone_suspected_at`` / ``clone_reason``; the mark stays until an admin re-enrolls the
+host. A report whose ``meta.commands`` lists command ids marks them done.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from hostpatrol.shared.report import Report
+
+from .checkin import mark_done
+from .store.schema import agents, reports
+
+log = logging.getLogger("hostpatrol.collector.agent_ops")
+
+
+def clone_reasons(report: Report, enrolled_machine_id: str | None,
+                  last_seq: int | None) -> list[str]:
+    """Why this new (not duplicate) report looks like it came from a cloned host."""
+    reasons = []
+    mid = report.host.get("machine_id")
+    if mid and enrolled_machine_id and mid != enrolled_machine_id:
+        reasons.append(f"machine id {mid[:40]} differs from {enrolled_machine_id[:40]}")
+    if last_seq is not None and report.seq <= last_seq:
+        reasons.append(f"seq {report.seq} is not after the last seq {last_seq}")
+    return reasons
+
+
+def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
+    """Flag clone signals and note executed commands (before ``store_report``)."""
+    duplicate = conn.execute(sa.select(reports.c.id).where(
+        reports.c.agent_id == report.agent_id,
+        reports.c.report_id == report.report_id)).first()
+    if duplicate is not None:
+        return
+    row = conn.execute(sa.select(agents.c.machine_id, agents.c.last_seq)
+                       .where(agents.c.id == report.agent_id)).first()
+    if row is None:
+        return
+    mid = report.host.get("machine_id")
+    if mid and not row.machine_id:
+        conn.execute(agents.update().where(agents.c.id == report.agent_id)
+                     .values(machine_id=mid[:128]))
+    reasons = clone_reasons(report, row.machine_id, row.last_seq)
+    if reasons:
+        reason = "; ".join(reasons)[:255]
+        conn.execute(agents.update().where(agents.c.id == report.agent_id).values(
+            clone_suspected_at=sa.func.coalesce(agents.c.clone_suspected_at, now),
+            clone_reason=reason))
+        log.warning("clone suspected agent=%s report=%s reason=%r", report.agent_id,
+                    report.report_id, reason)
+    commands = report.meta.get("commands")
+    if isinstance(commands, list):
+        mark_done(conn, report.agent_id, commands, now)

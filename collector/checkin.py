@@ -1,0 +1,107 @@
+"""checkin: signed policy and commands for agents, and what delivery answers carry.
+
+Policy: ``hostpatrol.policy/1`` (typ ``hostpatrol.policy+jws``), content from
+:func:`policy_feed.agent_policy`. Commands: ``hostpatrol.command/1`` (typ
+``hostpatrol.command+jws``), one row each in ``agent_commands``; handed out with every
+delivery answer to their agent until a report says it executed them (``meta.commands``)
+or they expire. Both are signed with the collector key agents pinned at enrollment.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hostpatrol.shared import jws
+from hostpatrol.shared.keys import key_id
+from hostpatrol.shared.report import format_time
+
+from .policy_feed import agent_policy
+from .store import agents as agent_store
+from .store.schema import agent_commands
+
+log = logging.getLogger("hostpatrol.collector.checkin")
+POLICY_FORMAT = "hostpatrol.policy/1"
+POLICY_TYP = "hostpatrol.policy+jws"
+COMMAND_FORMAT = "hostpatrol.command/1"
+COMMAND_TYP = "hostpatrol.command+jws"
+COMMAND_TTL = timedelta(hours=24)
+MAX_COMMANDS = 20
+
+
+def _sign(doc: dict[str, Any], key: Ed25519PrivateKey, typ: str) -> str:
+    return jws.sign(jws.dumps_compact(doc), key, kid=key_id(key.public_key()), typ=typ)
+
+
+def policy_token(conn: sa.Connection, agent_row: Any, key: Ed25519PrivateKey,
+                 now: datetime) -> str:
+    """The agent's policy as a JWS signed by the collector key."""
+    content = agent_policy(conn, agent_row)
+    doc = {"format": POLICY_FORMAT, "version": int(content["version"]),
+           "issued_at": format_time(now), "agent_id": agent_row.id,
+           "schedules": content.get("schedules", {}), "checks": content.get("checks", {}),
+           "monitoring_level": content.get("monitoring_level", "normal")}
+    return _sign(doc, key, POLICY_TYP)
+
+
+def create_command(conn: sa.Connection, agent_id: str, checks: list[str], *, now: datetime,
+                   created_by: str | None, ttl: timedelta = COMMAND_TTL) -> str:
+    """Queue a ``run_now`` command for ``agent_id``; return its id."""
+    cid = str(uuid.uuid4())
+    conn.execute(agent_commands.insert().values(
+        id=cid, agent_id=agent_id, kind="run_now", args={"checks": list(checks)},
+        created_at=now, created_by=created_by, expires_at=now + ttl))
+    return cid
+
+
+def pending_commands(conn: sa.Connection, agent_id: str, key: Ed25519PrivateKey,
+                     now: datetime) -> list[str]:
+    """Signed, unexpired, not yet done commands for ``agent_id`` (marks them delivered)."""
+    rows = conn.execute(
+        sa.select(agent_commands)
+        .where(agent_commands.c.agent_id == agent_id, agent_commands.c.done_at.is_(None),
+               agent_commands.c.expires_at > now)
+        .order_by(agent_commands.c.created_at).limit(MAX_COMMANDS)).all()
+    if not rows:
+        return []
+    conn.execute(agent_commands.update()
+                 .where(agent_commands.c.id.in_([r.id for r in rows]),
+                        agent_commands.c.delivered_at.is_(None))
+                 .values(delivered_at=now))
+    return [_sign({"format": COMMAND_FORMAT, "id": r.id, "agent_id": agent_id,
+                   "kind": r.kind, "checks": list((r.args or {}).get("checks", [])),
+                   "issued_at": format_time(r.created_at),
+                   "expires_at": format_time(r.expires_at)}, key, COMMAND_TYP)
+            for r in rows]
+
+
+def mark_done(conn: sa.Connection, agent_id: str, command_ids: Iterable[Any],
+              now: datetime) -> None:
+    """A report said it executed these commands."""
+    ids = [c for c in command_ids if isinstance(c, str)][:MAX_COMMANDS]
+    if ids:
+        conn.execute(agent_commands.update()
+                     .where(agent_commands.c.agent_id == agent_id,
+                            agent_commands.c.id.in_(ids), agent_commands.c.done_at.is_(None))
+                     .values(done_at=now))
+
+
+def response_extras(engine: sa.Engine, key: Ed25519PrivateKey, agent_ids: Iterable[str | None],
+                    now: datetime) -> dict[str, Any]:
+    """``policy_version`` and ``commands`` for a delivery answer (one known sender only)."""
+    senders = {a for a in agent_ids if a}
+    if len(senders) != 1:
+        return {"commands": []}
+    agent_id = senders.pop()
+    with engine.begin() as conn:
+        row = agent_store.get(conn, agent_id)
+        if row is None or row.status != "active":
+            return {"commands": []}
+        version = int(agent_policy(conn, row)["version"])
+        commands = pending_commands(conn, agent_id, key, now)
+    return {"policy_version": version, "commands": commands}

@@ -1,0 +1,185 @@
+"""Turn an evaluation into the register: open, update, reopen, verify; never duplicate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..policy.model import Policy, Rule, level_name, raise_level
+from ..rules.engine import Evaluation
+from ..rules.model import Deviation, HostFacts
+from ..rules.severity import Severity, severity
+from ..store.schema import agents, findings
+from ..store.sql import insert_ignore
+from .deadlines import deadline, owners
+from .events import ACTIVE, add_event
+
+ACTOR = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one evaluation changed in the register."""
+
+    opened: int = 0
+    updated: int = 0
+    reopened: int = 0
+    verified: int = 0
+
+
+def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
+            host: HostFacts) -> dict[str, Any] | None:
+    """The fleet-spread factor when the same rule deviates widely, else None."""
+    if not rule.spread:
+        return None
+    active = sa.and_(findings.c.rule_id == rule.id, findings.c.state.in_(ACTIVE),
+                     findings.c.agent_id != host.agent_id)
+    hosts = conn.execute(sa.select(sa.func.count(sa.distinct(findings.c.agent_id)))
+                         .where(active)).scalar_one() + 1
+    if hosts >= policy.spread_min_hosts:
+        return {"hosts": hosts, "min_hosts": policy.spread_min_hosts}
+    if host.group and hosts >= 2:
+        in_group = conn.execute(sa.select(sa.func.count(sa.distinct(findings.c.agent_id)))
+                                .where(active, findings.c.group_name == host.group)
+                                ).scalar_one() + 1
+        size = conn.execute(sa.select(sa.func.count()).select_from(agents).where(
+            agents.c.group_name == host.group, agents.c.status == "active")).scalar_one()
+        percent = 100.0 * in_group / max(size, 1)
+        if in_group >= 2 and percent >= policy.spread_min_group_percent:
+            return {"group": host.group, "group_hosts": in_group, "group_size": size,
+                    "percent": round(percent, 1),
+                    "min_group_percent": policy.spread_min_group_percent}
+    return None
+
+
+def _raise_others(conn: sa.Connection, policy: Policy, rule: Rule, spread: dict[str, Any],
+                  now: datetime) -> None:
+    """The threshold was just crossed: raise the rule's other active findings once."""
+    q = sa.select(findings).where(findings.c.rule_id == rule.id,
+                                  findings.c.state.in_(ACTIVE), findings.c.spread.is_(False))
+    if "group" in spread:
+        q = q.where(findings.c.group_name == spread["group"])
+    for row in conn.execute(q).all():
+        raised = raise_level(row.level)
+        factor = {"factor": "fleet_spread", "from": level_name(row.level),
+                  "to": level_name(raised), **spread}
+        sev = Severity(raised, row.base_level, (*row.factors, factor))
+        _set_level(conn, policy, row, sev, now, spread=True)
+
+
+def _set_level(conn: sa.Connection, policy: Policy, row: Any, sev: Severity, now: datetime,
+               *, spread: bool | None = None) -> None:
+    values: dict[str, Any] = {"level": sev.level, "factors": sev.factor_list()}
+    if spread is not None:
+        values["spread"] = spread
+    if sev.level < row.level:
+        due = deadline(policy, sev.level, row.opened_at)
+        if due is not None and (row.deadline is None or due < row.deadline):
+            values["deadline"] = due
+    conn.execute(findings.update().where(findings.c.id == row.id).values(**values))
+    if sev.level < row.level:
+        add_event(conn, policy, row.id, action="level_raised", actor="policy", now=now,
+                  note=f"level {level_name(row.level)} → {level_name(sev.level)}",
+                  details={"factors": sev.factor_list()})
+
+
+def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
+          now: datetime, result_id: int | None) -> bool:
+    spread = _spread(conn, policy, rule, host)
+    sev = severity(rule, dev.level, critical=host.critical, first_seen=now, now=now,
+                   spread=spread)
+    owner, backup = owners(policy, host)
+    fid = insert_ignore(conn, findings, {
+        "dedup_key": dev.dedup_key(host.agent_id), "agent_id": host.agent_id,
+        "rule_id": rule.id, "subject": dev.subject[:512], "check_name": rule.check,
+        "title": rule.title[:255], "group_name": host.group, "state": "open",
+        "level": sev.level, "base_level": sev.base_level, "factors": sev.factor_list(),
+        "spread": spread is not None, "owner": owner, "backup_owner": backup,
+        "deadline": deadline(policy, sev.level, now), "first_seen": now, "opened_at": now,
+        "last_seen": now, "state_changed_at": now, "repeat_count": 0, "occurrences": 1,
+        "evidence": {"message": dev.message, **dev.evidence}, "last_result_id": result_id,
+        "policy_version": policy.version,
+    }, conflict=("dedup_key",))
+    if fid is None:
+        return False  # another process opened it first: it is a repeat
+    add_event(conn, policy, fid, action="opened", actor=ACTOR, now=now, to_state="open",
+              note=dev.message, details={"factors": sev.factor_list()})
+    if spread is not None:
+        _raise_others(conn, policy, rule, spread, now)
+    return True
+
+
+def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
+            row: Any, now: datetime, result_id: int | None) -> str:
+    base = {"last_seen": now, "occurrences": findings.c.occurrences + 1,
+            "evidence": {"message": dev.message, **dev.evidence},
+            "last_result_id": result_id, "base_level": dev.level}
+    where = findings.c.id == row.id
+    if row.state in ("verified", "closed"):
+        sev = severity(rule, dev.level, critical=host.critical, first_seen=now, now=now,
+                       spread=_spread(conn, policy, rule, host))
+        conn.execute(findings.update().where(where).values(
+            **base, state="open", level=sev.level, factors=sev.factor_list(),
+            repeat_count=findings.c.repeat_count + 1, opened_at=now, state_changed_at=now,
+            deadline=deadline(policy, sev.level, now), reminded_at=None, escalated_at=None))
+        add_event(conn, policy, row.id, action="reopened", actor=ACTOR, now=now,
+                  from_state=row.state, to_state="open", note=dev.message,
+                  details={"repeat_count": row.repeat_count + 1})
+        return "reopened"
+    if row.state == "fixed":
+        conn.execute(findings.update().where(where).values(
+            **base, state="in_progress", state_changed_at=now))
+        add_event(conn, policy, row.id, action="fix_not_confirmed", actor=ACTOR, now=now,
+                  from_state="fixed", to_state="in_progress", note=dev.message)
+    else:
+        conn.execute(findings.update().where(where).values(**base))
+    factor = next((f for f in row.factors or [] if f.get("factor") == "fleet_spread"), None)
+    spread = None if factor is None else {k: v for k, v in factor.items()
+                                          if k not in ("factor", "from", "to")}
+    sev = severity(rule, dev.level, critical=host.critical, first_seen=row.opened_at, now=now,
+                   spread=spread)
+    if sev.level != row.level or sev.factor_list() != list(row.factors or []):
+        _set_level(conn, policy, row, sev, now)
+    return "updated"
+
+
+def _verify(conn: sa.Connection, policy: Policy, row: Any, now: datetime,
+            result_id: int | None) -> None:
+    conn.execute(findings.update().where(findings.c.id == row.id).values(
+        state="verified", state_changed_at=now, last_result_id=result_id))
+    add_event(conn, policy, row.id, action="verified", actor=ACTOR, now=now,
+              from_state=row.state, to_state="verified",
+              note="the agent's next result passes", details={"result_id": result_id})
+
+
+def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, now: datetime,
+          result_ids: dict[str, int] | None = None) -> Applied:
+    """Record an evaluation for one host in the caller's transaction."""
+    if not ev.rules:
+        return Applied()
+    result_ids = result_ids or {}
+    rules = {r.id: r for r in ev.rules}
+    existing = {row.dedup_key: row for row in conn.execute(sa.select(findings).where(
+        findings.c.agent_id == host.agent_id, findings.c.rule_id.in_(list(rules)))).all()}
+    counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
+    seen = set()
+    for dev in ev.deviations:
+        key = dev.dedup_key(host.agent_id)
+        seen.add(key)
+        rule = rules[dev.rule_id]
+        rid = result_ids.get(rule.check)
+        row = existing.get(key)
+        if row is None and _open(conn, policy, host, rule, dev, now, rid):
+            counts["opened"] += 1
+            continue
+        if row is None:
+            row = conn.execute(sa.select(findings).where(findings.c.dedup_key == key)).one()
+        counts[_repeat(conn, policy, host, rule, dev, row, now, rid)] += 1
+    for key, row in existing.items():
+        if key not in seen and row.state in ACTIVE:
+            _verify(conn, policy, row, now, result_ids.get(rules[row.rule_id].check))
+            counts["verified"] += 1
+    return Applied(**counts)

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, email (SMTP) and chat webhooks."""

@@ -1,0 +1,1 @@
+"""Policy as data: the YAML rules, their validation and their stored versions."""

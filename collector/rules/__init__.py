@@ -1,0 +1,1 @@
+"""Rules: pure functions from (rule, host facts, results, baseline, now) to deviations."""

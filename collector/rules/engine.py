@@ -1,0 +1,64 @@
+"""Run the policy's rules for one host over the results at hand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..policy.model import Policy, Rule
+from . import kinds
+from .checkin import checkin
+from .drift import BASELINES, drift
+from .model import Deviation, HostFacts, Result
+
+RuleFn = Callable[[Rule, HostFacts, Mapping[str, Result], Mapping[str, frozenset[str]],
+                   datetime], list[Deviation]]
+
+KIND_FUNCTIONS: dict[str, RuleFn] = {
+    "threshold": kinds.threshold,
+    "required": kinds.required,
+    "staleness": kinds.staleness,
+    "count": kinds.count,
+    "drift": drift,
+    "checkin": checkin,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The rules that were evaluated (so passes can verify) and what deviated."""
+
+    rules: tuple[Rule, ...]
+    deviations: tuple[Deviation, ...]
+
+
+def _feeds(rule: Rule, results: Mapping[str, Result], modes: tuple[str, ...]) -> bool:
+    if rule.kind == "checkin":
+        if rule.param("mode") not in modes:
+            return False
+        return rule.check == "*" or rule.check in results
+    check = BASELINES[rule.param("baseline")][0] if rule.kind == "drift" else rule.check
+    result = results.get(check)
+    return result is not None and result.status not in ("error", "skipped")
+
+
+def evaluate(policy: Policy, host: HostFacts, results: Mapping[str, Result],
+             baseline: Mapping[str, frozenset[str]], now: datetime, *,
+             checkin_modes: tuple[str, ...] = ("silent", "missed", "late"),
+             only_kinds: tuple[str, ...] | None = None) -> Evaluation:
+    """Every targeted rule whose input is in ``results``, and the deviations it found."""
+    chosen, found = [], []
+    for rule in policy.rules_in(host.group):
+        if only_kinds is not None and rule.kind not in only_kinds:
+            continue
+        if not rule.targets.matches(host.group, host.tags) or not _feeds(rule, results,
+                                                                         checkin_modes):
+            continue
+        chosen.append(rule)
+        seen: set[str] = set()
+        for dev in KIND_FUNCTIONS[rule.kind](rule, host, results, baseline, now):
+            if dev.subject not in seen:  # one finding per (host, rule, subject)
+                seen.add(dev.subject)
+                found.append(dev)
+    return Evaluation(tuple(chosen), tuple(found))

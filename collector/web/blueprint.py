@@ -1,0 +1,136 @@
+"""The dashboard blueprint: user loading, locale, template filters, error pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask.blueprints import BlueprintSetupState
+from flask_babel import (
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_timedelta,
+)
+from flask_babel import gettext as _
+from hostpatrol.shared.report import utcnow
+from werkzeug.exceptions import HTTPException
+
+from .. import authz
+from . import labels
+from .i18n import LANGUAGES, init_i18n, select_locale
+
+web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+                static_url_path="/assets")
+
+# Other blueprints add menu entries here: (endpoint, label, permission).
+NAV_KEY = "hostpatrol.web.nav"
+DEFAULT_DASHBOARD = {"silent_hours": 48, "page_size": 50, "timezone": "UTC",
+                     "trend_weeks": 12}
+DEFAULT_LOGIN = {"max_failures_per_ip": 20, "window_minutes": 15}
+
+
+def engine() -> sa.Engine:
+    """The store engine."""
+    return current_app.extensions["hostpatrol.engine"]
+
+
+def settings(section: str) -> dict[str, Any]:
+    """A config section for the dashboard, defaults filled in."""
+    defaults = {"dashboard": DEFAULT_DASHBOARD, "login": DEFAULT_LOGIN}[section]
+    config = current_app.extensions["hostpatrol.config"]
+    return {**defaults, **config.settings.get(section, {})}
+
+
+def silent_after() -> timedelta:
+    """How long an active host may stay quiet before it counts as silent."""
+    return timedelta(hours=settings("dashboard")["silent_hours"])
+
+
+@web.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    app = state.app
+    init_i18n(app, lambda: settings("dashboard")["timezone"])
+    env = app.jinja_env
+    env.globals.update(can=authz.can, LANGUAGES=LANGUAGES, check_label=labels.check_label,
+                       status_label=labels.status_label, role_label=labels.role_label,
+                       nav_extra=app.extensions.setdefault(NAV_KEY, []),
+                       lang=select_locale,
+                       tz_name=lambda: settings("dashboard")["timezone"])
+    env.filters.update(dt=_dt, day=_day, num=_num, pct=_pct, size=_size, ago=_ago)
+
+
+@web.before_app_request
+def _load_user() -> None:
+    g.now = utcnow()
+    authz.load_user(g.now)
+
+
+def _dt(value: datetime | None, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt) if value else _("never")
+
+
+def _day(value: datetime | None) -> str:
+    return format_datetime(value, "yyyy-MM-dd") if value else "—"
+
+
+def _num(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
+
+
+def _pct(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value / 100, format="#,##0" + ("." + "0" * digits if digits else "")
+                          + "%")
+
+
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def _size(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    size, unit = float(value), 0
+    while abs(size) >= 1024 and unit < len(UNITS) - 1:
+        size, unit = size / 1024, unit + 1
+    return f"{format_decimal(size, format='#,##0.#')} {UNITS[unit]}"
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return _("never")
+    return format_timedelta(value - g.now, add_direction=True, threshold=1.1)
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(status: int, message: str) -> Any:
+    if _is_api():
+        resp = jsonify({"ok": False, "error": message, "status": status})
+        resp.status_code = status
+        return resp
+    return render_template("error.html", status=status, message=message), status
+
+
+@web.app_errorhandler(authz.Forbidden)
+def _forbidden(e: authz.Forbidden) -> Any:
+    return _error(403, str(e))
+
+
+@web.app_errorhandler(HTTPException)
+def _http(e: HTTPException) -> Response | Any:
+    if e.code is None or e.code < 400 or (e.code == 400 and request.blueprint == "api"):
+        return e
+    messages = {
+        403: _("Your role does not allow this page or action."),
+        404: _("There is nothing here."),
+        429: _("Too many failed sign-ins from your address. Wait and try again."),
+    }
+    return _error(e.code, messages.get(e.code, e.description or e.name))

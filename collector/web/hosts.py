@@ -1,0 +1,141 @@
+"""Host list (search, filters, pages) and the host dossier with history and evidence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, abort, g, render_template, request
+
+from .. import authz
+from ..store import agents as agent_store
+from ..store import fleet
+from ..store import reports as report_store
+from .blueprint import engine, settings, silent_after, web
+from .charts import time_plot
+from .evidence import public_jwks, verify_stored
+from .forecast import days_to_full
+
+STATES = ("reporting", "silent", "pending", "active", "revoked")
+RESULTS = ("ok", "warn", "fail", "error")
+CHECK_TEMPLATES = frozenset({"disk", "inventory", "patches", "antivirus", "logs", "ports",
+                             "accounts"})
+
+
+def _arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> str | None:
+    value = (request.args.get(name) or "")[:size] or None
+    if value is not None and allowed is not None and value not in allowed:
+        return None
+    return value
+
+
+@web.get("/hosts")
+@authz.require("read")
+def hosts() -> str:
+    """All hosts the user may see, filtered and paginated."""
+    size = settings("dashboard")["page_size"]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    f = fleet.HostFilter(q=_arg("q", size=100), group=_arg("group"), os=_arg("os", size=255),
+                         state=_arg("state", STATES), result=_arg("result", RESULTS),
+                         scope=authz.scope())
+    with engine().connect() as conn:
+        rows = fleet.hosts(conn, f, now=g.now, silent_after=silent_after(), limit=size + 1,
+                           offset=(page - 1) * size)
+        total = fleet.count_hosts(conn, f, now=g.now, silent_after=silent_after())
+        menus = fleet.facets(conn, f.scope)
+    params = {k: v for k, v in {"q": f.q, "group": f.group, "os": f.os, "state": f.state,
+                                 "result": f.result}.items() if v}
+    return render_template("hosts.html", hosts=rows[:size], total=total, page=page,
+                           pages=max((total + size - 1) // size, 1), has_next=len(rows) > size,
+                           f=f, params=params, menus=menus, states=STATES, results=RESULTS,
+                           cutoff=g.now - silent_after())
+
+
+def _visible_host(conn: Any, agent_id: str) -> Any:
+    row = agent_store.get(conn, agent_id[:64])
+    if row is None or not authz.visible(row.group_name):
+        abort(404)  # a viewer learns nothing about hosts outside its groups
+    return row
+
+
+def _disk_history(history: list[Any], now: Any) -> dict[str, Any]:
+    series: dict[str, list[tuple[Any, int, int]]] = {}
+    for r in history:
+        for fs in (r.data or {}).get("filesystems", []) if r.status != "error" else []:
+            if fs.get("total_bytes"):
+                series.setdefault(fs["mount"], []).append(
+                    (r.started_at, fs["used_bytes"], fs["total_bytes"]))
+    mounts = []
+    for i, (mount, pts) in enumerate(sorted(series.items())[:8]):
+        forecast = days_to_full(pts, now=now)
+        line = [(t, 100.0 * used / total) for t, used, total in pts]
+        lines = [(mount, f"line-{i % 8}", line, False)]
+        if forecast and forecast.full_at and forecast.days_to_full is not None \
+                and forecast.days_to_full < 120:
+            lines.append((mount, f"line-{i % 8}", [line[-1], (forecast.full_at, 100.0)], True))
+        mounts.append({"mount": mount, "forecast": forecast, "css": f"line-{i % 8}",
+                       "last": pts[-1]})
+        mounts[-1]["lines"] = lines
+    chart = time_plot([ln for m in mounts for ln in m["lines"]], y_max=100, width=1200,
+                      height=260)
+    return {"mounts": mounts, "chart": chart, "samples": len(history)}
+
+
+@web.get("/hosts/<agent_id>")
+@authz.require("read")
+def host(agent_id: str) -> str:
+    """One host's dossier: identity, latest result of every check, history, evidence."""
+    with engine().connect() as conn:
+        row = _visible_host(conn, agent_id)
+        results = report_store.latest_results(conn, row.id)
+        recent = report_store.recent_reports(conn, row.id)
+        disk = fleet.check_history(conn, row.id, "disk", limit=200)
+        patches = fleet.check_history(conn, row.id, "patches", limit=30)
+        antivirus = fleet.check_history(conn, row.id, "antivirus", limit=30)
+        reports_total = report_store.count_reports(conn, row.id)
+    by_check = {r.check_name: r for r in results}
+    return render_template(
+        "host.html", host=row, results=results, by_check=by_check, recent=recent,
+        reports_total=reports_total, disk=_disk_history(disk, g.now),
+        patch_history=list(reversed(patches)), av_history=list(reversed(antivirus)),
+        check_templates=CHECK_TEMPLATES, silent=row.status == "active" and (
+            row.last_seen_at is None or row.last_seen_at < g.now - silent_after()),
+        pretty=lambda d: json.dumps(d, indent=2, ensure_ascii=False)[:50000])
+
+
+@web.get("/hosts/<agent_id>/evidence/<report_id>.jws")
+@authz.require("read")
+def evidence(agent_id: str, report_id: str) -> Response:
+    """The signed report exactly as received (re-verifiable with any JOSE tool)."""
+    with engine().connect() as conn:
+        row = _visible_host(conn, agent_id)
+        jws = report_store.evidence(conn, row.id, report_id[:64])
+    if jws is None:
+        abort(404)
+    return Response(jws + "\n", content_type="application/jose", headers={
+        "Content-Disposition": f'attachment; filename="{report_id[:64]}.jws"'})
+
+
+@web.get("/hosts/<agent_id>/evidence/<report_id>")
+@authz.require("read")
+def evidence_check(agent_id: str, report_id: str) -> str:
+    """Verify one stored report again and show the outcome."""
+    with engine().connect() as conn:
+        row = _visible_host(conn, agent_id)
+        result = verify_stored(conn, row.id, report_id[:64])
+    if result is None:
+        abort(404)
+    return render_template("evidence.html", host=row, report_id=report_id[:64],
+                           result=result)
+
+
+@web.get("/hosts/<agent_id>/keys.jwks")
+@authz.require("read")
+def host_keys(agent_id: str) -> Response:
+    """The agent's public keys (JWK Set) to verify downloaded evidence elsewhere."""
+    with engine().connect() as conn:
+        row = _visible_host(conn, agent_id)
+        keys = public_jwks(conn, row.id)
+    return Response(json.dumps(keys, indent=1) + "\n", content_type="application/jwk-set+json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{row.id}.jwks"'})

@@ -1,0 +1,41 @@
+"""Translatable names for check areas, statuses and roles shown on the dashboard."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+CHECKS = {
+    "disk": _l("Disk"), "patches": _l("Patches"), "antivirus": _l("Antivirus"),
+    "logs": _l("Logs"), "inventory": _l("Inventory"), "hardware": _l("Hardware"),
+    "accounts": _l("Accounts"), "ports": _l("Ports & services"),
+    "software_policy": _l("Unauthorised software"), "backups": _l("Backups"),
+    "isolation": _l("Isolation"), "time": _l("Time"), "firewall": _l("Firewall"),
+}
+
+STATUSES = {
+    "ok": _l("ok"), "warn": _l("warning"), "fail": _l("failed"), "error": _l("error"),
+    "skipped": _l("skipped"), "pending": _l("pending"), "active": _l("active"),
+    "revoked": _l("revoked"), "silent": _l("silent"), "reporting": _l("reporting"),
+}
+
+ROLES = {
+    "admin": _l("admin"), "operator": _l("operator"), "approver": _l("approver"),
+    "auditor": _l("auditor"), "viewer": _l("viewer"),
+}
+
+
+def check_label(name: str) -> str:
+    """The check's display name (its raw name when unknown)."""
+    return str(CHECKS[name]) if name in CHECKS else name
+
+
+def status_label(name: str | None) -> str:
+    """The status's display name."""
+    if name is None:
+        return "—"
+    return str(STATUSES[name]) if name in STATUSES else name
+
+
+def role_label(name: str) -> str:
+    """The role's display name."""
+    return str(ROLES[name]) if name in ROLES else name

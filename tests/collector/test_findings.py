@@ -1,0 +1,235 @@
+"""The register: lifecycle with regression, waivers and their expiry, fleet spread,
+deadlines (reminder, overdue escalation), the outbox, the lease and retention.
+
+Runs on SQLite and PostgreSQL with an injected clock.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from findings_kit import (
+    data,
+    engine_for,
+    enroll_host,
+    events_of,
+    findings_of,
+    load_policy,
+    policy_with,
+)
+from hostpatrol.collector.background import acquire, deadlines, release, run_once
+from hostpatrol.collector.errors import ApiError
+from hostpatrol.collector.findings import lifecycle, waivers
+from hostpatrol.collector.policy import loader
+from hostpatrol.collector.policy.model import LEVELS
+from hostpatrol.collector.retention import purge
+from hostpatrol.collector.store.schema import check_results, outbox, reports
+from hostpatrol.shared.report import utcnow
+
+OPERATOR = lifecycle.Actor("olga", "operator")
+APPROVER = lifecycle.Actor("arno", "approver")
+CHANNELS = ('{hook: {type: webhook, url: "http://127.0.0.1:9/x", format: slack}, '
+            'boss: {type: webhook, url: "http://127.0.0.1:9/y"}}')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """A migrated store on each backend."""
+    eng = engine_for(request.param, tmp_path, request)
+    yield eng
+    eng.dispose()
+
+
+def _firewall_off(host, now):
+    host.send({"firewall": data("firewall", active=False)}, now)
+
+
+def _firewall_on(host, now):
+    host.send({"firewall": data("firewall", active=True)}, now)
+
+
+def _move(engine, fid, to, actor=OPERATOR, now=None, **kw):
+    with engine.begin() as conn:
+        return lifecycle.transition(conn, loader.current(conn), fid, to, actor,
+                                    now or utcnow(), **kw)
+
+
+def test_lifecycle_fix_verify_close_and_regression(engine) -> None:
+    now = utcnow()
+    host = enroll_host(engine, now=now)
+    _firewall_off(host, now)
+    [f] = findings_of(engine, host.agent_id, "firewall-off")
+    _move(engine, f.id, "assigned", owner="bob", note="yours")
+    _move(engine, f.id, "in_progress")
+    _move(engine, f.id, "fixed", note="nft enabled")
+    _firewall_off(host, now + timedelta(hours=1))  # the agent disagrees
+    assert findings_of(engine, host.agent_id, "firewall-off")[0].state == "in_progress"
+    _move(engine, f.id, "fixed")
+    _firewall_on(host, now + timedelta(hours=2))
+    f = findings_of(engine, host.agent_id, "firewall-off")[0]
+    assert (f.state, f.owner) == ("verified", "bob")
+    with pytest.raises(ApiError) as e:
+        _move(engine, f.id, "open")
+    assert e.value.status == 409
+    _move(engine, f.id, "closed")
+    _firewall_off(host, now + timedelta(days=3))
+    [f] = findings_of(engine, host.agent_id, "firewall-off")
+    assert (f.state, f.repeat_count) == ("open", 1)
+    assert events_of(engine, f.id) == [
+        "opened", "transition", "transition", "transition", "fix_not_confirmed",
+        "transition", "verified", "transition", "reopened"]
+    assert f.deadline == now + timedelta(days=3) + timedelta(hours=720)
+
+
+def test_roles_guard_transitions(engine) -> None:
+    now = utcnow()
+    host = enroll_host(engine, now=now)
+    host.send({"antivirus": _uncleaned()}, now)
+    [f] = findings_of(engine, host.agent_id, "malware-not-cleaned")
+    assert f.level == LEVELS["II"]
+    with pytest.raises(ApiError) as e:
+        _move(engine, f.id, "assigned", actor=lifecycle.Actor("vic", "viewer"))
+    assert e.value.status == 403
+    host.send({"antivirus": _uncleaned(0)}, now + timedelta(hours=1))
+    with pytest.raises(ApiError) as e:
+        _move(engine, f.id, "closed")  # level II: an approver must close it
+    assert e.value.status == 403
+    assert _move(engine, f.id, "closed", actor=APPROVER).state == "closed"
+
+
+def _uncleaned(n: int = 1) -> dict:
+    av = data("antivirus")
+    av["summary"] = dict(av["summary"], installed=True, running=True, realtime_protection=True,
+                         newest_signature_age_days=1.0, last_scan_age_days=1.0,
+                         uncleaned_detections=n, detections_total=n)
+    return av
+
+
+def test_waiver_needs_another_approver_and_expiry_reopens(engine) -> None:
+    now = utcnow()
+    host = enroll_host(engine, now=now)
+    _firewall_off(host, now)
+    [f] = findings_of(engine, host.agent_id, "firewall-off")
+    with engine.begin() as conn:
+        policy = loader.current(conn)
+        with pytest.raises(ApiError, match="justification"):
+            waivers.request(conn, policy, f.id, OPERATOR, justification="x",
+                            expires_at=now + timedelta(days=7), now=now)
+    with engine.begin() as conn:
+        w = waivers.request(conn, policy, f.id, OPERATOR,
+                            justification="appliance has no host firewall; vendor ticket 42",
+                            expires_at=now + timedelta(days=7), now=now)
+    with engine.begin() as conn, pytest.raises(ApiError) as e:
+        waivers.decide(conn, policy, w.id, lifecycle.Actor("olga", "approver"), approve=True,
+                       now=now)
+    assert e.value.status == 403  # nobody approves their own waiver
+    with engine.begin() as conn:
+        waivers.decide(conn, policy, w.id, APPROVER, approve=True, now=now)
+    _firewall_off(host, now + timedelta(days=1))
+    assert findings_of(engine, host.agent_id, "firewall-off")[0].state == "waived"
+    with engine.begin() as conn:
+        assert waivers.expire(conn, policy, now + timedelta(days=6)) == 0
+    with engine.begin() as conn:
+        assert waivers.expire(conn, policy, now + timedelta(days=7, seconds=1)) == 1
+    f = findings_of(engine, host.agent_id, "firewall-off")[0]
+    assert f.state == "open"
+    assert events_of(engine, f.id)[-3:] == ["waiver_requested", "waiver_approved",
+                                            "waiver_expired"]
+
+
+def test_fleet_spread_raises_every_finding_once(engine) -> None:
+    now = utcnow()
+    load_policy(engine, policy_with(spread="{min_hosts: 3, min_group_percent: 20}"))
+    hosts = [enroll_host(engine, group=None, now=now) for _ in range(4)]
+    for h in hosts[:2]:
+        _firewall_off(h, now)
+    assert {f.level for f in findings_of(engine, rule="firewall-off")} == {LEVELS["IV"]}
+    _firewall_off(hosts[2], now)
+    found = findings_of(engine, rule="firewall-off")
+    assert [f.level for f in found] == [LEVELS["III"]] * 3
+    assert all(f.spread for f in found)
+    spread = [x for x in found[0].factors if x["factor"] == "fleet_spread"]
+    assert spread[0]["from"] == "IV"
+    assert spread[0]["to"] == "III"
+    _firewall_off(hosts[3], now)
+    assert findings_of(engine, hosts[3].agent_id, "firewall-off")[0].level == LEVELS["III"]
+    assert events_of(engine, found[0].id).count("level_raised") == 1
+
+
+def test_group_spread_by_percent(engine) -> None:
+    now = utcnow()
+    hosts = [enroll_host(engine, group="branch", now=now) for _ in range(5)]
+    _firewall_off(hosts[0], now)
+    assert findings_of(engine, hosts[0].agent_id)[0].level == LEVELS["IV"]
+    _firewall_off(hosts[1], now)  # 2 of 5 = 40 % ≥ 20 %
+    assert {f.level for f in findings_of(engine, rule="firewall-off")} == {LEVELS["III"]}
+
+
+def test_reminder_overdue_escalation_and_outbox_once(engine) -> None:
+    now = utcnow()
+    groups = "{hq: {owner: chief}, site: {parent: hq, owner: sam, backup_owner: sue}}"
+    routes = "[{levels: [III], groups: [site], channels: [hook]}, " \
+             "{levels: [III], groups: [hq], channels: [boss]}]"
+    load_policy(engine, policy_with(groups=groups).replace(
+        "  channels: {}", f"  channels: {CHANNELS}").replace("  routes: []",
+                                                             f"  routes: {routes}"))
+    host = enroll_host(engine, group="site", now=now)
+    host.send({"logs": _logging_dead()}, now)
+    [f] = findings_of(engine, host.agent_id, "logging-alive")
+    assert (f.level, f.owner, f.backup_owner) == (LEVELS["III"], "sam", "sue")
+    host.send({"logs": _logging_dead()}, now + timedelta(hours=1))  # repeat: no new message
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.channel, outbox.c.payload)).all()
+    assert [(r.channel, r.payload["event"]) for r in rows] == [("hook", "opened")]
+    with engine.begin() as conn:
+        policy = loader.current(conn)
+        assert deadlines(conn, policy, now + timedelta(days=6, hours=1)) == {
+            "reminders": 1, "overdue": 0}
+        assert deadlines(conn, policy, now + timedelta(days=6, hours=2)) == {
+            "reminders": 0, "overdue": 0}
+        assert deadlines(conn, policy, now + timedelta(days=8)) == {
+            "reminders": 0, "overdue": 1}
+        assert deadlines(conn, policy, now + timedelta(days=9)) == {
+            "reminders": 0, "overdue": 0}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.channel, outbox.c.payload)
+                            .order_by(outbox.c.id)).all()
+    assert [(r.channel, r.payload["event"]) for r in rows] == [
+        ("hook", "opened"), ("hook", "reminder"), ("hook", "overdue"), ("boss", "overdue")]
+
+
+def _logging_dead() -> dict:
+    logs = data("logs")
+    logs["logging"] = dict(logs["logging"], alive=False)
+    return logs
+
+
+def test_lease_is_held_by_one_holder_at_a_time(engine) -> None:
+    now = utcnow()
+    assert acquire(engine, "a", now, 60)
+    assert not acquire(engine, "b", now + timedelta(seconds=30), 60)
+    assert acquire(engine, "a", now + timedelta(seconds=30), 60)  # renewal
+    assert acquire(engine, "b", now + timedelta(seconds=91), 60)  # a's lease ran out
+    assert run_once(engine, "a", now + timedelta(seconds=100)) == {}
+    release(engine, "b")
+    assert run_once(engine, "a", now + timedelta(seconds=101)) != {}
+
+
+def test_retention_keeps_latest_results_and_findings(engine) -> None:
+    old = utcnow() - timedelta(days=20)
+    host = enroll_host(engine)
+    _firewall_off(host, old)
+    host.send({"disk": data("disk")}, old + timedelta(hours=1))
+    host.send({"disk": data("disk")}, old + timedelta(days=1))
+    load_policy(engine, policy_with(
+        retention="{evidence_days: 10, results_days: 10, batch: 1}"))
+    with engine.begin() as conn:
+        done = purge(conn, loader.current(conn), utcnow())
+    assert done == {"results": 1, "reports": 1}
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(check_results.c.check_name)).scalars().all()
+        assert sorted(left) == ["disk", "firewall"]
+        assert conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar() == 2
+    assert len(findings_of(engine, host.agent_id)) == 1

@@ -1,0 +1,144 @@
+"""The dashboard in real headless Chromium against a real collector process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from forge import enroll_key, sign
+from harness import PASSWORD, Collector, agent, free_port
+from hostpatrol.shared.report import format_time, utcnow
+from webapp import XSS_HOST, hostile_results
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--ignore-certificate-errors", "--window-size=1280,900")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[Collector, dict[str, str]]]:
+    """A collector with a real agent's host, a hostile host and a pending agent."""
+    root = tmp_path_factory.mktemp("browser")
+    c = Collector(root / "data", free_port())
+    c.init()
+    c.start()
+    try:
+        c.api_token("admin")  # creates the admin user with the harness password
+        state = root / "agent"
+        agent(state, *c.join_line("--auto-approve", "--group", "head-office")[1:])
+        agent(state, "run", "--once", "--checks", "disk,inventory")
+        ids = {"real": json.loads((state / "enrollment.json").read_text())["agent_id"]}
+        evil_id, key, _ = enroll_key(c, c.token("--auto-approve"))
+        now = utcnow()
+        from forge import report_doc
+
+        doc = report_doc(evil_id, created_at=now, results=hostile_results(format_time(now)))
+        doc["host"]["hostname"] = XSS_HOST
+        assert c.post("/api/v1/reports", sign(doc, key), "application/jose").ok
+        ids["evil"] = evil_id
+        ids["pending"], _, _ = enroll_key(c, c.token())
+        yield c, ids
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless Chromium driven by chromedriver (both from Debian packages)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        pytest.fail("chromium and chromium-driver must be installed (scripts/test-deps.sh)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def _by():
+    from selenium.webdriver.common.by import By
+
+    return By
+
+
+def _login(browser, url: str) -> None:
+    by = _by()
+    browser.get(f"{url}/hosts")
+    assert "/login" in browser.current_url
+    browser.find_element(by.NAME, "username").send_keys("admin")
+    browser.find_element(by.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+
+
+def _no_dialog(browser) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - raises when no dialog is open
+
+
+def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
+    c, ids = served
+    by = _by()
+    _login(browser, c.url)
+    assert browser.current_url.endswith("/hosts")
+    table = browser.find_element(by.ID, "hosts").text
+    assert "head-office" in table
+    browser.find_element(by.CSS_SELECTOR, f"a[href='/hosts/{ids['real']}']").click()
+    assert browser.find_element(by.ID, "disk").is_displayed()
+    assert "/" in browser.find_element(by.ID, "disk").text
+    assert browser.find_element(by.CSS_SELECTOR, "#disk-history + svg.chart")
+    # the stylesheet loaded from our own origin (no inline styles under the CSP)
+    bg = browser.execute_script(
+        "return getComputedStyle(document.querySelector('header.top')).backgroundColor")
+    assert bg == "rgb(20, 33, 61)"
+
+    browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='zh-CN']").click()
+    assert "一机一档" in browser.find_element(by.TAG_NAME, "body").text
+    assert browser.find_element(by.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    browser.get(f"{c.url}/")
+    assert "各检查项合格率" in browser.find_element(by.TAG_NAME, "body").text
+    browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='en']").click()
+    assert "Compliance by check area" in browser.find_element(by.TAG_NAME, "body").text
+
+    browser.get(f"{c.url}/agents")
+    row = browser.find_element(by.XPATH, f"//tr[.//div[text()='{ids['pending']}']]")
+    assert "pending" in row.text
+    row.find_element(by.NAME, "approve").click()
+    assert "is now active" in browser.find_element(by.CSS_SELECTOR, "p.flash").text
+    listed = {line.split()[0]: line.split()[1] for line in
+              c.cli("agents", "list").stdout.splitlines()[1:]}
+    assert listed[ids["pending"]] == "active"
+    browser.get(f"{c.url}/audit?action=agent.approve")
+    assert ids["pending"] in browser.find_element(by.ID, "audit").text
+
+
+def test_hostile_hostname_and_log_samples_render_as_text(served, browser) -> None:
+    c, ids = served
+    by = _by()
+    browser.get(f"{c.url}/hosts")
+    if "/login" in browser.current_url:
+        _login(browser, c.url)
+        browser.get(f"{c.url}/hosts")
+    for path in ("/hosts", "/agents", f"/hosts/{ids['evil']}"):
+        browser.get(f"{c.url}{path}")
+        _no_dialog(browser)
+        assert browser.execute_script("return window.__pwned === undefined")
+        assert not browser.find_elements(by.CSS_SELECTOR, "main script, main img, main svg[onload]")
+    heading = browser.find_element(by.ID, "hostname").text
+    assert "<script>window.__pwned=1</script>" in heading
+    samples = browser.find_element(by.ID, "log-templates").text
+    assert '<img src=x onerror="window.__pwned=3;alert(3)">' in samples
+    assert "<svg onload=alert(5)>" in samples
