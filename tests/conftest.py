@@ -62,3 +62,16 @@ def pg_database(pg_server: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path):
+    """A migrated store on each backend: a SQLite file, a fresh PostgreSQL database."""
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_database"))
+    eng = make_engine(url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()

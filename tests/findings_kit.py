@@ -20,7 +20,6 @@ from hostpatrol.collector.enroll import enroll
 from hostpatrol.collector.ingest import ingest
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store import agents as agent_store
-from hostpatrol.collector.store.db import make_engine, upgrade
 from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
@@ -47,15 +46,6 @@ def data(check: str, **changes: Any) -> dict[str, Any]:
     d = copy.deepcopy(real_data()[check])
     d.update(changes)
     return d
-
-
-def engine_for(kind: str, tmp_path: Path, request: Any) -> sa.Engine:
-    """A migrated engine on SQLite or on a fresh PostgreSQL database."""
-    url = (f"sqlite:///{tmp_path / 'store.db'}" if kind == "sqlite"
-           else request.getfixturevalue("pg_database"))
-    eng = make_engine(url)
-    upgrade(eng)
-    return eng
 
 
 def load_policy(engine: sa.Engine, text: str, now: datetime | None = None) -> None:

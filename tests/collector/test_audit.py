@@ -10,21 +10,7 @@ import pytest
 import sqlalchemy as sa
 from harness import Collector, free_port
 from hostpatrol.collector import audit
-from hostpatrol.collector.store.db import make_engine, upgrade
 from hostpatrol.shared.report import utcnow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated engine on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_database")
-    eng = make_engine(url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _fill(engine, n: int = 5) -> None:

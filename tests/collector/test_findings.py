@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from findings_kit import (
     data,
-    engine_for,
     enroll_host,
     events_of,
     findings_of,
@@ -32,14 +31,6 @@ OPERATOR = lifecycle.Actor("olga", "operator")
 APPROVER = lifecycle.Actor("arno", "approver")
 CHANNELS = ('{hook: {type: webhook, url: "http://127.0.0.1:9/x", format: slack}, '
             'boss: {type: webhook, url: "http://127.0.0.1:9/y"}}')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated store on each backend."""
-    eng = engine_for(request.param, tmp_path, request)
-    yield eng
-    eng.dispose()
 
 
 def _firewall_off(host, now):

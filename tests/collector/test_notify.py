@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from findings_kit import data, engine_for, enroll_host, load_policy
+from findings_kit import data, enroll_host, load_policy
 from hostpatrol.collector.identity import make_self_signed
 from hostpatrol.collector.notify.dispatch import deliver_due
 from hostpatrol.collector.notify.outbox import build_digests
@@ -35,14 +35,6 @@ def sink():
     url = s.start()
     yield s, url
     s.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated store on each backend."""
-    eng = engine_for(request.param, tmp_path, request)
-    yield eng
-    eng.dispose()
 
 
 def _policy(port: int, cert, url: str) -> str:

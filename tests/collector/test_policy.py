@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from findings_kit import engine_for, enroll_host, load_policy, policy_with
+from findings_kit import enroll_host, load_policy, policy_with
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.validation import PolicyError
 from hostpatrol.collector.policy_feed import agent_policy
@@ -73,14 +73,6 @@ def test_group_overrides_inherit_down_the_tree() -> None:
     assert by_group["site"]["disk-used"].param("steps") == ((70, 3, False),)
     assert by_group[None]["disk-used"].param("steps")[0] == (85, 4, False)
     assert "disk-used" not in by_group["lab"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated store on each backend."""
-    eng = engine_for(request.param, tmp_path, request)
-    yield eng
-    eng.dispose()
 
 
 def test_versions_are_kept_and_unchanged_text_adds_none(engine) -> None:

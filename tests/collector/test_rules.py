@@ -7,20 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from findings_kit import data, engine_for, enroll_host, events_of, findings_of
+from findings_kit import data, enroll_host, events_of, findings_of
 from hostpatrol.collector.findings.evaluate import sweep_checkins
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.store import profiles
 from hostpatrol.shared.report import utcnow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated store on each backend (no policy loaded: the packaged default applies)."""
-    eng = engine_for(request.param, tmp_path, request)
-    yield eng
-    eng.dispose()
 
 
 def _disk(percent: float, mount: str = "/") -> dict:

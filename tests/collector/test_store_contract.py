@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from forge import report_doc, sign
 from hostpatrol.collector.enroll import enroll
@@ -12,26 +11,13 @@ from hostpatrol.collector.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store import users as user_store
-from hostpatrol.collector.store.db import current_revision, head_revision, make_engine, upgrade
+from hostpatrol.collector.store.db import current_revision, head_revision
 from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import utcnow
 
 LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
                 replay_horizon=timedelta(days=30))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated engine on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_database")
-    eng = make_engine(url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _enroll(engine, auto: bool = True):
