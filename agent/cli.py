@@ -90,6 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"next due: {upcoming[0]}")
     for line in done.rejections:
         print(f"rejected: {line}", file=sys.stderr)
+    if result.spool_error:
+        print(f"hostpatrol-agent: error: {result.spool_error}", file=sys.stderr)
+        return 5
     if done.error:
         print(f"delivery incomplete: {done.error}", file=sys.stderr)
         return 3

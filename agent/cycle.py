@@ -21,6 +21,7 @@ from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.keys import load_private_key
 from hostpatrol.shared.report import format_time, utcnow
 
+from . import diskfull
 from .checkin import Command, CommandLog, accept_commands, command_meta
 from .client import Client, ClientError
 from .config import AgentConfig
@@ -43,6 +44,7 @@ class CycleResult:
     delivery: DeliveryResult = field(default_factory=DeliveryResult)
     notes: list[str] = field(default_factory=list)
     next_due: dict[str, datetime] = field(default_factory=dict)
+    spool_error: str | None = None  # this run's report could not be spooled (disk full)
 
 
 def lower_priority(nice: int, io_idle: bool) -> None:
@@ -144,7 +146,13 @@ class Agent:
             label = schedules.run_label(chosen)
         spool = self.spool(config)
         if chosen:
-            self._run(config, schedules, chosen, label, spool, result, {}, now)
+            try:
+                self._run(config, schedules, chosen, label, spool, result, {}, now)
+            except OSError as e:
+                if not diskfull.is_full(e):
+                    raise
+                result.spool_error = diskfull.note_full(self.state.root, e)
+                log.error("%s", result.spool_error)
         else:
             result.notes.append("no check is due")
         for _ in range(MAX_COMMAND_ROUNDS):
@@ -177,12 +185,15 @@ class Agent:
         policy = self.policy
         if policy is not None:
             meta["policy_version"] = policy["version"]
+        full = diskfull.marks(self.state.root)
+        meta.update(diskfull.meta(full))
         gap = spool.gap()
         report = build_report(self.enrollment.agent_id, self.state.next_seq(), label,
                               results, meta=meta, gap=gap)
         item = spool.put(report.seq, report.report_id, sign_report(report, self.key))
         if gap is not None:
             spool.gap_carried(report.seq)
+        diskfull.clear(full)
         for check, res in zip(checks, results, strict=True):
             if res.status != "error":
                 check.commit()
@@ -217,7 +228,7 @@ class Agent:
                 resolve(config.settings["schedule"], ident.agent_id, self.registry, doc)
                 self.policy_cache.save(token)
                 result.notes.append(f"policy version {doc['version']} applied")
-            except (ClientError, ConfigError, ValueError) as e:
+            except (ClientError, ConfigError, ValueError, OSError) as e:  # OSError: disk full
                 log.error("policy not applied: %s", e)
                 result.notes.append(f"policy not applied: {e}")
         return accept_commands(delivery.commands, ident.collector_key, ident.agent_id,

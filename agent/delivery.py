@@ -70,7 +70,10 @@ class DeliveryState:
         doc.update({k: format_time(v) if isinstance(v, datetime) else v
                     for k, v in changes.items()})
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(self.path, json.dumps(doc, indent=1).encode())
+        try:
+            write_atomic(self.path, json.dumps(doc, indent=1).encode())
+        except OSError as e:  # bookkeeping only (a full disk): delivery itself went on
+            log.error("delivery state not saved path=%s error=%r", self.path, str(e))
 
 
 def backoff_seconds(failures: int, initial: float, maximum: float,

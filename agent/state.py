@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -119,7 +120,8 @@ class State:
                 msg = "another hostpatrol-agent run is in progress (run.lock is held)"
                 raise StateError(msg) from e
             os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            with contextlib.suppress(OSError):  # the pid is a hint; a full disk must not stop
+                os.write(fd, f"{os.getpid()}\n".encode())  # the run (it reports the fact)
             yield
         finally:
             os.close(fd)

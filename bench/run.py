@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("agent_checks",)
+BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "scaleout")
 
 
 def _load(name: str):  # noqa: ANN202 - a module
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))  # the benchmarks share helpers (fleet_sim, loadgen…)
     spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

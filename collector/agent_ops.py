@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from hostpatrol.shared.report import Report
@@ -42,8 +43,13 @@ def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
         return
     row = conn.execute(sa.select(agents.c.machine_id, agents.c.last_seq)
                        .where(agents.c.id == report.agent_id)).first()
-    if row is None:
-        return
+    if row is not None:
+        inspect_new(conn, report, row, now)
+
+
+def inspect_new(conn: sa.Connection, report: Report, row: Any, now: datetime) -> None:
+    """:func:`inspect_report` for a report known to be new; ``row`` has the agent's
+    ``machine_id`` and ``last_seq`` as they were before this report."""
     mid = report.host.get("machine_id")
     if mid and not row.machine_id:
         conn.execute(agents.update().where(agents.c.id == report.agent_id)

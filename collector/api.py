@@ -16,6 +16,7 @@ from hostpatrol.shared.report import format_time, utcnow
 from werkzeug.exceptions import HTTPException
 
 from . import authz
+from .admission import gated
 from .enroll import enroll
 from .errors import ApiError
 from .ingest import ingest
@@ -24,6 +25,7 @@ from .openapi import document
 from .store import agents as agent_store
 from .store import fleet
 from .store import reports as report_store
+from .throttle import enroll_failed, enroll_refused
 
 log = logging.getLogger("hostpatrol.collector.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -42,6 +44,21 @@ def error_response(message: str, status: int, **extra: Any) -> Response:
 @api.errorhandler(ApiError)
 def _api_error(e: ApiError) -> Response:
     return error_response(e.message, e.status)
+
+
+DB_RETRY_AFTER = 10  # seconds an agent waits when the database is briefly unavailable
+
+
+def database_error(e: sa.exc.OperationalError) -> Response:
+    """503 + Retry-After when the database is briefly unavailable (app-wide handler).
+
+    Locked SQLite past its busy timeout, PostgreSQL restarting: the request did not
+    happen; an agent keeps its spool and comes back after Retry-After.
+    """
+    log.error("database unavailable path=%s error=%r", request.path, str(e.orig)[:200])
+    resp = error_response("database temporarily unavailable; retry later", 503)
+    resp.headers["Retry-After"] = str(DB_RETRY_AFTER)
+    return resp
 
 
 @api.errorhandler(HTTPException)
@@ -72,8 +89,25 @@ def _json_body() -> Any:
 def post_enroll() -> tuple[Response, int]:
     """Register an agent's new key with an enrollment token."""
     body = _json_body()
+    ip, now = (request.remote_addr or "unknown")[:56], utcnow()
+    limits = current_app.extensions["hostpatrol.config"].settings["enroll"]
+    window = timedelta(minutes=limits["window_minutes"])
     with _engine().begin() as conn:
-        done = enroll(conn, body, utcnow())
+        if enroll_refused(conn, ip, now, max_failures=limits["max_failures_per_ip"],
+                          window=window):
+            log.warning("enrollment throttled ip=%s", ip)
+            resp = error_response("too many failed enrollments from this address; "
+                                  "try again later", 429)
+            resp.headers["Retry-After"] = str(int(window.total_seconds()))
+            return resp, 429
+    try:
+        with _engine().begin() as conn:
+            done = enroll(conn, body, now)
+    except ApiError as e:
+        if e.status == 401:  # a wrong, expired or used-up token: what guessing produces
+            with _engine().begin() as conn:
+                enroll_failed(conn, ip, now, window)
+        raise
     key = current_app.extensions["hostpatrol.signing_key"].public_key()
     log.info("agent enrolled agent=%s status=%s", done.agent_id, done.status)
     return jsonify({
@@ -83,15 +117,18 @@ def post_enroll() -> tuple[Response, int]:
 
 
 @api.post("/reports")
+@gated
 def post_reports() -> tuple[Response, int]:
     """Accept one JWS (application/jose) or a JSON batch ``{"reports": [...]}``."""
     started = time.perf_counter()
     limits = current_app.extensions["hostpatrol.limits"]
+    admit = current_app.extensions["hostpatrol.agent_limiter"].admit
     if request.mimetype in ("application/jose", "application/jose+json", "text/plain"):
-        outcome = ingest(_engine(), [request.get_data(cache=False)], limits=limits)[0]
+        outcome = ingest(_engine(), [request.get_data(cache=False)], limits=limits,
+                         admit=admit)[0]
         INGEST_SECONDS.observe(time.perf_counter() - started)
         if outcome.outcome == "rejected":
-            return error_response(outcome.error or "rejected", outcome.status), outcome.status
+            return _refusal(outcome), outcome.status
         return jsonify({**outcome.to_dict(), **_checkin([outcome])}), outcome.status
     body = _json_body()
     items = body.get("reports") if isinstance(body, dict) else None
@@ -102,8 +139,11 @@ def post_reports() -> tuple[Response, int]:
     if len(items) > max_batch:
         msg = f"batch of {len(items)} reports; the limit is {max_batch}"
         raise ApiError(msg, status=413)
-    outcomes = ingest(_engine(), list(items), limits=limits)
+    outcomes = ingest(_engine(), list(items), limits=limits, admit=admit)
     INGEST_SECONDS.observe(time.perf_counter() - started)
+    limited = [o for o in outcomes if o.status == 429]
+    if limited and len(limited) == len(outcomes):
+        return _refusal(limited[0]), 429
     return jsonify({
         "ok": True,
         "accepted": sum(o.outcome == "accepted" for o in outcomes),
@@ -112,6 +152,14 @@ def post_reports() -> tuple[Response, int]:
         "results": [o.to_dict() for o in outcomes],
         **_checkin(outcomes),
     }), 200
+
+
+def _refusal(outcome: Any) -> Response:
+    """The error answer for a refused report (429 carries Retry-After)."""
+    resp = error_response(outcome.error or "rejected", outcome.status)
+    if outcome.retry_after is not None:
+        resp.headers["Retry-After"] = str(outcome.retry_after)
+    return resp
 
 
 def _checkin(outcomes: list[Any]) -> dict[str, Any]:

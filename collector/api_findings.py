@@ -30,13 +30,6 @@ findings_api.register_error_handler(HTTPException, _http_error)
 MAX_PAGE = 500
 
 
-def _mark(permission: str) -> Any:
-    def wrap(view: Any) -> Any:
-        view.hostpatrol_permission = permission
-        return view
-    return wrap
-
-
 def _engine() -> sa.Engine:
     return current_app.extensions["hostpatrol.engine"]
 
@@ -71,7 +64,7 @@ def _audit(conn: sa.Connection, actor: str, action: str, target: str,
 
 
 @findings_api.get("/findings")
-@_mark("read")
+@authz.require("read")
 def list_findings() -> Response:
     """Findings, newest first; filters state, level, host, rule, overdue; paginated."""
     require_reader()
@@ -91,7 +84,11 @@ def list_findings() -> Response:
         where.append(findings.c.agent_id == request.args["host"])
     if request.args.get("rule"):
         where.append(findings.c.rule_id == request.args["rule"])
-    if request.args.get("overdue") in ("1", "true"):
+    overdue = request.args.get("overdue")
+    if overdue not in (None, "1", "true"):
+        msg = "overdue must be 1 or true (leave it out for every finding)"
+        raise ApiError(msg, status=400)
+    if overdue is not None:
         where.append(overdue_clause(now))
     with _engine().connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(findings)
@@ -103,7 +100,7 @@ def list_findings() -> Response:
 
 
 @findings_api.get("/findings/<int:finding_id>")
-@_mark("read")
+@authz.require("read")
 def get_finding(finding_id: int) -> Response:
     """One finding with its timeline and waivers."""
     require_reader()
@@ -139,7 +136,7 @@ def _text(body: dict[str, Any], key: str, limit: int = 2000) -> str | None:
 
 
 @findings_api.post("/findings/<int:finding_id>/transition")
-@_mark("operate")
+@authz.require("respond")
 def post_transition(finding_id: int) -> Response:
     """Move a finding: {"to": state, "note": text, "owner": name (for assigned)}."""
     actor, body, now = _actor(), _body(), utcnow()
@@ -157,7 +154,7 @@ def post_transition(finding_id: int) -> Response:
 
 
 @findings_api.post("/findings/<int:finding_id>/waivers")
-@_mark("operate")
+@authz.require("respond")
 def post_waiver(finding_id: int) -> tuple[Response, int]:
     """Request a waiver: {"justification": text, "days": N} or {"expires_at": RFC 3339}."""
     actor, body, now = _actor(), _body(), utcnow()
@@ -198,14 +195,14 @@ def _decide(waiver_id: int, approve: bool) -> Response:
 
 
 @findings_api.post("/waivers/<int:waiver_id>/approve")
-@_mark("approve")
+@authz.require("approve")
 def post_waiver_approve(waiver_id: int) -> Response:
     """Approve a waiver (approver or admin, never the requester)."""
     return _decide(waiver_id, True)
 
 
 @findings_api.post("/waivers/<int:waiver_id>/reject")
-@_mark("approve")
+@authz.require("approve")
 def post_waiver_reject(waiver_id: int) -> Response:
     """Reject a waiver (approver or admin)."""
     return _decide(waiver_id, False)
@@ -220,7 +217,7 @@ def _host(conn: sa.Connection, agent_id: str) -> Any:
 
 
 @findings_api.get("/hosts/<agent_id>/baseline")
-@_mark("read")
+@authz.require("read")
 def get_baseline(agent_id: str) -> Response:
     """The host's baselines (ports, admins, software, network, hardware)."""
     require_reader()
@@ -233,7 +230,7 @@ def get_baseline(agent_id: str) -> Response:
 
 
 @findings_api.post("/hosts/<agent_id>/baseline/<kind>/approve")
-@_mark("operate")
+@authz.require("respond")
 def post_baseline_approve(agent_id: str, kind: str) -> Response:
     """Make the host's current state of ``kind`` its baseline (drift findings verify)."""
     actor, now = _actor(), utcnow()
@@ -249,7 +246,7 @@ def post_baseline_approve(agent_id: str, kind: str) -> Response:
 
 
 @findings_api.post("/hosts/<agent_id>/profile")
-@_mark("admin")
+@authz.require("admin")
 def post_profile(agent_id: str) -> Response:
     """Set criticality, tags, group, owner, backup owner (admin)."""
     actor, body, now = _actor(), _body(), utcnow()

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
-from .api import api, meta
+from .admission import IngestGate
+from .api import api, database_error, meta
 from .api_agents import agent_api
 from .api_findings import findings_api
 from .config import CollectorConfig
 from .identity import ensure_secret, load_signing_key
 from .store.db import make_engine
+from .throttle import AgentRateLimiter
 from .trust import Limits
 from .web.views import web
 
@@ -48,7 +50,12 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
     app.extensions["hostpatrol.config"] = config
     app.extensions["hostpatrol.engine"] = engine or make_engine(config.database_url)
     app.extensions["hostpatrol.limits"] = Limits.from_config(config.ingest)
+    app.extensions["hostpatrol.agent_limiter"] = AgentRateLimiter(
+        config.ingest["agent_rate_per_minute"], config.ingest["agent_burst"])
     app.extensions["hostpatrol.signing_key"] = load_signing_key(config.signing_key)
+    app.extensions["hostpatrol.ingest_gate"] = IngestGate(
+        config.ingest["max_concurrent"], config.ingest["queue_wait_ms"] / 1000,
+        config.ingest["busy_retry_after_seconds"])
     csrf = CSRFProtect(app)
     csrf.exempt(api)
     csrf.exempt(agent_api)
@@ -58,6 +65,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
     app.register_blueprint(findings_api)
     app.register_blueprint(meta)
     app.register_blueprint(web)
+    app.register_error_handler(sa.exc.OperationalError, database_error)
 
     @app.after_request
     def _headers(resp: Response) -> Response:

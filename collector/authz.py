@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),                                    # hosts, dossiers (scoped)
     "fleet": frozenset({"admin", "operator", "approver", "auditor"}),  # unscoped views
     "operate": frozenset({"admin", "operator"}),                 # triage, remediate
+    "respond": frozenset({"admin", "operator", "approver"}),     # work findings, waivers
     "approve": frozenset({"approver", "admin"}),                 # waivers, reports, closure
     "audit": frozenset({"admin", "auditor"}),                    # audit log
     "admin": frozenset({"admin"}),                               # users, agents, enrollment

@@ -29,6 +29,7 @@ from .notify.outbox import build_digests
 from .policy import loader
 from .policy.model import Policy
 from .retention import purge
+from .store import rollups
 from .store.schema import findings, job_runs, leases
 
 log = logging.getLogger("hostpatrol.collector.background")
@@ -129,6 +130,7 @@ def run_once(engine: sa.Engine, holder: str, now: datetime) -> dict[str, Any]:
             done["purged"] = purge(conn, policy, now)
             _record_run(conn, "retention", holder, now)
     done["notifications"] = deliver_due(engine, policy, now)
+    rollups.refresh(engine, now)  # the overview's counts, so pages only read them
     with engine.begin() as conn:
         _record_run(conn, "tick", holder, now)
     return done

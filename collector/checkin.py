@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,9 +22,9 @@ from hostpatrol.shared import jws
 from hostpatrol.shared.keys import key_id
 from hostpatrol.shared.report import format_time
 
-from .policy_feed import agent_policy
-from .store import agents as agent_store
-from .store.schema import agent_commands
+from .policy import loader
+from .policy_feed import PROFILE_BITS, agent_policy
+from .store.schema import UTCDateTime, agent_commands, agents, host_profiles
 
 log = logging.getLogger("hostpatrol.collector.checkin")
 POLICY_FORMAT = "hostpatrol.policy/1"
@@ -62,11 +63,7 @@ def create_command(conn: sa.Connection, agent_id: str, checks: list[str], *, now
 def pending_commands(conn: sa.Connection, agent_id: str, key: Ed25519PrivateKey,
                      now: datetime) -> list[str]:
     """Signed, unexpired, not yet done commands for ``agent_id`` (marks them delivered)."""
-    rows = conn.execute(
-        sa.select(agent_commands)
-        .where(agent_commands.c.agent_id == agent_id, agent_commands.c.done_at.is_(None),
-               agent_commands.c.expires_at > now)
-        .order_by(agent_commands.c.created_at).limit(MAX_COMMANDS)).all()
+    rows = conn.execute(_pending_query(), {"agent_id": agent_id, "now": now}).all()
     if not rows:
         return []
     conn.execute(agent_commands.update()
@@ -99,9 +96,27 @@ def response_extras(engine: sa.Engine, key: Ed25519PrivateKey, agent_ids: Iterab
         return {"commands": []}
     agent_id = senders.pop()
     with engine.begin() as conn:
-        row = agent_store.get(conn, agent_id)
+        row = conn.execute(_sender_query(), {"agent_id": agent_id}).first()
         if row is None or row.status != "active":
             return {"commands": []}
-        version = int(agent_policy(conn, row)["version"])
+        # = agent_policy(...)["version"], without merging the content it is not asked for
+        version = (loader.current(conn).version << PROFILE_BITS) + (row.revision or 0)
         commands = pending_commands(conn, agent_id, key, now)
     return {"policy_version": version, "commands": commands}
+
+
+@cache
+def _sender_query() -> sa.Select:
+    # built once: every delivery answer asks it
+    return (sa.select(agents.c.status, host_profiles.c.revision)
+            .select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
+            .where(agents.c.id == sa.bindparam("agent_id")))
+
+
+@cache
+def _pending_query() -> sa.Select:
+    c = agent_commands.c
+    return (sa.select(agent_commands)
+            .where(c.agent_id == sa.bindparam("agent_id"), c.done_at.is_(None),
+                   c.expires_at > sa.bindparam("now", type_=UTCDateTime))
+            .order_by(c.created_at).limit(MAX_COMMANDS))

@@ -104,7 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     worker = None if args.no_worker else start_worker(args)  # background jobs, lease-guarded
     try:
         serve(config, bind=args.bind or config.bind,
-              workers=args.workers or config.settings["workers"])
+              workers=args.workers or config.settings["workers"],
+              threads=config.settings["threads"])
     finally:
         if worker is not None:
             worker.terminate()
@@ -347,7 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--period", required=True)
     s.add_argument("--format", choices=["html", "pdf", "csv"], default="html")
     s.add_argument("--lang", choices=["en", "zh-CN"], default="en")
-    s.set_defaults(func=not_yet("report"))
+    s.add_argument("--output", help="write to FILE (default: standard output)")
+    from .cli_report import cmd_report
+
+    s.set_defaults(func=cmd_report)
 
     d = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     s = d.add_parser("upgrade", parents=[common], help="apply migrations")

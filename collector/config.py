@@ -20,6 +20,7 @@ SPEC: dict[str, Field] = {
                           "SQLAlchemy URL; default SQLite file hostpatrol.db in the data dir. "
                           "Overridden by HOSTPATROL_DATABASE_URL"),
     "workers": Field(int, 2, "gunicorn worker processes for `serve`"),
+    "threads": Field(int, 8, "threads per gunicorn worker for `serve`"),
     "tls": Field(dict, doc="TLS certificate and key for `serve`", children={
         "cert": Field(str, "tls/cert.pem", "PEM certificate (relative to the data dir)"),
         "key": Field(str, "tls/key.pem", "PEM private key (relative to the data dir)"),
@@ -31,6 +32,20 @@ SPEC: dict[str, Field] = {
         "clock_skew_seconds": Field(int, 300, "how far in the future created_at may be"),
         "replay_horizon_days": Field(int, 30,
                                      "reports created longer ago than this are refused"),
+        "agent_rate_per_minute": Field(int, 120, "reports one agent may deliver per minute "
+                                                 "(per worker process; then 429)"),
+        "agent_burst": Field(int, 300, "reports one agent may deliver at once before its "
+                                       "rate applies"),
+        "max_concurrent": Field(int, 2, "report deliveries one worker verifies and stores "
+                                        "at once (0: no limit); more wait, then get 429"),
+        "queue_wait_ms": Field(int, 200, "how long a delivery waits for a free slot "
+                                         "before 429"),
+        "busy_retry_after_seconds": Field(int, 30, "Retry-After sent with that 429"),
+    }),
+    "enroll": Field(dict, doc="enrollment protection", children={
+        "max_failures_per_ip": Field(int, 10, "failed enrollments from one address before "
+                                              "it is refused (429)"),
+        "window_minutes": Field(int, 15, "how long failed enrollments count"),
     }),
     "session": Field(dict, doc="dashboard sessions", children={
         "lifetime_hours": Field(int, 12, "how long a login lasts"),
@@ -46,6 +61,14 @@ SPEC: dict[str, Field] = {
         "max_failures_per_ip": Field(int, 20, "failed sign-ins from one address before "
                                               "it is refused (429)"),
         "window_minutes": Field(int, 15, "how long failed sign-ins count"),
+    }),
+    "report": Field(dict, doc="the self-inspection report (自查报告)", children={
+        "unit": Field(str, "", "the reporting unit's name printed in the title"),
+        "basis": Field(str, "", "the rules the inspection follows (依据), printed in "
+                                "the header"),
+        "checklist": Field((list, type(None)), None,
+                           "manual checklist items of the annex (default: physical "
+                           "security, UPS, fire protection, training, media, emergency plan)"),
     }),
 }
 

@@ -25,3 +25,7 @@ class ApiError(CollectorError):
 
 class Rejected(ApiError):
     """A report (or enrollment) refused for a reason that is counted by ``reason``."""
+
+    # set when the sender's signature verified (refused for time: the host gets a finding)
+    agent_id: str | None = None
+    created_at: object | None = None

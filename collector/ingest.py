@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from hostpatrol.shared.report import utcnow
 
-from .agent_ops import inspect_report
+from .agent_ops import inspect_new
+from .clock import note_refusals
 from .errors import Rejected
 from .findings.hook import evaluate_stored
 from .metrics import REPORTS
+from .policy import loader
+from .store import intake
 from .store import reports as report_store
+from .store.writelock import ingest_writer
+from .throttle import Admission
 from .trust import Limits, Verified, verify_report
 
 log = logging.getLogger("hostpatrol.collector.ingest")
@@ -29,21 +35,31 @@ class Outcome:
     error: str | None = None
     status: int = 200
     reason: str | None = None
+    retry_after: int | None = None  # seconds, when rate limited (429)
 
     def to_dict(self) -> dict[str, object]:
         """The per-report JSON in API answers."""
         if self.outcome == "rejected":
-            return {"ok": False, "result": "rejected", "error": self.error,
-                    "status": self.status, "reason": self.reason}
+            out: dict[str, object] = {"ok": False, "result": "rejected", "error": self.error,
+                                      "status": self.status, "reason": self.reason}
+            if self.retry_after is not None:
+                out["retry_after"] = self.retry_after
+            return out
         return {"ok": True, "result": self.outcome, "report_id": self.report_id}
 
 
 def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
-           source: str = "http", now: datetime | None = None) -> list[Outcome]:
-    """Verify and store ``tokens`` (one transaction for the accepted ones)."""
+           source: str = "http", now: datetime | None = None,
+           admit: Callable[[str, int], Admission] | None = None) -> list[Outcome]:
+    """Verify and store ``tokens`` (one transaction for the accepted ones).
+
+    ``admit`` (the per-agent rate limit) is asked after verification, so only an agent's
+    own signed reports count against it; what it refuses is rejected with 429.
+    """
     now = now or utcnow()
     outcomes: list[Outcome | None] = [None] * len(tokens)
     verified: list[tuple[int, Verified]] = []
+    clock_refusals: list[tuple[str, datetime, str]] = []
     with engine.connect() as conn:
         for i, token in enumerate(tokens):
             try:
@@ -53,20 +69,16 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                                       reason=e.reason)
                 log.warning("report rejected reason=%s status=%s source=%s error=%r",
                             e.reason, e.status, source, e.message)
+                if e.agent_id and isinstance(e.created_at, datetime) and source == "http":
+                    clock_refusals.append((e.agent_id, e.created_at, e.reason))
+    if clock_refusals and (admit is None or admit(clock_refusals[0][0], 1).admitted):
+        # one per request, charged to the sender's rate limit like a stored report
+        note_refusals(engine, clock_refusals[:1], now)
+    if admit is not None:
+        verified = _rate_limit(verified, outcomes, admit)
     if verified:
-        with engine.begin() as conn:
-            for i, v in verified:
-                inspect_report(conn, v.report, now)  # clone signals, executed commands
-                stored = report_store.store_report(conn, v.report, jws=v.jws, sha256=v.sha256,
-                                                   received_at=now, source=source)
-                if stored:
-                    evaluate_stored(conn, v.report, now)  # policy → findings, same transaction
-                outcomes[i] = Outcome("accepted" if stored else "duplicate",
-                                      report_id=v.report.report_id,
-                                      agent_id=v.report.agent_id,
-                                      status=201 if stored else 200)
-            for agent_id in {v.report.agent_id for _, v in verified}:
-                report_store.touch_agent(conn, agent_id, now)
+        with ingest_writer(engine), engine.begin() as conn:
+            _store(conn, verified, outcomes, now, source)
         for _, v in verified:
             log.info("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
                      v.report.report_id, v.report.seq, source)
@@ -74,3 +86,48 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     for o in done:
         REPORTS.labels(outcome=o.reason if o.outcome == "rejected" else o.outcome).inc()
     return done
+
+
+def _rate_limit(verified: list[tuple[int, Verified]], outcomes: list[Outcome | None],
+                admit: Callable[[str, int], Admission]) -> list[tuple[int, Verified]]:
+    """Keep each agent's reports its bucket admits (oldest first); refuse the rest."""
+    by_agent: dict[str, list[tuple[int, Verified]]] = {}
+    for item in verified:
+        by_agent.setdefault(item[1].report.agent_id, []).append(item)
+    kept: list[tuple[int, Verified]] = []
+    for agent_id, items in by_agent.items():
+        verdict = admit(agent_id, len(items))
+        kept += items[:verdict.admitted]
+        for i, v in items[verdict.admitted:]:
+            msg = (f"agent {agent_id} is over its report rate limit; retry after "
+                   f"{verdict.retry_after} s")
+            outcomes[i] = Outcome("rejected", report_id=v.report.report_id, agent_id=agent_id,
+                                  error=msg, status=429, reason="rate_limited",
+                                  retry_after=verdict.retry_after)
+        if len(items) > verdict.admitted:
+            log.warning("reports rate limited agent=%s refused=%d retry_after=%s", agent_id,
+                        len(items) - verdict.admitted, verdict.retry_after)
+    return sorted(kept, key=lambda item: item[0])
+
+
+def _store(conn: sa.Connection, verified: list[tuple[int, Verified]],
+           outcomes: list[Outcome | None], now: datetime, source: str) -> None:
+    """Store each verified report, flag clone signals, run the rules (one transaction)."""
+    policy = None
+    untouched = {v.report.agent_id for _, v in verified}
+    for i, v in verified:
+        report = v.report
+        pk = intake.insert_evidence(conn, report, jws=v.jws, sha256=v.sha256,
+                                    received_at=now, source=source)
+        host = intake.sender(conn, report.agent_id) if pk is not None else None
+        if pk is not None and host is not None:
+            inspect_new(conn, report, host, now)  # clone signals, executed commands
+            stored = intake.store_parsed(conn, report, pk, host, now)
+            untouched.discard(report.agent_id)
+            policy = policy or loader.current(conn)
+            evaluate_stored(conn, report, now, policy=policy, stored=stored)
+        outcomes[i] = Outcome("accepted" if pk is not None else "duplicate",
+                              report_id=report.report_id, agent_id=report.agent_id,
+                              status=201 if pk is not None else 200)
+    for agent_id in untouched:  # only duplicates from this agent: still heard from
+        report_store.touch_agent(conn, agent_id, now)

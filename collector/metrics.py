@@ -16,6 +16,8 @@ from prometheus_client import (
 REPORTS = Counter("hostpatrol_reports_total", "Reports received, by outcome", ["outcome"])
 ENROLLMENTS = Counter("hostpatrol_enrollments_total", "Enrollment attempts, by outcome",
                       ["outcome"])
+BUSY = Counter("hostpatrol_reports_busy_total",
+               "Report deliveries refused with 429 because the worker was busy")
 INGEST_SECONDS = Histogram("hostpatrol_ingest_seconds", "Time to verify and store one request")
 
 

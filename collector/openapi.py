@@ -21,6 +21,12 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"description": "error", **_json(ERROR)} for c in codes}
 
 
+def _retry(description: str) -> dict[str, Any]:
+    """An error answer that carries ``Retry-After`` (seconds)."""
+    return {"description": description, **_json(ERROR), "headers": {"Retry-After": {
+        "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}}}
+
+
 def document() -> dict[str, Any]:
     """Build the document."""
     host = {"type": "object", "required": ["id", "hostname", "status"], "properties": {
@@ -40,6 +46,7 @@ def document() -> dict[str, Any]:
         "ok": {"type": "boolean"}, "result": {"enum": ["accepted", "duplicate", "rejected"]},
         "report_id": {"type": "string"}, "error": {"type": "string"},
         "status": {"type": "integer"}, "reason": {"type": "string"},
+        "retry_after": {"type": "integer", "description": "seconds (rate limited, 429)"},
     }}
     secured = [{"bearer": []}, {"session": []}]
     return {
@@ -71,7 +78,8 @@ def document() -> dict[str, Any]:
                         "ok": {"const": True}, "agent_id": {"type": "string"},
                         "status": {"enum": ["pending", "active"]}, "kid": {"type": "string"},
                         "collector_key": {"type": "object"}}})},
-                    **_errors(400, 401, 409, 413, 415)},
+                    **_errors(400, 401, 409, 413, 415, 503),
+                    "429": _retry("too many failed enrollments from this address")},
             }},
             "/api/v1/reports": {"post": {
                 "summary": "Deliver one signed report or a batch",
@@ -90,6 +98,9 @@ def document() -> dict[str, Any]:
                             "ok": {"type": "boolean"},
                             "results": {"type": "array", "items": item}}})},
                     **_errors(400, 401, 403, 413, 415, 422),
+                    "429": _retry("this agent is over its report rate limit, or the "
+                                  "collector is busy (ingest.max_concurrent)"),
+                    "503": _retry("the database is briefly unavailable"),
                 },
             }},
             "/api/v1/hosts": {"get": {

@@ -33,7 +33,7 @@ def _child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 4) -> None:
+def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8) -> None:
     """Serve HTTPS on ``bind`` until stopped (SIGTERM/SIGINT)."""
     metrics_dir = config.data_dir / "run" / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)

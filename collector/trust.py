@@ -132,6 +132,12 @@ def verify_report(conn: sa.Connection, token: str | bytes, *, now: datetime,
                     sha256=hashlib.sha256(token.encode("ascii")).hexdigest())
 
 
+def _timed(error: Rejected, report: Report) -> Rejected:
+    """A refusal for time from a verified sender: say who and when (for the clock finding)."""
+    error.agent_id, error.created_at = report.agent_id, report.created_at
+    return error
+
+
 def _parse(payload: bytes, agent: Any, now: datetime, limits: Limits) -> Report:
     try:
         doc = jws.loads_strict(payload)
@@ -149,10 +155,10 @@ def _parse(payload: bytes, agent: Any, now: datetime, limits: Limits) -> Report:
     if report.created_at > now + limits.clock_skew:
         msg = (f"report created_at {report.created_at.isoformat()} is in the future "
                f"(collector time {now.isoformat()}, allowed skew {limits.clock_skew})")
-        raise Rejected(msg, status=422, reason="future")
+        raise _timed(Rejected(msg, status=422, reason="future"), report)
     if report.created_at < now - limits.replay_horizon:
         msg = (f"report created_at {report.created_at.isoformat()} is older than the replay "
                f"horizon ({limits.replay_horizon.days} days)")
-        raise Rejected(msg, status=422, reason="too_old")
+        raise _timed(Rejected(msg, status=422, reason="too_old"), report)
     validate_data(report)
     return report

@@ -10,6 +10,8 @@ PKGS=(
   util-linux login procps                  # lsblk, lastlog, ps
   lynis                                    # the benchmark compares against lynis
   chromium chromium-driver                 # dashboard tests in a real headless browser
+  libpango-1.0-0 libpangoft2-1.0-0         # report PDF (WeasyPrint)
+  fonts-noto-cjk poppler-utils             # Chinese in the PDF; pdftoppm/pdftotext to look at it
 )
 missing=()
 for p in "${PKGS[@]}"; do

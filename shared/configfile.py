@@ -104,7 +104,9 @@ def validate(data: Any, spec: Mapping[str, Field], *, source: str = "config",
             msg = f"{where(path)}: {path}: unknown option {key!r}{suggestion} (known: {known})"
             raise ConfigError(msg)
         f = spec[key]
-        if value is None and f.default is None and type(None) not in (
+        if value is None and f.children is not None:
+            value = {}  # an empty section (`key:` alone) means its defaults
+        elif value is None and f.default is None and type(None) not in (
             f.type if isinstance(f.type, tuple) else (f.type,)
         ):
             out[key] = None

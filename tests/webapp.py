@@ -39,6 +39,7 @@ class WebApp:
     users: dict[str, int] = field(default_factory=dict)
     hosts: dict[str, str] = field(default_factory=dict)   # group -> agent id
     reports: dict[str, str] = field(default_factory=dict)  # agent id -> a report id
+    keys: dict[str, Any] = field(default_factory=dict)     # agent id -> its signing key
 
     @property
     def engine(self) -> Any:
@@ -71,6 +72,7 @@ class WebApp:
         out = ingest(self.engine, [sign(d, key)], limits=LIMITS)
         assert out[0].outcome == "accepted", out
         self.reports[agent_id] = out[0].report_id
+        self.keys[agent_id] = key
         return agent_id
 
 

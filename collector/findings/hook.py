@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from hostpatrol.shared.report import Report
@@ -14,11 +15,15 @@ from .register import Applied
 log = logging.getLogger("hostpatrol.collector.findings")
 
 
-def evaluate_stored(conn: sa.Connection, report: Report, now: datetime) -> Applied | None:
-    """Run the rules for ``report``; on an unexpected error keep the evidence and log it."""
+def evaluate_stored(conn: sa.Connection, report: Report, now: datetime,
+                    **known: Any) -> Applied | None:
+    """Run the rules for ``report``; on an unexpected error keep the evidence and log it.
+
+    ``known`` (``policy``, ``stored``) is passed to :func:`on_report` to spare queries.
+    """
     try:
         with conn.begin_nested():
-            applied = on_report(conn, report, now)
+            applied = on_report(conn, report, now, **known)
     except Exception:  # a broken rule must never cost a signed report
         log.exception("rule evaluation failed agent=%s report=%s", report.agent_id,
                       report.report_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -155,6 +156,14 @@ def _verify(conn: sa.Connection, policy: Policy, row: Any, now: datetime,
               note="the agent's next result passes", details={"result_id": result_id})
 
 
+@cache
+def _existing_query() -> sa.Select:
+    # built once: apply runs for every ingested report
+    return sa.select(findings).where(
+        findings.c.agent_id == sa.bindparam("agent_id"),
+        findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
+
+
 def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, now: datetime,
           result_ids: dict[str, int] | None = None) -> Applied:
     """Record an evaluation for one host in the caller's transaction."""
@@ -162,8 +171,8 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         return Applied()
     result_ids = result_ids or {}
     rules = {r.id: r for r in ev.rules}
-    existing = {row.dedup_key: row for row in conn.execute(sa.select(findings).where(
-        findings.c.agent_id == host.agent_id, findings.c.rule_id.in_(list(rules)))).all()}
+    existing = {row.dedup_key: row for row in conn.execute(
+        _existing_query(), {"agent_id": host.agent_id, "rules": list(rules)}).all()}
     counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
     seen = set()
     for dev in ev.deviations:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -38,22 +39,25 @@ def default_text() -> str:
         "default.yaml").read_text(encoding="utf-8")
 
 
-def _walk(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+def _walk(node: yaml.Node, prefix: str, out: dict[str, int], seen: set[int]) -> None:
     """Dotted path → line, the same map as ``configfile.load_yaml`` gives."""
     out[prefix] = node.start_mark.line + 1
+    if id(node) in seen:  # an alias: walked once, or nested aliases cost exponential time
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            _walk(value, f"{prefix}.{key.value}" if prefix else str(key.value), out)
+            _walk(value, f"{prefix}.{key.value}" if prefix else str(key.value), out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, f"{prefix}[{i}]", out)
+            _walk(item, f"{prefix}[{i}]", out, seen)
 
 
 def _lines(text: str) -> dict[str, int]:
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     out: dict[str, int] = {}
     if node is not None:
-        _walk(node, "", out)
+        _walk(node, "", out, set())
     return out
 
 
@@ -105,10 +109,16 @@ def store(conn: sa.Connection, text: str, *, source: str, loaded_by: str,
     return Stored(version, digest, source, loaded_by, now)
 
 
+@cache
+def _head_query() -> sa.Select:
+    # built once: every ingested report asks for the head, and building costs more than running
+    return (sa.select(policy_versions.c.version, policy_versions.c.sha256)
+            .order_by(policy_versions.c.version.desc()).limit(1))
+
+
 def current(conn: sa.Connection) -> Policy:
     """The newest stored policy (parsed once per process); the packaged default if none."""
-    head = conn.execute(sa.select(policy_versions.c.version, policy_versions.c.sha256)
-                        .order_by(policy_versions.c.version.desc()).limit(1)).first()
+    head = conn.execute(_head_query()).first()
     key = (head.version, head.sha256) if head is not None else (0, "")
     policy = _CACHE.get(key)
     if policy is not None:

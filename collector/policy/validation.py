@@ -171,7 +171,7 @@ def _rule(raw: Any, source: str, lines: Mapping[str, int], prefix: str) -> Rule 
     if not isinstance(raw, dict) or "kind" not in raw:
         raise _fail(source, lines, prefix, "a rule must be a mapping with a 'kind'")
     kind = raw["kind"]
-    if kind not in KIND_SPECS:
+    if not isinstance(kind, str) or kind not in KIND_SPECS:
         hint = difflib.get_close_matches(str(kind), KINDS, n=1)
         raise _fail(source, lines, f"{prefix}.kind", f"unknown kind {kind!r}" +
                     (f"; did you mean {hint[0]!r}?" if hint else f" (one of {', '.join(KINDS)})"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,9 +51,14 @@ def create_agent(conn: sa.Connection, **values: Any) -> None:
     conn.execute(agents.insert().values(**values))
 
 
+@cache
+def _by_kid_query() -> sa.Select:
+    return sa.select(agents).where(agents.c.kid == sa.bindparam("kid"))  # once: hot path
+
+
 def by_kid(conn: sa.Connection, kid: str) -> sa.Row | None:
     """The agent owning key id ``kid``."""
-    return conn.execute(sa.select(agents).where(agents.c.kid == kid)).first()
+    return conn.execute(_by_kid_query(), {"kid": kid}).first()
 
 
 def get(conn: sa.Connection, agent_id: str) -> sa.Row | None:

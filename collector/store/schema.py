@@ -334,3 +334,65 @@ outbox = sa.Table(  # one row per message; the unique key makes a second copy im
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
 )
+
+# --- Self-inspection reports (migration 0005) -----------------------------------------
+
+self_reports = sa.Table(  # one per period; frozen (snapshot + sha256) once approved
+    "self_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(16), nullable=False, unique=True),  # 2026-W48, 2026-Q4…
+    sa.Column("state", sa.String(16), nullable=False),  # draft | reviewed | approved
+    sa.Column("unit", sa.String(255), nullable=False),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("next_steps", sa.Text, nullable=False),
+    sa.Column("checklist", sa.JSON, nullable=False),  # [{item, result, note}]
+    sa.Column("prepared_by", sa.String(64), nullable=False),
+    sa.Column("prepared_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("reviewed_by", sa.String(64)),
+    sa.Column("reviewed_at", UTCDateTime),
+    sa.Column("approved_by", sa.String(64)),
+    sa.Column("approved_at", UTCDateTime),
+    sa.Column("snapshot", sa.Text),   # canonical JSON of the figures, frozen at approval
+    sa.Column("sha256", sa.String(64)),  # of the snapshot
+    sa.Column("html_en", sa.Text),    # the rendered report as approved, per language
+    sa.Column("html_zh", sa.Text),
+)
+
+sa.Index("ix_findings_owner", findings.c.owner)
+sa.Index("ix_findings_group_state", findings.c.group_name, findings.c.state)
+sa.Index("ix_findings_level_deadline", findings.c.level, findings.c.deadline)
+
+# --- Performance: overview rollups, host-list indexes (migration 0006) -----------------
+
+rollups = sa.Table(  # when each rollup was last computed ("coverage", "week:2026-11-23")
+    "rollups", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("computed_at", UTCDateTime, nullable=False),
+)
+
+rollup_week_counts = sa.Table(  # results per ISO week, group ("" = none) and status
+    "rollup_week_counts", metadata,
+    sa.Column("week_start", UTCDateTime, primary_key=True),
+    sa.Column("group_name", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("results", sa.BigInteger, nullable=False),
+    sa.Column("hosts", sa.Integer, nullable=False),  # the group's hosts that reported
+)
+
+rollup_coverage = sa.Table(  # active hosts per group, check and status of the newest result
+    "rollup_coverage", metadata,
+    sa.Column("group_name", sa.String(128), primary_key=True),
+    sa.Column("check_name", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("hosts", sa.Integer, nullable=False),
+)
+
+sa.Index("ix_agents_hostname_id", agents.c.hostname, agents.c.id)
+sa.Index("ix_agents_last_seen", agents.c.last_seen_at)
+# the register's order (most severe, nearest deadline first): a page reads 50 rows in order
+sa.Index("ix_findings_register_order", findings.c.level, findings.c.deadline.is_(None),
+         findings.c.deadline, findings.c.id.desc())
+# counts by state and level (overdue, open per level) from the index alone
+sa.Index("ix_findings_state_level_deadline", findings.c.state, findings.c.level,
+         findings.c.deadline)

@@ -36,6 +36,8 @@ def safe_next(target: str | None) -> str:
     """A local path to go to after sign-in (never another site)."""
     if not target:
         return url_for("web.overview")
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):  # browsers drop tabs/newlines
+        return url_for("web.overview")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:

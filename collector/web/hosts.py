@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, abort, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request
 
 from .. import authz
 from ..store import agents as agent_store
@@ -93,10 +93,14 @@ def host(agent_id: str) -> str:
         patches = fleet.check_history(conn, row.id, "patches", limit=30)
         antivirus = fleet.check_history(conn, row.id, "antivirus", limit=30)
         reports_total = report_store.count_reports(conn, row.id)
+        # other packages (the findings register) add sections: f(conn, host) -> (template, ctx)
+        panels = [p for p in (panel(conn, row) for panel in
+                              current_app.extensions.get("hostpatrol.web.host_panels", []))
+                  if p is not None]
     by_check = {r.check_name: r for r in results}
     return render_template(
         "host.html", host=row, results=results, by_check=by_check, recent=recent,
-        reports_total=reports_total, disk=_disk_history(disk, g.now),
+        reports_total=reports_total, panels=panels, disk=_disk_history(disk, g.now),
         patch_history=list(reversed(patches)), av_history=list(reversed(antivirus)),
         check_templates=CHECK_TEMPLATES, silent=row.status == "active" and (
             row.last_seen_at is None or row.last_seen_at < g.now - silent_after()),

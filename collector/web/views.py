@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from . import admin, auditlog, auth, hosts, overview  # noqa: F401 - they register routes
+from . import (  # noqa: F401 - they register routes
+    admin,
+    auditlog,
+    auth,
+    findings_actions,
+    findings_pages,
+    hosts,
+    overview,
+    policy_pages,
+    report_pages,
+)
 from .blueprint import web
 
 __all__ = ["web"]

@@ -18,12 +18,12 @@ from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store.schema import agent_commands, agent_keys
 from hostpatrol.shared.keys import generate, key_id, public_b64
 from hostpatrol.shared.report import utcnow
-from test_store_contract import LIMITS, _enroll, engine  # noqa: F401 - the fixture
+from test_store_contract import LIMITS, _enroll
 
 SKEW = timedelta(minutes=5)
 
 
-def test_commands_are_signed_handed_out_until_done(engine) -> None:  # noqa: F811
+def test_commands_are_signed_handed_out_until_done(engine) -> None:
     agent_id, key = _enroll(engine)
     collector = generate()
     now = utcnow()
@@ -48,7 +48,7 @@ def test_commands_are_signed_handed_out_until_done(engine) -> None:  # noqa: F81
     assert done is not None
 
 
-def test_rotation_retires_the_old_key(engine) -> None:  # noqa: F811
+def test_rotation_retires_the_old_key(engine) -> None:
     agent_id, old = _enroll(engine)
     new = generate()
     token = announcement(old, new, agent_id)
@@ -73,7 +73,7 @@ def test_rotation_retires_the_old_key(engine) -> None:  # noqa: F811
                    now=utcnow() + timedelta(hours=1), skew=SKEW)
 
 
-def test_clone_signals(engine) -> None:  # noqa: F811
+def test_clone_signals(engine) -> None:
     agent_id, key = _enroll(engine)
     first = report_doc(agent_id, seq=5)
     # what the enrollment proof said; without one, the first report's id is recorded

@@ -108,15 +108,15 @@ def test_plain_http_is_not_spoken(collector: Collector) -> None:
         requests.get(f"http://127.0.0.1:{collector.port}/healthz", timeout=5)
 
 
-def test_not_built_commands_exit_2_without_traceback(tmp_path) -> None:
+def test_report_without_a_collector_fails_cleanly(tmp_path) -> None:
     from harness import BIN
 
     for argv in (["hostpatrol-collector", "--data-dir", str(tmp_path), "report",
                   "--period", "2026-W48"],):
         proc = subprocess.run([str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True,
                               check=False)
-        assert proc.returncode == 2, argv
-        assert "not available yet" in proc.stderr
+        assert proc.returncode == 1, argv
+        assert "no collector config" in proc.stderr
         assert "Traceback" not in proc.stderr
 
 

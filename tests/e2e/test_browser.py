@@ -142,3 +142,98 @@ def test_hostile_hostname_and_log_samples_render_as_text(served, browser) -> Non
     samples = browser.find_element(by.ID, "log-templates").text
     assert '<img src=x onerror="window.__pwned=3;alert(3)">' in samples
     assert "<svg onload=alert(5)>" in samples
+
+
+def _shows(browser, css: str, text: str) -> None:
+    """Wait until the element ``css`` (on the page the last click loaded) holds ``text``."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(b) -> bool:
+        try:
+            return any(text in e.text for e in b.find_elements(_by().CSS_SELECTOR, css))
+        except StaleElementReferenceException:
+            return False
+    WebDriverWait(browser, 15).until(ready, f"{css} never showed {text!r}")
+
+
+def _sign_in(browser, url: str, name: str) -> None:
+    by = _by()
+    browser.delete_all_cookies()
+    browser.get(f"{url}/login")
+    browser.find_element(by.NAME, "username").send_keys(name)
+    browser.find_element(by.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url)
+
+
+def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served, browser
+                                                                        ) -> None:
+    from forge import report_doc
+    from selenium.webdriver.support.ui import Select
+
+    c, _ = served
+    by = _by()
+    pw = c.data_dir.parent / "pw.txt"
+    pw.write_text(PASSWORD)
+    for name, role in (("olga", "operator"), ("arne", "approver")):
+        c.cli("user", "add", name, "--role", role, "--password-file", str(pw))
+    agent_id, key, _ = enroll_key(c, c.token("--auto-approve", "--group", "branch-a"))
+    now = utcnow()
+    doc = report_doc(agent_id, created_at=now)
+    doc["host"]["hostname"] = "bw-full-disk"
+    fs = doc["results"][0]["data"]["filesystems"][0]
+    fs.update(used_bytes=970, free_bytes=30, used_percent=97.0)
+    assert c.post("/api/v1/reports", sign(doc, key), "application/jose").ok
+
+    _sign_in(browser, c.url, "olga")
+    browser.get(f"{c.url}/findings?host=bw-full-disk")
+    browser.find_element(by.XPATH, "//table[@id='findings']//a[text()='Disk used']").click()
+    finding_url = browser.current_url
+    owner = browser.find_element(by.CSS_SELECTOR, "#assign-form input[name=owner]")
+    owner.clear()
+    owner.send_keys("olga")
+    browser.find_element(by.NAME, "assign").click()
+    _shows(browser, "p.flash", "assigned to olga")
+    Select(browser.find_element(by.CSS_SELECTOR, "#transition-form select[name=to]")
+           ).select_by_value("in_progress")
+    browser.find_element(by.NAME, "transition").click()
+    _shows(browser, "#finding-title", "in progress")
+    browser.find_element(by.NAME, "justification").send_keys("disk replacement on order")
+    browser.find_element(by.NAME, "request-waiver").click()
+    _shows(browser, "p.flash", "another approver")
+    assert not browser.find_elements(by.NAME, "approve-waiver")  # an operator cannot
+
+    _sign_in(browser, c.url, "arne")
+    browser.get(f"{c.url}/findings")
+    row = browser.find_element(by.XPATH, "//section[@id='pending-waivers']//tr[.//a]")
+    assert "disk replacement on order" in row.text
+    row.find_element(by.NAME, "approve").click()
+    _shows(browser, "p.flash", "approved")
+    browser.get(finding_url)
+    assert "waived" in browser.find_element(by.ID, "finding-title").text
+    assert "olga" in browser.find_element(by.ID, "timeline").text
+    browser.get(f"{c.url}/audit")  # arne is no auditor
+    assert "403" in browser.find_element(by.TAG_NAME, "body").text
+
+    browser.get(f"{c.url}/reports")
+    browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='zh-CN']").click()
+    _shows(browser, "h1", "自查报告")
+    browser.find_element(by.CSS_SELECTOR, "#open-period a").click()  # the current week
+    _shows(browser, "#report-doc", "一、总体情况")
+    body = browser.find_element(by.TAG_NAME, "body").text
+    assert "网络安全自查报告" in body
+    assert "一、总体情况" in body
+    assert "bw-full-disk" in browser.find_element(by.ID, "doc-problems").text
+    pdf_url = browser.find_element(by.ID, "export-pdf-zh-CN").get_attribute("href")
+    browser.find_element(by.ID, "export-html-zh-CN").click()
+    _shows(browser, "h1.doc-title", "网络安全自查报告")
+    assert "网络安全自查报告" in browser.title
+    assert "特此报告。" in browser.find_element(by.TAG_NAME, "body").text
+    session = {k["name"]: k["value"] for k in browser.get_cookies()}
+    pdf = c.get(pdf_url.removeprefix(c.url), cookies=session)
+    assert pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    browser.get(f"{c.url}/lang/en")

@@ -1,0 +1,160 @@
+"""Growth: dashboard pages and API queries at 100 and at 10,000 hosts (issue 8).
+
+Each size gets its own collector data dir (``init``, SQLite), seeded directly with a year
+of weekly reports per host and their findings (see ``seed.py``); then each page is
+requested through the real app (Flask test client, an admin's database session) — one
+warm-up, then the median of :data:`REPEAT` requests. Target: every page at 10,000 hosts
+takes at most 3x its time at 100 hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from collector_proc import PASSWORD, BenchCollector, free_port  # noqa: E402
+from fleet_sim import real_results  # noqa: E402
+from seed import seed  # noqa: E402
+
+SIZES = tuple(int(x) for x in os.environ.get("HOSTPATROL_BENCH_GROWTH", "100,10000").split(","))
+WEEKS = 52
+REPEAT = 7
+RATIO_TARGET = 3.0
+BASE = "https://localhost"
+
+
+def pages(ids: list[str]) -> list[tuple[str, str]]:
+    """(name, path) of what is timed; the dossier is of a host with a full year."""
+    host = ids[len(ids) // 2]
+    return [
+        ("overview /", "/"),
+        ("hosts list /hosts", "/hosts"),
+        ("hosts list, last page", "/hosts?page=PAGE_LAST"),
+        ("hosts search ?q=", "/hosts?q=sim-00042"),
+        ("hosts filter state=silent", "/hosts?state=silent"),
+        ("host dossier /hosts/ID", f"/hosts/{host}"),
+        ("findings register /findings", "/findings"),
+        ("findings overdue level IV", "/findings?overdue=1&level=IV"),
+        ("API GET /api/v1/hosts", "/api/v1/hosts"),
+        ("API GET /api/v1/hosts?q=", "/api/v1/hosts?q=sim-00042"),
+        ("API GET /api/v1/hosts/ID", f"/api/v1/hosts/{host}"),
+        ("API GET /api/v1/findings", "/api/v1/findings"),
+        ("API GET /api/v1/findings?state=open", "/api/v1/findings?state=open&limit=100"),
+    ]
+
+
+def prepare(size: int, work: Path, results: list[dict]) -> tuple[Any, Any, list[str]]:
+    """Seed ``size`` hosts (or re-use a seed); return (app, signed-in client, agent ids)."""
+    from hostpatrol.collector.app import create_app
+    from hostpatrol.collector.config import load_config
+    from hostpatrol.collector.store import accounts
+    from hostpatrol.collector.store import users as user_store
+    from hostpatrol.shared.report import utcnow
+
+    c = BenchCollector(work / f"g{size}" / "data", free_port())
+    marker = c.data_dir.parent / "seeded.txt"  # HOSTPATROL_BENCH_GROWTH_DIR re-uses a seed
+    if not marker.exists():
+        shutil.rmtree(c.data_dir.parent, ignore_errors=True)
+        c.data_dir.parent.mkdir(parents=True)
+        c.init()
+    app = create_app(load_config(c.data_dir))
+    engine = app.extensions["hostpatrol.engine"]
+    t0 = time.perf_counter()
+    if marker.exists():
+        ids = marker.read_text().split()
+    else:
+        ids = seed(engine, results, size, weeks=WEEKS)
+        marker.write_text("\n".join(ids))
+    seeded = time.perf_counter() - t0
+    with engine.begin() as conn:
+        uid = user_store.add_user(conn, f"bench{time.time_ns()}", "admin", PASSWORD, utcnow())
+        token = accounts.open_session(conn, uid, now=utcnow(), lifetime=timedelta(hours=2),
+                                      ip="127.0.0.1")
+    client = app.test_client()
+    with client.session_transaction(base_url=BASE) as sess:
+        sess["sid"] = token
+    size_mb = sum(p.stat().st_size for p in c.data_dir.glob("hostpatrol.db*")) / 1e6
+    print(f"  seeded {size} hosts x {WEEKS} weekly reports in {seeded:.0f} s "
+          f"(database {size_mb:.0f} MB)")
+    return app, client, ids
+
+
+def _get(client: Any, path: str) -> float | None:
+    t = time.perf_counter()
+    resp = client.get(path, base_url=BASE)
+    dt = time.perf_counter() - t
+    if resp.status_code == 404 and path.startswith("/findings"):
+        return None  # the page does not exist in this version
+    if resp.status_code != 200:
+        msg = f"{path}: HTTP {resp.status_code} {resp.get_data(as_text=True)[:300]}"
+        raise RuntimeError(msg)
+    return dt
+
+
+def measure(sized: dict[int, tuple[Any, Any, list[str]]]) -> dict[int, dict[str, float]]:
+    """Median seconds per page and size; requests to the sizes interleaved, so that load
+    from elsewhere on the machine hits both alike."""
+    out: dict[int, dict[str, float]] = {size: {} for size in sized}
+    big = max(sized)
+    for name, path in pages(sized[big][2]):
+        times: dict[int, list[float]] = {size: [] for size in sized}
+        for i in range(REPEAT + 1):
+            for size, (_app, client, ids) in sized.items():
+                own = path.replace(sized[big][2][len(sized[big][2]) // 2],
+                                   ids[len(ids) // 2])
+                own = own.replace("PAGE_LAST", str(max(1, (size + 49) // 50)))
+                dt = _get(client, own)
+                if dt is not None and i:
+                    times[size].append(dt)
+        for size, ts in times.items():
+            if ts:
+                out[size][name] = statistics.median(ts)
+    return out
+
+
+def run() -> list[str]:
+    """Seed both sizes, time every page, compare."""
+    keep = os.environ.get("HOSTPATROL_BENCH_GROWTH_DIR")
+    with tempfile.TemporaryDirectory(prefix="hp-bench-growth-") as tmp:
+        work = Path(keep or tmp)
+        cache = Path(os.environ.get("HOSTPATROL_BENCH_CHECKS", work / "check.json"))
+        results = real_results(cache)
+        sized = {}
+        for size in SIZES:
+            print(f"[{size} hosts]")
+            sized[size] = prepare(size, work, results)
+        try:
+            figures = measure(sized)
+        finally:
+            for app, _client, _ids in sized.values():
+                app.extensions["hostpatrol.engine"].dispose()
+    small, big = SIZES[0], SIZES[-1]
+    print(f"{'page':40s} {small:>7d} hosts {big:>7d} hosts   ratio (target <= {RATIO_TARGET:g})")
+    missed = []
+    for name, t_small in figures[small].items():
+        t_big = figures[big].get(name)
+        if t_big is None:
+            continue
+        ratio = t_big / t_small
+        flag = "" if ratio <= RATIO_TARGET else "   <-- missed"
+        print(f"{name:40s} {1000 * t_small:9.1f} ms {1000 * t_big:9.1f} ms {ratio:8.2f}{flag}")
+        if ratio > RATIO_TARGET:
+            missed.append(f"{name}: {1000 * t_big:.0f} ms at {big} hosts = {ratio:.1f}x "
+                          f"{1000 * t_small:.0f} ms at {small}")
+    return missed
+
+
+if __name__ == "__main__":
+    misses = run()
+    for m in misses:
+        print(f"MISSED: {m}")
+    sys.exit(1 if misses else 0)

@@ -1,0 +1,169 @@
+"""Policy (current version, history, diff, load) and groups and owners of hosts."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from hostpatrol.shared.configfile import ConfigError
+
+from .. import audit, authz
+from ..policy import loader
+from ..reports.figures import host_class
+from ..store import profiles
+from ..store.schema import agents, host_profiles
+from .admin import GROUP, NAME
+from .blueprint import engine, settings, web
+
+MAX_POLICY = 256 * 1024
+LINE = re.compile(r":(\d+):")
+
+
+def _policy_page(text: str | None = None, error: str | None = None) -> str:
+    with engine().connect() as conn:
+        history = loader.history(conn)
+        version, current = loader.text_of(conn)
+        policy = loader.current(conn)
+    bad = {int(n) for n in LINE.findall(error or "")}
+    shown = text if text is not None else current
+    return render_template("policy.html", history=history, version=version, current=current,
+                           rules=policy.rules, lines=shown.splitlines(), bad_lines=bad,
+                           error=error, draft=text)
+
+
+@web.get("/policy")
+@authz.require("fleet")
+def policy() -> str:
+    """The current policy, every version, and (for admins) a form to load a new one."""
+    return _policy_page()
+
+
+@web.post("/policy")
+@authz.require("admin")
+def policy_load() -> Any:
+    """Validate the YAML and store it as the next version (audited)."""
+    text = (request.form.get("yaml_text") or "").replace("\r\n", "\n")
+    if not text.strip() or len(text) > MAX_POLICY:
+        flash(_("Paste a policy of at most 256 KiB."))
+        return redirect(url_for("web.policy"))
+    try:
+        with engine().begin() as conn:
+            stored = loader.store(conn, text, source="dashboard", loaded_by=g.user.name,
+                                  now=g.now)
+            if stored.changed:
+                audit.record(conn, actor=g.user.name, action="policy.load",
+                             target=f"policy:{stored.version}",
+                             details={"sha256": stored.sha256, "source": "dashboard"},
+                             now=g.now)
+    except ConfigError as e:  # PolicyError included: message carries source:line
+        return _policy_page(text, str(e)), 400
+    if stored.changed:
+        flash(_("Policy version %(v)s loaded.", v=stored.version))
+    else:
+        flash(_("Nothing changed: this is already version %(v)s.", v=stored.version))
+    return redirect(url_for("web.policy"))
+
+
+@web.get("/policy/diff")
+@authz.require("fleet")
+def policy_diff() -> str:
+    """A unified diff between two stored versions (text escaped by the template)."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    with engine().connect() as conn:
+        versions = [s.version for s in loader.history(conn)]
+        if a not in versions or b not in versions:
+            abort(404)
+        _, text_a = loader.text_of(conn, a)
+        _, text_b = loader.text_of(conn, b)
+    lines = list(difflib.unified_diff(text_a.splitlines(), text_b.splitlines(),
+                                      fromfile=f"version {a}", tofile=f"version {b}",
+                                      lineterm="", n=3))
+    return render_template("policy_diff.html", a=a, b=b, versions=versions,
+                           diff=[(_kind(x), x) for x in lines])
+
+
+def _kind(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "file"
+    return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+
+
+def _hosts(conn: sa.Connection, group: str | None, limit: int, offset: int) -> list[sa.Row]:
+    q = (sa.select(agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.os_name,
+                   agents.c.status, host_profiles.c.critical, host_profiles.c.tags,
+                   host_profiles.c.owner, host_profiles.c.backup_owner)
+         .select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
+         .where(agents.c.status != "revoked")
+         .order_by(agents.c.group_name, agents.c.hostname, agents.c.id)
+         .limit(limit).offset(offset))
+    if group == "-":
+        q = q.where(agents.c.group_name.is_(None))
+    elif group:
+        q = q.where(agents.c.group_name == group)
+    return list(conn.execute(q).all())
+
+
+@web.get("/groups")
+@authz.require("fleet")
+def groups() -> str:
+    """Groups (hosts, owners, escalation parent) and each host's owners and criticality."""
+    size = settings("dashboard")["page_size"]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    group = (request.args.get("group") or "")[:128] or None
+    with engine().connect() as conn:
+        counts = conn.execute(
+            sa.select(agents.c.group_name, sa.func.count(),
+                      sa.func.sum(sa.case((host_profiles.c.critical.is_(True), 1), else_=0)))
+            .select_from(agents.outerjoin(host_profiles,
+                                          host_profiles.c.agent_id == agents.c.id))
+            .where(agents.c.status != "revoked").group_by(agents.c.group_name)).all()
+        policy = loader.current(conn)
+        rows = _hosts(conn, group, size + 1, (page - 1) * size)
+    table: dict[str | None, dict[str, Any]] = {}
+    for name, n, critical in counts:
+        table[name] = {"name": name, "hosts": n, "critical": int(critical or 0),
+                       "policy": policy.groups.get(name or "")}
+    for name, grp in policy.groups.items():
+        table.setdefault(name, {"name": name, "hosts": 0, "critical": 0, "policy": grp})
+    listing = sorted(table.values(), key=lambda x: (x["name"] is None, x["name"] or ""))
+    return render_template("groups.html", groups=listing, hosts=rows[:size], page=page,
+                           has_next=len(rows) > size, group=group, host_class=host_class,
+                           params={"group": group} if group else {},
+                           default_owner=policy.default_owner,
+                           default_backup=policy.default_backup_owner)
+
+
+@web.post("/groups/hosts/<agent_id>")
+@authz.require("admin")
+def host_profile(agent_id: str) -> Any:
+    """Set a host's group, owners, criticality and tags (the host profile, audited)."""
+    form = request.form
+    if not {"group", "owner", "backup_owner", "tags"} <= set(form):
+        abort(400)  # the whole profile comes from the form; never blank it by accident
+    group = (form.get("group") or "").strip()
+    owner = (form.get("owner") or "").strip()
+    backup = (form.get("backup_owner") or "").strip()
+    tags = sorted({t.strip() for t in (form.get("tags") or "").split(",") if t.strip()})
+    if (group and not GROUP.match(group)) or any(x and not NAME.match(x) for x in (owner, backup)) \
+            or any(len(t) > 64 for t in tags):
+        flash(_("Group: a short name; owners: user names; tags: comma-separated words."))
+        return redirect(url_for("web.groups"))
+    critical = form.get("critical") == "on"
+    with engine().begin() as conn:
+        host = profiles.host_row(conn, agent_id[:64])
+        if host is None:
+            abort(404)
+        profiles.set_profile(conn, host.id, by=g.user.name, now=g.now, critical=critical,
+                             tags=tags, owner=owner, backup_owner=backup, group=group)
+        audit.record(conn, actor=g.user.name, action="host.profile", target=f"host:{host.id}",
+                     details={"critical": critical, "tags": tags, "group": group or None,
+                              "owner": owner or None, "backup_owner": backup or None},
+                     now=g.now)
+    flash(_("Host %(name)s updated.", name=host.hostname))
+    nxt = form.get("next", "")
+    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//")
+                    else url_for("web.groups"))

@@ -1,0 +1,254 @@
+"""The self-inspection report: periods, figures against the stored findings, sign-off, exports."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from findings_kit import enroll_host
+from harness import BIN, Collector, free_port
+from hostpatrol.collector import audit
+from hostpatrol.collector.findings import lifecycle
+from hostpatrol.collector.policy import loader
+from hostpatrol.collector.reports import records
+from hostpatrol.collector.reports.figures import compute, host_class
+from hostpatrol.collector.reports.period import PeriodError, parse
+from hostpatrol.collector.store import profiles
+from hostpatrol.collector.store.schema import agents, findings, self_reports
+from test_findings_pages import disk, result
+from webapp import BASE, WebApp, make_webapp
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tuesday of ISO week 2026-W48
+W48 = parse("2026-W48")
+
+
+def test_periods_parse_to_local_boundaries_and_label_in_both_languages() -> None:
+    assert (W48.start, W48.end) == (datetime(2026, 11, 23, tzinfo=UTC),
+                                    datetime(2026, 11, 30, tzinfo=UTC))
+    q4 = parse("2026-Q4", "Asia/Shanghai")
+    assert q4.start.isoformat() == "2026-10-01T00:00:00+08:00"
+    assert q4.end.isoformat() == "2027-01-01T00:00:00+08:00"
+    assert parse("2026-12").end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert parse("2026").end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert [W48.label("zh"), q4.label("zh"), parse("2026-11").label("zh"),
+            parse("2026").label("zh")] == ["2026年第48周", "2026年第四季度", "2026年11月",
+                                           "2026年度"]
+    assert q4.label("en") == "Q4 2026"
+    for bad in ("2026-W54", "2026-13", "2026-Q5", "26", "2026-W4", "last week"):
+        with pytest.raises(PeriodError):
+            parse(bad)
+
+
+def test_host_class_uses_tags_then_the_os() -> None:
+    assert host_class("Debian GNU/Linux 12", []) == "server"
+    assert host_class("Windows 11 Pro", None) == "terminal"
+    assert host_class("Windows Server 2022", []) == "server"
+    assert host_class("macOS 14.5", []) == "terminal"
+    assert host_class("Debian GNU/Linux 12", ["terminal"]) == "terminal"
+    assert host_class("Windows 11 Pro", ["server"]) == "server"
+
+
+def _scenario(engine) -> dict[str, str]:
+    """Six hosts: one fixed in the period, one open and overdue, one major on a critical
+    host, one clean terminal, one fixed before the period, one broken after it."""
+    day = timedelta(days=1)
+    hosts = {}
+    for name, group in (("a", "g1"), ("b", "g1"), ("c", "g2"), ("d", "g2"), ("e", "g1"),
+                        ("f", None)):
+        hosts[name] = enroll_host(engine, group, hostname=f"host-{name}")
+    with engine.begin() as conn:  # enrolled (with a fresh proof) "before" the story starts
+        conn.execute(agents.update().values(enrolled_at=T0 - 20 * day))
+        profiles.set_profile(conn, hosts["c"].agent_id, by="t", now=T0, critical=True)
+        profiles.set_profile(conn, hosts["d"].agent_id, by="t", now=T0, tags=["terminal"])
+    hosts["e"].send({"disk": disk(97.0)}, T0 - 14 * day)
+    hosts["e"].send({"disk": disk(50.0)}, T0 - 12 * day)
+    hosts["a"].send({"disk": disk(97.0)}, T0)
+    hosts["a"].send({"disk": disk(50.0)}, T0 + day)
+    hosts["b"].send({"disk": disk(97.0)}, T0)
+    hosts["c"].send({"disk": disk(99.0)}, T0)
+    hosts["d"].send({"disk": disk(40.0)}, T0)
+    hosts["f"].send({"disk": disk(97.0)}, W48.end + 2 * day)
+    with engine.begin() as conn:  # b's deadline passes inside the period
+        conn.execute(findings.update().where(findings.c.agent_id == hosts["b"].agent_id)
+                     .values(deadline=T0 + 2 * day))
+        # after the period b is worked on: the report still shows its state at the end
+        fid = conn.execute(sa.select(findings.c.id).where(
+            findings.c.agent_id == hosts["b"].agent_id)).scalar_one()
+        lifecycle.transition(conn, loader.current(conn), fid, "fixed",
+                             lifecycle.Actor("ops", "operator"), W48.end + 3 * day)
+    return {k: h.agent_id for k, h in hosts.items()}
+
+
+def test_figures_match_the_stored_findings(engine) -> None:
+    ids = _scenario(engine)
+    now = W48.end + 5 * timedelta(days=1)
+    with engine.connect() as conn:
+        f = compute(conn, W48, now)
+        stored = conn.execute(sa.select(findings)).all()
+    # the register, read directly: what the period must count
+    in_period = [r for r in stored if W48.start <= r.first_seen < W48.end]
+    assert f["rectification"]["found"] == len(in_period) == 3
+    assert f["rectification"]["rectified"] == sum(
+        r.state in ("verified", "closed") for r in in_period) == 1
+    assert f["incidents"] == sum(r.level <= 2 for r in in_period) == 1
+    assert f["rectification"]["overdue"] == sum(
+        r.deadline < W48.end for r in in_period if r.agent_id != ids["a"]) == 2  # II: 3 days
+    assert {p["agent_id"]: p["state"] for p in f["problems"]} == {
+        ids["a"]: "verified", ids["b"]: "open", ids["c"]: "open"}  # b: its state at the end
+    assert [p["agent_id"] for p in f["problems"]][0] == ids["c"]  # most severe first
+    assert [p["no"] for p in f["problems"]] == [1, 2, 3]
+    assert f["problems"][0]["level"] == "II"
+    assert f["rectification"]["open"] == 2
+    assert f["rectification"]["closure_rate"] == pytest.approx(33.3)
+    assert f["scope"] == {"hosts": 6, "servers": 5, "terminals": 1}
+    assert f["verdict"] == {"pass": False, "open_major": 1, "overdue": 2}
+    area = {a["area"]: a for a in f["areas"]}
+    assert (area["disk"]["checked"], area["disk"]["passed"]) == (4, 2)  # a fixed, d clean
+    assert area["disk"]["coverage"] == pytest.approx(66.7)
+    assert area["disk"]["issues"] == [{"title": "Disk used", "hosts": 2}]
+    assert area["patches"]["checked"] == 0
+    assert area["reporting"]["checked"] == 6
+    earlier = compute(engine.connect().__enter__(), parse("2026-W46"), now)
+    assert [p["agent_id"] for p in earlier["problems"]] == [ids["e"]]
+    assert earlier["rectification"]["rectified"] == 1
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory) -> WebApp:
+    """An app with a full disk found in the current week."""
+    web = make_webapp(tmp_path_factory.mktemp("reports"))
+    web.hosts["full"] = web.enroll_host("g1", "full-disk", results=[result("disk", disk(97.0))])
+    yield web
+    web.engine.dispose()
+
+
+def _period(w: WebApp) -> str:
+    from hostpatrol.collector.reports.period import current_week
+    from hostpatrol.shared.report import utcnow
+
+    return current_week(utcnow())
+
+
+def test_report_workflow_separates_duties_and_locks_the_approved_report(w: WebApp) -> None:
+    key = _period(w)
+    operator, approver, admin = w.client("operator"), w.client("approver"), w.client("admin")
+    preview = approver.get(f"/reports/{key}", base_url=BASE).text
+    assert "preview, not saved" in preview
+    assert 'name="create"' not in preview  # approvers review, operators prepare
+    operator.post(f"/reports/{key}/create", base_url=BASE)
+    operator.post(f"/reports/{key}/save", base_url=BASE, data={
+        "unit": "First Branch", "basis": "Rules 2026", "next_steps": "Replace the disk.",
+        "item": ["UPS and power supply tested", "Fire drill"], "result": ["pass", "fail"],
+        "note": ["ok", "<b>late</b>"], "new_item": "Visitor log"})
+    with w.engine.connect() as conn:
+        row = records.get(conn, key)
+    assert (row.state, row.prepared_by, row.unit) == ("draft", "operator", "First Branch")
+    assert [c["item"] for c in row.checklist] == ["UPS and power supply tested", "Fire drill",
+                                                  "Visitor log"]
+    page = operator.get(f"/reports/{key}", base_url=BASE).text
+    assert "&lt;b&gt;late&lt;/b&gt;" in page
+    # the admin prepared nothing here but may not approve before a review
+    assert "Not done" in admin.post(f"/reports/{key}/approve", base_url=BASE,
+                                    follow_redirects=True).text
+    assert operator.post(f"/reports/{key}/review", base_url=BASE).status_code == 403
+    approver.post(f"/reports/{key}/review", base_url=BASE)
+    own = approver.post(f"/reports/{key}/approve", base_url=BASE, follow_redirects=True)
+    assert "separation of duties" in own.text
+    admin.post(f"/reports/{key}/approve", base_url=BASE)
+    with w.engine.connect() as conn:
+        row = records.get(conn, key)
+        entry = list(audit.iter_entries(conn, audit.AuditFilter(action="report.approve")))[-1]
+        assert audit.verify(conn).ok
+    assert (row.state, row.reviewed_by, row.approved_by) == ("approved", "approver", "admin")
+    assert row.sha256 == hashlib.sha256(row.snapshot.encode()).hexdigest()
+    assert json.loads(entry.details)["sha256"] == row.sha256
+    assert json.loads(entry.details)["html_zh_sha256"] == hashlib.sha256(
+        row.html_zh.encode()).hexdigest()
+    snapshot = json.loads(row.snapshot)
+    assert snapshot["meta"]["approved_by"] == "admin"
+    assert snapshot["figures"]["rectification"]["found"] == 1
+    # locked: no edit, and exports return exactly what was approved
+    locked = operator.post(f"/reports/{key}/save", base_url=BASE, data={"unit": "changed"},
+                           follow_redirects=True)
+    assert "only a draft can change" in locked.text
+    exported = w.client("auditor").get(f"/reports/{key}/export/html?lang=zh-CN",
+                                       base_url=BASE)
+    assert exported.data.decode() == row.html_zh
+    assert "script-src" not in exported.headers["Content-Security-Policy"]
+    assert row.sha256 in row.html_zh
+    assert "特此报告。" in row.html_zh
+    assert "First Branch" in row.html_en
+    with w.engine.begin() as conn:  # evidence the lock holds: the snapshot is what is served
+        conn.execute(self_reports.update().where(self_reports.c.period == key)
+                     .values(unit="tampered"))
+    assert "tampered" not in w.client("auditor").get(f"/reports/{key}/export/csv",
+                                                     base_url=BASE).text
+
+
+def test_chinese_layout_and_csv(w: WebApp) -> None:
+    from hostpatrol.shared.report import utcnow
+
+    now = utcnow()
+    key = f"{now.year}-{now.month:02d}"  # this month: no report stored, live figures
+    zh = w.client("auditor").get(f"/reports/{key}/export/html?lang=zh-CN", base_url=BASE).text
+    for text in (f"XX单位{now.year}年{now.month}月网络安全自查报告", "一、总体情况",
+                 "二、自查情况", "三、存在问题", "四、整改措施及效果", "五、下一步工作计划",
+                 "附件：人工检查项", "编制人：", "审核人：", "签发人：", "日期：", "特此报告。",
+                 "主机 3 台（服务器 3 台，终端 0 台）"):
+        assert text in zh, text
+    en = w.client("auditor").get(f"/reports/{key}/export/html?lang=en", base_url=BASE).text
+    assert "1. Overall situation" in en
+    assert "Prepared by:" in en
+    rows = list(csv.reader(io.StringIO(w.client("auditor").get(
+        f"/reports/{key}/export/csv?lang=en", base_url=BASE).text)))
+    summary = {r[1]: r[2] for r in rows if r and r[0] == "Summary"}
+    assert summary["Hosts"] == "3"
+    assert summary["Verdict"] == "pass"
+    assert w.client("viewer").get(f"/reports/{key}", base_url=BASE).status_code == 403
+    assert w.client("auditor").get("/reports/2026-W99", base_url=BASE).status_code == 404
+
+
+def test_pdf_has_pages_and_extractable_chinese_text(w: WebApp) -> None:
+    from pypdf import PdfReader
+
+    resp = w.client("auditor").get(f"/reports/{_period(w)}/export/pdf?lang=zh-CN",
+                                   base_url=BASE)
+    assert resp.content_type == "application/pdf"
+    reader = PdfReader(io.BytesIO(resp.data))
+    assert len(reader.pages) >= 1
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert "网络安全自查报告" in text
+    assert "总体情况" in text
+    assert "full-disk" in text
+
+
+def test_cli_writes_the_report_in_each_format(tmp_path) -> None:
+    c = Collector(tmp_path / "data", free_port())
+    c.init()
+    out = tmp_path / "r.csv"
+    c.cli("report", "--period", "2026-11", "--format", "csv", "--lang", "zh-CN",
+          "--output", str(out))
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0] == ["部分", "检查项", "数值"]
+    assert ["概况", "主机", "0"] in rows
+    pdf = tmp_path / "r.pdf"
+    c.cli("report", "--period", "2026-Q4", "--format", "pdf", "--lang", "zh-CN",
+          "--output", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "2026年第四季度网络安全自查报告" in text.replace("\n", "")
+    html = c.cli("report", "--period", "2026", "--format", "html").stdout
+    assert "Cybersecurity self-inspection report for 2026" in html
+    bad = subprocess.run([str(BIN / "hostpatrol-collector"), "--data-dir", str(c.data_dir),
+                          "report", "--period", "2026-W60"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 1
+    assert "does not exist" in bad.stderr
+    assert "Traceback" not in bad.stderr
