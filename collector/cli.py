@@ -20,7 +20,6 @@ from hostpatrol.shared.report import format_time, utcnow
 from .config import CONFIG_NAME, DEFAULT_BIND, load_config, resolve_data_dir
 from .errors import CollectorError
 
-NOT_YET = 2
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -268,14 +267,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     upgrade(engine)
     print(f"database at revision {current_revision(engine)}")
     return 0
-
-
-def not_yet(name: str) -> Any:
-    """A command that is part of the interface but not built in this version."""
-    def run(_args: argparse.Namespace) -> int:
-        print(f"hostpatrol-collector {name}: not available yet in this version", file=sys.stderr)
-        return NOT_YET
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
