@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
 from collections import Counter
 
+import pytest
 from faultkit import drain_all, enroll_fleet, stored_ids_sqlite, wait_until
 from harness import Collector, free_port
 
@@ -14,6 +16,11 @@ AGENTS = 100
 REPORTS_EACH = 4
 
 
+# A kill -9 in the middle of TLS exchanges leaves, now and then, a client socket whose peer
+# vanished to be closed by the garbage collector rather than explicitly (somewhere in the
+# HTTP client's error paths, not in hostpatrol). Only that warning is ignored, only here,
+# and the collector runs at the end of the test while the filter holds.
+@pytest.mark.filterwarnings("ignore:unclosed <ssl.SSLSocket:ResourceWarning")
 def test_kill_9_mid_delivery_then_restart_stores_every_report_once(tmp_path) -> None:
     c = Collector(tmp_path / "data", free_port())
     c.init()
@@ -52,3 +59,4 @@ def test_kill_9_mid_delivery_then_restart_stores_every_report_once(tmp_path) -> 
             client.session.close()
     finally:
         c.stop()
+        gc.collect()
