@@ -80,6 +80,11 @@ def _login(browser, url: str) -> None:
     browser.find_element(by.NAME, "username").send_keys("admin")
     browser.find_element(by.NAME, "password").send_keys(PASSWORD)
     browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+    # the click returns before the POST's redirect lands; "/login?next=/hosts" also ends
+    # with "/hosts", so wait for the login page to be gone rather than racing it
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url)
 
 
 def _no_dialog(browser) -> None:
@@ -97,8 +102,8 @@ def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
     table = browser.find_element(by.ID, "hosts").text
     assert "head-office" in table
     browser.find_element(by.CSS_SELECTOR, f"a[href='/hosts/{ids['real']}']").click()
+    _shows(browser, "#disk", "/")
     assert browser.find_element(by.ID, "disk").is_displayed()
-    assert "/" in browser.find_element(by.ID, "disk").text
     assert browser.find_element(by.CSS_SELECTOR, "#disk-history + svg.chart")
     # the stylesheet loaded from our own origin (no inline styles under the CSP)
     bg = browser.execute_script(
@@ -106,18 +111,18 @@ def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
     assert bg == "rgb(20, 33, 61)"
 
     browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='zh-CN']").click()
-    assert "一机一档" in browser.find_element(by.TAG_NAME, "body").text
+    _shows(browser, "body", "一机一档")
     assert browser.find_element(by.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     browser.get(f"{c.url}/")
     assert "各检查项合格率" in browser.find_element(by.TAG_NAME, "body").text
     browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='en']").click()
-    assert "Compliance by check area" in browser.find_element(by.TAG_NAME, "body").text
+    _shows(browser, "body", "Compliance by check area")
 
     browser.get(f"{c.url}/agents")
     row = browser.find_element(by.XPATH, f"//tr[.//div[text()='{ids['pending']}']]")
     assert "pending" in row.text
     row.find_element(by.NAME, "approve").click()
-    assert "is now active" in browser.find_element(by.CSS_SELECTOR, "p.flash").text
+    _shows(browser, "p.flash", "is now active")
     listed = {line.split()[0]: line.split()[1] for line in
               c.cli("agents", "list").stdout.splitlines()[1:]}
     assert listed[ids["pending"]] == "active"
@@ -164,6 +169,8 @@ def _sign_in(browser, url: str, name: str) -> None:
     browser.find_element(by.NAME, "username").send_keys(name)
     browser.find_element(by.NAME, "password").send_keys(PASSWORD)
     browser.find_element(by.CSS_SELECTOR, "form.login button").click()
+    # the click returns before the POST's redirect lands; "/login?next=/hosts" also ends
+    # with "/hosts", so wait for the login page to be gone rather than racing it
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url)
@@ -191,6 +198,7 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
     _sign_in(browser, c.url, "olga")
     browser.get(f"{c.url}/findings?host=bw-full-disk")
     browser.find_element(by.XPATH, "//table[@id='findings']//a[text()='Disk used']").click()
+    _shows(browser, "#assign-form", "")
     finding_url = browser.current_url
     owner = browser.find_element(by.CSS_SELECTOR, "#assign-form input[name=owner]")
     owner.clear()
