@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import ceiling  # noqa: E402
 import pgtemp  # noqa: E402
 from collector_proc import BenchCollector, free_port  # noqa: E402
 from fleet_sim import (  # noqa: E402
@@ -145,6 +146,7 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
                        per_process=1500, batch=1, duration=8.0, senders=24)
     finally:
         c.stop()
+    stack = ceiling.measure(c, free_port(), factory, hosts, duration=DURATION)
     ov = _overload_figures(over)
     ratio = single.rate() / fl["mix"]
     print(f"[{backend}] {HOSTS} agents enrolled through the API; mix "
@@ -160,6 +162,14 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
     print(f"    answers {single.codes()}")
     for line in percentile_table(single, ("heartbeat", "daily", "weekly")):
         print(line)
+    # CPU left per report at the target once the stack (empty endpoint) has taken its share
+    budget_ms = 1000 * (os.cpu_count() or 1) * (1 / SINGLE_TARGET - 1 / stack.rate())
+    print(f"  stack ceiling  {stack.rate():8.1f} requests/s  p50 {stack.latency(0.5):6.1f} ms"
+          f"  p99 {stack.latency(0.99):6.1f} ms   (same serve settings, TLS and load; the "
+          "endpoint does nothing)")
+    print(f"    single / ceiling {single.rate() / stack.rate():.2f}; at {SINGLE_TARGET:g}/s "
+          f"ingest may spend {budget_ms:.2f} ms CPU a report on {os.cpu_count()} cores "
+          f"(it spends {1000 / fl['mix']:.2f} ms in-process, one core)")
     print(f"  HTTPS batched  {batched.rate():8.1f} reports/s  p50 {batched.latency(0.5):6.1f} ms"
           f"  p99 {batched.latency(0.99):6.1f} ms per {BATCH}-report request "
           f"(targets >= {BATCH_TARGET:g}/s, p99 <= {P99_TARGET_MS:g} ms)")

@@ -33,13 +33,10 @@ def _child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8) -> None:
-    """Serve HTTPS on ``bind`` until stopped (SIGTERM/SIGINT)."""
-    metrics_dir = config.data_dir / "run" / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    _Gunicorn(config, {
+def gunicorn_options(config: CollectorConfig, *, bind: str, workers: int,
+                     threads: int = 8) -> dict[str, Any]:
+    """The gunicorn settings ``serve`` runs with (the benchmark's stack ceiling reuses them)."""
+    return {
         "bind": bind,
         "workers": workers,
         "worker_class": "gthread",
@@ -57,7 +54,17 @@ def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8)
         "limit_request_line": 8190,
         "worker_tmp_dir": str(config.data_dir / "run"),
         **_control_socket_off(),
-    }).run()
+    }
+
+
+def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8) -> None:
+    """Serve HTTPS on ``bind`` until stopped (SIGTERM/SIGINT)."""
+    metrics_dir = config.data_dir / "run" / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    _Gunicorn(config, gunicorn_options(config, bind=bind, workers=workers,
+                                       threads=threads)).run()
 
 
 def _control_socket_off() -> dict[str, Any]:

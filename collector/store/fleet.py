@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from . import rollups
-from .schema import agents, check_results
+from .schema import agents, check_results, host_profiles
 
 PASSING = ("ok",)
 NOT_APPLICABLE = ("skipped",)
@@ -22,6 +23,7 @@ class HostFilter:
     q: str | None = None
     group: str | None = None
     os: str | None = None
+    tag: str | None = None       # a host tag (host profile), e.g. "intranet"
     state: str | None = None     # pending | active | revoked | silent | reporting
     result: str | None = None    # ok | warn | fail | error (worst latest result)
     scope: frozenset[str] | None = None
@@ -48,6 +50,22 @@ def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.Colu
     return column.like(like) if dialect == "sqlite" else column.ilike(like)
 
 
+def _tag_values(dialect: str) -> tuple[Any, sa.ColumnElement[Any]]:
+    """A FROM item listing each profile's tags one per row, and its value column."""
+    if dialect == "postgresql":
+        each = sa.func.jsonb_array_elements_text(
+            sa.cast(host_profiles.c.tags, postgresql.JSONB)).table_valued("value")
+    else:
+        each = sa.func.json_each(host_profiles.c.tags).table_valued("value")
+    return host_profiles.join(each, sa.true()), each.c.value
+
+
+def _tagged(tag: str, dialect: str) -> sa.ColumnElement[bool]:
+    source, value = _tag_values(dialect)
+    return agents.c.id.in_(sa.select(host_profiles.c.agent_id).select_from(source)
+                           .where(value == tag))
+
+
 def _where(q: sa.Select, f: HostFilter, now: datetime, silent_after: timedelta,
            dialect: str = "") -> sa.Select:
     q = q.where(scope_clause(f.scope))
@@ -59,6 +77,8 @@ def _where(q: sa.Select, f: HostFilter, now: datetime, silent_after: timedelta,
         q = q.where(agents.c.group_name == f.group)
     if f.os:
         q = q.where(agents.c.os_name == f.os)
+    if f.tag:
+        q = q.where(_tagged(f.tag, dialect))
     if f.state == "silent":
         q = q.where(_silent(now, silent_after))
     elif f.state == "reporting":
@@ -85,11 +105,16 @@ def count_hosts(conn: sa.Connection, f: HostFilter, *, now: datetime,
 
 
 def facets(conn: sa.Connection, scope: frozenset[str] | None) -> dict[str, list[str]]:
-    """Distinct groups and OS names for the filter menus."""
+    """Distinct groups, OS names and host tags for the filter menus."""
     out: dict[str, list[str]] = {}
     for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name)):
         out[key] = list(conn.execute(sa.select(col).distinct().where(
             scope_clause(scope), col.is_not(None)).order_by(col)).scalars())
+    source, value = _tag_values(conn.dialect.name)
+    out["tags"] = list(conn.execute(
+        sa.select(value).distinct().select_from(source.join(
+            agents, agents.c.id == host_profiles.c.agent_id))
+        .where(scope_clause(scope)).order_by(value)).scalars())
     return out
 
 

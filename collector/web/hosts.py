@@ -36,14 +36,15 @@ def hosts() -> str:
     size = settings("dashboard")["page_size"]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     f = fleet.HostFilter(q=_arg("q", size=100), group=_arg("group"), os=_arg("os", size=255),
-                         state=_arg("state", STATES), result=_arg("result", RESULTS),
-                         scope=authz.scope())
+                         tag=_arg("tag", size=64), state=_arg("state", STATES),
+                         result=_arg("result", RESULTS), scope=authz.scope())
     with engine().connect() as conn:
         rows = fleet.hosts(conn, f, now=g.now, silent_after=silent_after(), limit=size + 1,
                            offset=(page - 1) * size)
         total = fleet.count_hosts(conn, f, now=g.now, silent_after=silent_after())
         menus = fleet.facets(conn, f.scope)
-    params = {k: v for k, v in {"q": f.q, "group": f.group, "os": f.os, "state": f.state,
+    params = {k: v for k, v in {"q": f.q, "group": f.group, "os": f.os, "tag": f.tag,
+                                 "state": f.state,
                                  "result": f.result}.items() if v}
     return render_template("hosts.html", hosts=rows[:size], total=total, page=page,
                            pages=max((total + size - 1) // size, 1), has_next=len(rows) > size,
