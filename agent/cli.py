@@ -16,9 +16,8 @@ from hostpatrol.shared.errors import SharedError
 from hostpatrol.shared.report import format_time
 
 from .checks import BUILTIN_CHECKS, by_name
-from .client import ClientError
 from .config import AgentConfig, load_agent_config
-from .runner import run_checks
+from .errors import ClientError
 from .spool import Spool
 from .state import State, StateError
 from .summaries import summarize
@@ -71,7 +70,8 @@ def _agent(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run due (or named, or all) checks, sign, spool, deliver, check in."""
-    from .cycle import describe_next, lower_priority
+    from .cycle import describe_next
+    from .priority import lower_priority
 
     names = args.checks.split(",") if args.checks else None
     config = _config(args)
@@ -101,8 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_daemon(args: argparse.Namespace) -> int:
     """Keep schedules in the foreground until SIGTERM; SIGHUP reloads agent.yaml."""
-    from .cycle import lower_priority
     from .daemon import Daemon
+    from .priority import lower_priority
 
     if "HOSTPATROL_LOG_LEVEL" not in os.environ:
         logging.getLogger("hostpatrol").setLevel(logging.INFO)
@@ -174,6 +174,8 @@ def _table(results: list[Any], width: int = 110) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Run checks locally and print them; exit 0 ok, 1 warn, 2 fail."""
+    from .runner import run_checks
+
     config = _config(args)
     results = run_checks(_selected(config, args.names or None))
     if args.json:

@@ -13,11 +13,9 @@ from hostpatrol.shared.keys import key_id
 from hostpatrol.shared.report import format_time, utcnow
 from requests.adapters import HTTPAdapter
 
+from .errors import ClientError
+
 REQUEST_FORMAT = "hostpatrol.request/1"
-
-
-class ClientError(Exception):
-    """Base of delivery and enrollment failures."""
 
 
 class Unreachable(ClientError):

@@ -7,7 +7,6 @@ lock; after spooling, each non-error check's ``commit()`` makes its cursor durab
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -45,20 +44,6 @@ class CycleResult:
     notes: list[str] = field(default_factory=list)
     next_due: dict[str, datetime] = field(default_factory=dict)
     spool_error: str | None = None  # this run's report could not be spooled (disk full)
-
-
-def lower_priority(nice: int, io_idle: bool) -> None:
-    """Run the whole process at low CPU and I/O priority (once per process)."""
-    proc = psutil.Process()
-    try:
-        if nice > 0 and hasattr(os, "nice"):
-            os.nice(nice)
-        elif nice > 0 and sys.platform == "win32":
-            proc.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
-        if io_idle and hasattr(psutil, "IOPRIO_CLASS_IDLE"):
-            proc.ionice(psutil.IOPRIO_CLASS_IDLE)
-    except (OSError, psutil.Error) as e:
-        log.warning("could not lower priority error=%r", str(e))
 
 
 def _usage() -> tuple[float, int]:

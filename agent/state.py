@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostpatrol.shared.keys import write_private_atomic
+from . import filelock
 
 
 class StateError(Exception):
@@ -22,6 +21,9 @@ class StateError(Exception):
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data``: temp file, fsync, rename, fsync dir."""
     if mode == 0o600:
+        # imported here: shared.keys pulls in cryptography, which the sleeping daemon avoids
+        from hostpatrol.shared.keys import write_private_atomic
+
         write_private_atomic(path, data)
         return
     tmp = path.with_name(f".{path.name}.tmp")
@@ -115,13 +117,16 @@ class State:
         fd = os.open(self.root / "run.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                filelock.lock(fd)  # flock on POSIX, msvcrt.locking on Windows
             except BlockingIOError as e:
                 msg = "another hostpatrol-agent run is in progress (run.lock is held)"
                 raise StateError(msg) from e
-            os.ftruncate(fd, 0)
-            with contextlib.suppress(OSError):  # the pid is a hint; a full disk must not stop
-                os.write(fd, f"{os.getpid()}\n".encode())  # the run (it reports the fact)
-            yield
+            try:
+                os.ftruncate(fd, 0)
+                with contextlib.suppress(OSError):  # the pid is a hint; a full disk must not
+                    os.write(fd, f"{os.getpid()}\n".encode())  # stop the run (it reports it)
+                yield
+            finally:
+                filelock.unlock(fd)  # Windows may release a closed file's lock only later
         finally:
             os.close(fd)

@@ -2,9 +2,9 @@
 
 Linux: reads /etc/passwd, /etc/group, /etc/shadow (root only; only derived facts are
 kept, never a hash), /etc/sudoers and /etc/sudoers.d, login.defs, pwquality, faillock
-and PAM config, and runs ``lastlog`` and ``last``. Windows: Administrators members
-(PowerShell) and ``net accounts``. Without root, shadow and sudoers are reported as
-unreadable and password states are "unknown".
+and PAM config, and runs ``lastlog`` and ``last``. Windows (accounts_wincollect): local
+users, Administrators members (PowerShell) and ``net accounts``. Without root, shadow and
+sudoers are reported as unreadable and password states are "unknown".
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hostpatrol.shared.report import format_time
 
 from ..commands import CommandError
 from . import accounts_linux as lx
-from . import accounts_windows as win
+from .accounts_wincollect import collect_windows
 from .base import Check, CheckSkipped, Option, Outcome, worst
 
 MAX_USERS = 5000
@@ -272,30 +272,4 @@ class AccountsCheck(Check):
     # --- Windows -----------------------------------------------------------------------
 
     def _windows(self) -> Outcome:
-        sources: dict[str, dict[str, Any]] = {}
-        admins: list[dict[str, Any]] = []
-        policy: dict[str, Any] = {}
-        ps = ["powershell", "-NoProfile", "-NonInteractive", "-Command",
-              f"Get-LocalGroupMember -SID {win.ADMINISTRATORS_SID} | ConvertTo-Json"]
-        for key, argv in (("administrators", ps), ("net_accounts", ["net", "accounts"])):
-            try:
-                res = self.run(argv, 30.0)
-            except CommandError as e:
-                sources[key] = {"available": False, "detail": str(e)[:1000]}
-                continue
-            if res.returncode != 0:
-                sources[key] = {"available": False,
-                                "detail": f"exit {res.returncode}: {res.stderr.strip()[:500]}"}
-                continue
-            sources[key] = {"available": True, "detail": " ".join(argv[:1])}
-            if key == "administrators":
-                admins = [{"name": m["name"], "via": [f"Administrators ({m['object_class']}, "
-                                                      f"{m['source']})"]}
-                          for m in win.parse_local_group_members(res.stdout)]
-            else:
-                policy = {"windows": win.parse_net_accounts(res.stdout)}
-        data = {"platform": "windows", "users": [], "users_truncated": False, "admins": admins,
-                "empty_password": [], "locked": [], "password_policy": policy,
-                "privileged_password_age": [], "dormant_days": self.config["dormant_days"],
-                "dormant": [], "sources": sources}
-        return Outcome("ok", data)
+        return collect_windows(self.run, self.now(), self.config, self._dormant)

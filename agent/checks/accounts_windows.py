@@ -1,10 +1,21 @@
-"""Pure parsers for Windows account sources: Administrators members and ``net accounts``."""
+"""Pure parsers for Windows account sources: local users, Administrators, ``net accounts``.
+
+Also the pure step that turns the parsed local users into the check's user records
+(admin by SID, password age, disabled, dormant); the dormant rule itself is passed in so
+Linux and Windows share it.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
+
+from hostpatrol.shared.report import format_time
+
+from .antivirus_windows import parse_ps_time
 
 ADMINISTRATORS_SID = "S-1-5-32-544"
 PRINCIPAL_SOURCES = {0: "Unknown", 1: "Local", 2: "ActiveDirectory", 3: "AzureAD",
@@ -67,3 +78,77 @@ def parse_net_accounts(text: str) -> dict[str, int | str | None]:
         else:
             out[key] = None
     return out
+
+
+def _sid(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("Value")
+    return str(value) if value else None
+
+
+def parse_local_users(text: str) -> list[dict[str, Any]]:
+    """``Get-LocalUser | ConvertTo-Json`` → one dict per user; times as aware UTC or None."""
+    text = text.lstrip("\ufeff").strip()
+    if not text:
+        return []
+    out = []
+    for u in _as_list(json.loads(text)):
+        if not isinstance(u, dict) or not u.get("Name"):
+            continue
+        sid = _sid(u.get("SID"))
+        rid = sid.rsplit("-", 1)[-1] if sid else ""
+        source = u.get("PrincipalSource")
+        out.append({
+            "name": str(u["Name"]),
+            "sid": sid,
+            "rid": int(rid) if rid.isdigit() else None,
+            "enabled": u.get("Enabled") is True,
+            "password_required": u.get("PasswordRequired") is not False,
+            "password_last_set": parse_ps_time(u.get("PasswordLastSet")),
+            "password_expires": parse_ps_time(u.get("PasswordExpires")),
+            "last_logon": parse_ps_time(u.get("LastLogon")),
+            "account_expires": parse_ps_time(u.get("AccountExpires")),
+            "source": PRINCIPAL_SOURCES.get(source, str(source)) if source is not None else None,
+        })
+    return out
+
+
+Dormant = Callable[[str, datetime | None, date | None, date, datetime], dict[str, Any] | None]
+
+
+def user_records(users: list[dict[str, Any]], members: list[dict[str, Any]], now: datetime,
+                 admin_max_age_days: int, dormant: Dormant) -> dict[str, list[dict[str, Any]]]:
+    """Local users as the check reports them, plus admin password ages, disabled, dormant."""
+    admin_sids = {m["sid"] for m in members if m.get("sid")}
+    today = now.date()
+    records, ages, locked, idle, no_password = [], [], [], [], []
+    for u in users:
+        changed = u["password_last_set"].date() if u["password_last_set"] else None
+        expired = u["account_expires"] is not None and u["account_expires"] <= now
+        capable = u["enabled"] and not expired
+        admin = u["sid"] in admin_sids
+        records.append({
+            "name": u["name"], "uid": u["rid"], "gid": None, "home": None, "shell": None,
+            "login_shell": None, "login_capable": capable, "password_state": "unknown",
+            "expired": expired, "admin": admin,
+            "password_changed": changed.isoformat() if changed else None,
+            "last_login": format_time(u["last_logon"]) if u["last_logon"] else None,
+            "sid": u["sid"], "enabled": u["enabled"],
+            "password_required": u["password_required"],
+        })
+        if not u["enabled"]:
+            locked.append(u["name"])
+        if capable and not u["password_required"]:
+            no_password.append(u["name"])
+        if admin:
+            age = (today - changed).days if changed else None
+            ages.append({"name": u["name"],
+                         "password_changed": changed.isoformat() if changed else None,
+                         "age_days": age,
+                         "too_old": age is not None and age > admin_max_age_days})
+        if capable:
+            entry = dormant(u["name"], u["last_logon"], changed, today, now)
+            if entry:
+                idle.append(entry)
+    return {"users": records, "privileged_password_age": ages, "locked": locked,
+            "dormant": idle, "password_not_required": no_password}

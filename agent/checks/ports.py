@@ -2,13 +2,16 @@
 
 Needs root to see the owner of every socket (without it, sockets of other users have
 no pid). Services are checked with ``systemctl is-active`` where systemd is the init
-system, otherwise by process name.
+system, otherwise by process name. On Windows the sockets come from ``netstat -ano`` and
+the services from ``Get-Service`` (see ports_windows); process names and users still
+come from the pid lookup.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -16,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 import psutil
 
 from ..commands import CommandError
+from . import ports_windows as win
 from .base import Check, Option, Outcome
 
 MAX_SOCKETS = 5000
@@ -81,6 +85,22 @@ def listeners(conns: Iterable[Conn], proc: Callable[[int], ProcInfo]) -> list[Li
     return sorted(found, key=lambda x: (x.protocol, x.port, x.address, x.family, x.pid or -1))
 
 
+def netstat_conns(rows: Iterable[win.NetstatRow]) -> list[Conn]:
+    """``netstat -ano`` rows as the connections ``listeners`` reads (pure)."""
+    out = []
+    for r in rows:
+        if not r.listening:
+            continue
+        family = socket.AF_INET6 if r.ipv6 else socket.AF_INET
+        if r.protocol == "tcp":
+            out.append(Conn(family, socket.SOCK_STREAM, (r.address, r.port), (),
+                            psutil.CONN_LISTEN, r.pid))
+        else:
+            out.append(Conn(family, socket.SOCK_DGRAM, (r.address, r.port), (),
+                            psutil.CONN_NONE, r.pid))
+    return out
+
+
 def psutil_connections() -> list[Conn]:
     """Every inet socket psutil can see."""
     return [Conn(c.family, c.type, tuple(c.laddr), tuple(c.raddr), c.status, c.pid)
@@ -125,28 +145,38 @@ class PortsCheck(Check):
     schedule: ClassVar[str] = "daily"
     timeout: ClassVar[float] = 30.0
     options: ClassVar = {
-        "required_services": Option(list, [], "systemd units or process names that must run"),
+        "required_services": Option(list, [], "systemd units or process names that must run "
+                                    "(Windows: service names or display names)"),
     }
 
     def __init__(self, *args: Any, connections: Callable[[], list[Conn]] = psutil_connections,
                  proc: Callable[[int], ProcInfo] = psutil_proc,
                  processes: Callable[[], set[str]] = process_names,
-                 has_systemd: Callable[[], bool] = systemd_running, **kwargs: Any) -> None:
+                 has_systemd: Callable[[], bool] = systemd_running,
+                 platform: str = sys.platform, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connections = connections
         self.proc = proc
         self.processes = processes
         self.has_systemd = has_systemd
+        self.platform = platform
 
     def collect(self) -> Outcome:
         """List listeners and check required services."""
-        try:
-            conns = self.connections()
-            error = None
-        except psutil.AccessDenied as e:
-            conns, error = [], f"socket list denied: {e}"
+        windows = self.platform == "win32"
+        if windows:
+            conns, error = self._netstat()
+        else:
+            try:
+                conns, error = self.connections(), None
+            except psutil.AccessDenied as e:
+                conns, error = [], f"socket list denied: {e}"
         found = listeners(conns, self.proc)
-        services = [self._service(s) for s in self.config["required_services"]]
+        required = list(self.config["required_services"])
+        if windows:
+            services = self._windows_services(required) if required else []
+        else:
+            services = [self._service(s) for s in required]
         down = [s["name"] for s in services if not s["active"]]
         data = {
             "listening": [x.to_dict() for x in found[:MAX_SOCKETS]],
@@ -159,6 +189,29 @@ class PortsCheck(Check):
             "error": error,
         }
         return Outcome("fail" if down else "ok", data)
+
+    def _netstat(self) -> tuple[list[Conn], str | None]:
+        try:
+            res = self.run(list(win.NETSTAT), 20.0)
+        except CommandError as e:
+            return [], f"netstat -ano: {e}"[:1000]
+        if res.returncode != 0:
+            return [], f"netstat -ano: exit {res.returncode}: {res.stderr.strip()}"[:1000]
+        return netstat_conns(win.parse_netstat(res.stdout)), None
+
+    def _windows_services(self, required: list[str]) -> list[dict[str, Any]]:
+        try:
+            res = self.run(list(win.GET_SERVICES), 30.0)
+            if res.returncode != 0:
+                why = f"exit {res.returncode}: {res.stderr.strip()}"
+            else:
+                return win.service_states(required, win.parse_services(res.stdout))
+        except CommandError as e:
+            why = str(e)
+        except ValueError as e:  # json.JSONDecodeError
+            why = f"unreadable Get-Service JSON ({e})"
+        return [{"name": n, "method": "windows-service", "active": False,
+                 "state": f"unknown: {why}"[:200]} for n in required]
 
     def _service(self, name: str) -> dict[str, Any]:
         if self.has_systemd():

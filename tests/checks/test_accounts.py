@@ -233,12 +233,20 @@ def test_sudoers_includedir_is_followed():
 
 
 def test_windows_collect_on_recorded_outputs():
-    outputs = {"powershell": (FIX / "win_administrators.json").read_text(),
-               "net": (FIX / "win_net_accounts.txt").read_text()}
-    out = AccountsCheck({}, run=fake_run(outputs), platform="win32").collect()
+    admins = (FIX / "win_administrators.json").read_text()
+    users = (FIX / "win_localusers.json").read_text()
+
+    def run(argv, timeout):
+        if argv[0] == "net":
+            return CommandResult(tuple(argv), 0, (FIX / "win_net_accounts.txt").read_text(), "")
+        return CommandResult(tuple(argv), 0, users if "Get-LocalUser" in argv[-1] else admins,
+                             "")
+
+    out = AccountsCheck({}, run=run, now=lambda: NOW, platform="win32").collect()
     validate(out.data)
     assert [a["name"] for a in out.data["admins"]] == ["WIN2022SC\\Administrator",
                                                        "WIN2022SC\\vagrant"]
+    assert [u["name"] for u in out.data["users"]] == ["Administrator", "Guest"]
     assert out.data["password_policy"]["windows"]["max_age_days"] == 42
 
 
