@@ -24,6 +24,7 @@ from .findings import waivers
 from .findings.deadlines import OPEN_WORK
 from .findings.evaluate import sweep_checkins
 from .findings.events import add_event
+from .findings.fleet import sweep_fleet
 from .notify.dispatch import deliver_due
 from .notify.outbox import build_digests
 from .policy import loader
@@ -116,6 +117,11 @@ def run_once(engine: sa.Engine, holder: str, now: datetime) -> dict[str, Any]:
     done: dict[str, Any] = {}
     with engine.begin() as conn:
         done["checkins"] = sweep_checkins(conn, now)
+    with engine.begin() as conn:
+        last = _last_run(conn, "fleet-rules")
+        if last is None or now - last >= timedelta(seconds=policy.jobs["fleet_seconds"]):
+            done["fleet"] = sweep_fleet(conn, now)  # e.g. one USB stick on isolated + internet
+            _record_run(conn, "fleet-rules", holder, now)
     with engine.begin() as conn:
         done["waivers_expired"] = waivers.expire(conn, policy, now)
     with engine.begin() as conn:

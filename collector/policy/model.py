@@ -9,7 +9,8 @@ from typing import Any
 # Levels as numbers: 1 = I (Especially major) … 4 = IV (General); 5 = informational.
 LEVELS: dict[str, int] = {"I": 1, "II": 2, "III": 3, "IV": 4, "info": 5}
 LEVEL_NAMES: dict[int, str] = {v: k for k, v in LEVELS.items()}
-KINDS = ("threshold", "required", "staleness", "count", "drift", "checkin")
+KINDS = ("threshold", "required", "staleness", "count", "drift", "checkin", "trend",
+         "crossing")
 
 
 def level_name(level: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from hostpatrol.shared.configfile import ConfigError, Field, validate
 from hostpatrol.shared.schemas import schema_names
 
+from .history_kinds import CROSSING, KIND_CHECKS, TREND
 from .model import KINDS, LEVELS, Channel, Group, Policy, Route, Rule, Targets
 
 NUM = (int, float)
@@ -71,6 +72,8 @@ KIND_SPECS: dict[str, dict[str, Field]] = {
                               choices=("silent", "missed", "late")),
                 "interval_hours": Field(NUM, 168, "how often the check is expected"),
                 "grace_hours": Field(NUM, 24, "allowance past the interval")},
+    "trend": TREND,
+    "crossing": CROSSING,
 }
 STEP = {"threshold": {"at": Field(NUM), "level": Field(str, choices=LEVEL),
                       "critical": Field(bool, False, "step only applies on critical hosts")},
@@ -111,6 +114,7 @@ TOP: dict[str, Field] = {
     "jobs": Field(dict, doc="background work", children={
         "tick_seconds": Field(int, 30, "how often the worker looks for due work"),
         "lease_seconds": Field(int, 90, "how long the background lease lasts"),
+        "fleet_seconds": Field(int, 3600, "how often fleet rules (kind crossing) run"),
     }),
     "agents": Field(dict, doc="what agents are told (GET /api/v1/policy)", children={
         "schedules": Field(dict, dict, "schedule name → five-field cron text"),
@@ -187,6 +191,10 @@ def _rule(raw: Any, source: str, lines: Mapping[str, int], prefix: str) -> Rule 
             raise _fail(source, lines, f"{prefix}.steps", "a threshold needs at least one step")
     if kind == "staleness" and d["max"] is None and d["max_field"] is None and not d["steps"]:
         raise _fail(source, lines, prefix, "staleness needs max, max_field or steps")
+    if kind in KIND_CHECKS:
+        problem = KIND_CHECKS[kind](d)
+        if problem is not None:
+            raise _fail(source, lines, f"{prefix}.{problem[0]}", problem[1])
     ages = _list_of(d["age_levels"], AGE_STEP, source, lines, f"{prefix}.age_levels")
     if not d["enabled"]:
         return None

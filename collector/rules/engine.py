@@ -1,16 +1,18 @@
-"""Run the policy's rules for one host over the results at hand."""
+"""Run the policy's rules for one host over the results at hand (or fleet rules over all)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..policy.model import Policy, Rule
 from . import kinds
 from .checkin import checkin
+from .crossing import Sightings, crossing, outside_sightings, usable
 from .drift import BASELINES, drift
 from .model import Deviation, HostFacts, Result
+from .trend import trend
 
 RuleFn = Callable[[Rule, HostFacts, Mapping[str, Result], Mapping[str, frozenset[str]],
                    datetime], list[Deviation]]
@@ -22,7 +24,10 @@ KIND_FUNCTIONS: dict[str, RuleFn] = {
     "count": kinds.count,
     "drift": drift,
     "checkin": checkin,
+    "trend": trend,
 }
+# kinds judged over the whole fleet at once (evaluate_fleet), never per report
+FLEET_KINDS = ("crossing",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,7 @@ def evaluate(policy: Policy, host: HostFacts, results: Mapping[str, Result],
     """Every targeted rule whose input is in ``results``, and the deviations it found."""
     chosen, found = [], []
     for rule in policy.rules_in(host.group):
-        if only_kinds is not None and rule.kind not in only_kinds:
+        if rule.kind in FLEET_KINDS or (only_kinds is not None and rule.kind not in only_kinds):
             continue
         if not rule.targets.matches(host.group, host.tags) or not _feeds(rule, results,
                                                                          checkin_modes):
@@ -62,3 +67,34 @@ def evaluate(policy: Policy, host: HostFacts, results: Mapping[str, Result],
                 seen.add(dev.subject)
                 found.append(dev)
     return Evaluation(tuple(chosen), tuple(found))
+
+
+def _index_key(rule: Rule) -> str:
+    return repr((rule.kind, rule.check, sorted(rule.params.items())))
+
+
+def evaluate_fleet(policy: Policy, fleet: Mapping[str, Sequence[tuple[HostFacts, Result]]],
+                   now: datetime) -> dict[str, Evaluation]:
+    """Fleet rules over ``fleet`` (check → every host's newest result of it), per host.
+
+    Each host is judged by the rule as it applies in its group; hosts a rule does not
+    target, or whose result is an error or too old, are not judged by it.
+    """
+    indexes: dict[str, Sightings] = {}
+    chosen: dict[str, list[Rule]] = {}
+    found: dict[str, list[Deviation]] = {}
+    for check, entries in fleet.items():
+        for host, result in entries:
+            for rule in policy.rules_in(host.group):
+                if (rule.kind not in FLEET_KINDS or rule.check != check
+                        or not rule.targets.matches(host.group, host.tags)
+                        or not usable(rule, result, now)):
+                    continue
+                key = _index_key(rule)
+                if key not in indexes:
+                    indexes[key] = outside_sightings(rule, entries, now)
+                chosen.setdefault(host.agent_id, []).append(rule)
+                found.setdefault(host.agent_id, []).extend(
+                    crossing(rule, host, result, indexes[key], now))
+    return {aid: Evaluation(tuple(rules), tuple(found.get(aid, ())))
+            for aid, rules in chosen.items()}

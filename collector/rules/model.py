@@ -24,6 +24,14 @@ class HostFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Sample:
+    """An earlier result of the same check, reduced to the values history rules read."""
+
+    started_at: datetime
+    values: Mapping[str, Any]  # dotted path → value (None when absent)
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """One check result as stored."""
 
@@ -33,6 +41,7 @@ class Result:
     data: Mapping[str, Any]
     result_id: int | None = None
     previous_started_at: datetime | None = None  # the check's run before this one
+    history: tuple[Sample, ...] = ()  # earlier runs, oldest first (trend rules only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ RULE_TITLES = {
     "Malware detected and not cleaned": _l("Malware detected and not cleaned"),
     "Failed logins from one source": _l("Failed logins from one source"),
     "Successful login after many failures": _l("Successful login after many failures"),
+    "Log errors above the host's weekly baseline":
+        _l("Log errors above the host's weekly baseline"),
     "Logging service dead": _l("Logging service dead"),
     "Account with an empty password": _l("Account with an empty password"),
     "Required service down": _l("Required service down"),
@@ -62,6 +64,8 @@ RULE_TITLES = {
     "Backup older than its maximum age": _l("Backup older than its maximum age"),
     "Intranet/isolated host reached the internet":
         _l("Intranet/isolated host reached the internet"),
+    "USB stick used on isolated and internet hosts":
+        _l("USB stick used on isolated and internet hosts"),
     "Clock not synchronised": _l("Clock not synchronised"),
     "Host firewall off": _l("Host firewall off"),
     "Host silent (no heartbeat)": _l("Host silent (no heartbeat)"),

@@ -22,7 +22,8 @@ def test_packaged_default_is_configs_policy_yaml() -> None:
     assert loader.default_text() == shipped
     policy = loader.parse_text(shipped, source="policy.yaml")
     kinds = {r.kind for r in policy.rules}
-    assert kinds == {"threshold", "required", "staleness", "count", "drift", "checkin"}
+    assert kinds == {"threshold", "required", "staleness", "count", "drift", "checkin",
+                     "trend", "crossing"}
     assert policy.deadlines_hours == {1: 24, 2: 72, 3: 168, 4: 720}
 
 
@@ -30,7 +31,7 @@ def test_packaged_default_is_configs_policy_yaml() -> None:
     ("  - {id: x, kind: treshold, check: disk}", "unknown kind 'treshold'; did you mean "
                                                 "'threshold'?"),
     ("  - {id: x, kind: count, check: dsk, path: a}", "unknown check 'dsk'; did you mean 'disk'"),
-    ("  - {id: x, kind: count, check: disk, path: a, level: V}", "rules[30].level: must be one"),
+    ("  - {id: x, kind: count, check: disk, path: a, level: V}", "rules[32].level: must be one"),
     ("  - {id: x, kind: count, check: disk, pth: a}", "unknown option 'pth'; did you mean "
                                                      "'path'?"),
     ("  - {id: disk-used, kind: count, check: disk, path: a}", "duplicate rule id"),
