@@ -126,10 +126,8 @@ def purge_year(engine, factory: ReportFactory) -> dict[str, float]:  # noqa: ANN
                     token = factory.signed(host, kind, at)
                     report = validate_report(json.loads(b64url_decode(
                         parse(token).payload_b64)))
-                    pk = intake.insert_evidence(conn, report, jws=token, sha256="0" * 64,
-                                                received_at=at, source="import")
-                    intake.store_parsed(conn, report, pk, intake.sender(conn, host.agent_id),
-                                        at)
+                    intake.store_batch(conn, [intake.Incoming(report, token, "0" * 64)],
+                                       now=at, source="import")
                     i += 1
                     if i >= YEAR["heartbeat"]:
                         break

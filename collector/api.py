@@ -19,7 +19,6 @@ from . import authz
 from .admission import gated
 from .enroll import enroll
 from .errors import ApiError
-from .ingest import ingest
 from .metrics import INGEST_SECONDS, REPORTS, render
 from .openapi import document
 from .store import agents as agent_store
@@ -121,15 +120,14 @@ def post_enroll() -> tuple[Response, int]:
 def post_reports() -> tuple[Response, int]:
     """Accept one JWS (application/jose) or a JSON batch ``{"reports": [...]}``."""
     started = time.perf_counter()
-    limits = current_app.extensions["hostpatrol.limits"]
-    admit = current_app.extensions["hostpatrol.agent_limiter"].admit
+    batcher = current_app.extensions["hostpatrol.batcher"]
     if request.mimetype in ("application/jose", "application/jose+json", "text/plain"):
-        outcome = ingest(_engine(), [request.get_data(cache=False)], limits=limits,
-                         admit=admit)[0]
+        outcomes, extras = batcher.submit([request.get_data(cache=False)])
+        outcome = outcomes[0]
         INGEST_SECONDS.observe(time.perf_counter() - started)
         if outcome.outcome == "rejected":
             return _refusal(outcome), outcome.status
-        return jsonify({**outcome.to_dict(), **_checkin([outcome])}), outcome.status
+        return jsonify({**outcome.to_dict(), **extras}), outcome.status
     body = _json_body()
     items = body.get("reports") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
@@ -139,7 +137,7 @@ def post_reports() -> tuple[Response, int]:
     if len(items) > max_batch:
         msg = f"batch of {len(items)} reports; the limit is {max_batch}"
         raise ApiError(msg, status=413)
-    outcomes = ingest(_engine(), list(items), limits=limits, admit=admit)
+    outcomes, extras = batcher.submit(list(items))
     INGEST_SECONDS.observe(time.perf_counter() - started)
     limited = [o for o in outcomes if o.status == 429]
     if limited and len(limited) == len(outcomes):
@@ -150,7 +148,7 @@ def post_reports() -> tuple[Response, int]:
         "duplicates": sum(o.outcome == "duplicate" for o in outcomes),
         "rejected": sum(o.outcome == "rejected" for o in outcomes),
         "results": [o.to_dict() for o in outcomes],
-        **_checkin(outcomes),
+        **extras,
     }), 200
 
 
@@ -160,14 +158,6 @@ def _refusal(outcome: Any) -> Response:
     if outcome.retry_after is not None:
         resp.headers["Retry-After"] = str(outcome.retry_after)
     return resp
-
-
-def _checkin(outcomes: list[Any]) -> dict[str, Any]:
-    """``policy_version`` and signed ``commands`` for the (single) verified sender."""
-    from .checkin import response_extras
-
-    return response_extras(_engine(), current_app.extensions["hostpatrol.signing_key"],
-                           [o.agent_id for o in outcomes if o.outcome != "rejected"], utcnow())
 
 
 def require_reader() -> Any:

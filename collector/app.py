@@ -13,6 +13,7 @@ from .admission import IngestGate
 from .api import api, database_error, meta
 from .api_agents import agent_api
 from .api_findings import findings_api
+from .batcher import Batcher
 from .config import CollectorConfig
 from .identity import ensure_secret, load_signing_key
 from .store.db import make_engine
@@ -56,6 +57,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
     app.extensions["hostpatrol.ingest_gate"] = IngestGate(
         config.ingest["max_concurrent"], config.ingest["queue_wait_ms"] / 1000,
         config.ingest["busy_retry_after_seconds"])
+    app.extensions["hostpatrol.batcher"] = _batcher(app)
     csrf = CSRFProtect(app)
     csrf.exempt(api)
     csrf.exempt(agent_api)
@@ -75,3 +77,20 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
 
     logging.getLogger("hostpatrol").setLevel(logging.INFO)
     return app
+
+
+def _batcher(app: Flask) -> Batcher:
+    """Group commit for deliveries; answers carry policy version and commands."""
+    from hostpatrol.shared.report import utcnow
+
+    from .checkin import response_extras_many
+
+    engine, key = app.extensions["hostpatrol.engine"], app.extensions["hostpatrol.signing_key"]
+
+    def extras(deliveries: list[list]) -> list[dict]:  # type: ignore[type-arg]
+        return response_extras_many(
+            engine, key, [[o.agent_id for o in outcomes if o.outcome != "rejected"]
+                          for outcomes in deliveries], utcnow())
+
+    return Batcher(engine, app.extensions["hostpatrol.limits"],
+                   admit=app.extensions["hostpatrol.agent_limiter"].admit, extras=extras)

@@ -63,18 +63,31 @@ def create_command(conn: sa.Connection, agent_id: str, checks: list[str], *, now
 def pending_commands(conn: sa.Connection, agent_id: str, key: Ed25519PrivateKey,
                      now: datetime) -> list[str]:
     """Signed, unexpired, not yet done commands for ``agent_id`` (marks them delivered)."""
-    rows = conn.execute(_pending_query(), {"agent_id": agent_id, "now": now}).all()
+    return pending_commands_many(conn, [agent_id], key, now)[agent_id]
+
+
+def pending_commands_many(conn: sa.Connection, agent_ids: list[str], key: Ed25519PrivateKey,
+                          now: datetime) -> dict[str, list[str]]:
+    """:func:`pending_commands` for several agents with one query."""
+    out: dict[str, list[str]] = {a: [] for a in agent_ids}
+    rows: dict[str, list[Any]] = {}
+    for r in conn.execute(_pending_query(), {"ids": list(agent_ids), "now": now,
+                                                "cap": MAX_COMMANDS * len(agent_ids)}):
+        if len(rows.setdefault(r.agent_id, [])) < MAX_COMMANDS:
+            rows[r.agent_id].append(r)
     if not rows:
-        return []
+        return out
     conn.execute(agent_commands.update()
-                 .where(agent_commands.c.id.in_([r.id for r in rows]),
+                 .where(agent_commands.c.id.in_([r.id for rs in rows.values() for r in rs]),
                         agent_commands.c.delivered_at.is_(None))
                  .values(delivered_at=now))
-    return [_sign({"format": COMMAND_FORMAT, "id": r.id, "agent_id": agent_id,
-                   "kind": r.kind, "checks": list((r.args or {}).get("checks", [])),
-                   "issued_at": format_time(r.created_at),
-                   "expires_at": format_time(r.expires_at)}, key, COMMAND_TYP)
-            for r in rows]
+    for agent_id, rs in rows.items():
+        out[agent_id] = [_sign({
+            "format": COMMAND_FORMAT, "id": r.id, "agent_id": agent_id, "kind": r.kind,
+            "checks": list((r.args or {}).get("checks", [])),
+            "issued_at": format_time(r.created_at), "expires_at": format_time(r.expires_at),
+        }, key, COMMAND_TYP) for r in rs]
+    return out
 
 
 def mark_done(conn: sa.Connection, agent_id: str, command_ids: Iterable[Any],
@@ -91,32 +104,42 @@ def mark_done(conn: sa.Connection, agent_id: str, command_ids: Iterable[Any],
 def response_extras(engine: sa.Engine, key: Ed25519PrivateKey, agent_ids: Iterable[str | None],
                     now: datetime) -> dict[str, Any]:
     """``policy_version`` and ``commands`` for a delivery answer (one known sender only)."""
-    senders = {a for a in agent_ids if a}
-    if len(senders) != 1:
-        return {"commands": []}
-    agent_id = senders.pop()
+    return response_extras_many(engine, key, [agent_ids], now)[0]
+
+
+def response_extras_many(engine: sa.Engine, key: Ed25519PrivateKey,
+                         deliveries: list[Iterable[str | None]],
+                         now: datetime) -> list[dict[str, Any]]:
+    """:func:`response_extras` for several deliveries at once, in one transaction."""
+    senders = []
+    for agent_ids in deliveries:
+        distinct = {a for a in agent_ids if a}
+        senders.append(distinct.pop() if len(distinct) == 1 else None)
+    wanted = sorted({a for a in senders if a})
+    if not wanted:
+        return [{"commands": []} for _ in deliveries]
     with engine.begin() as conn:
-        row = conn.execute(_sender_query(), {"agent_id": agent_id}).first()
-        if row is None or row.status != "active":
-            return {"commands": []}
+        rows = {r.id: r for r in conn.execute(_sender_query(), {"ids": wanted})
+                if r.status == "active"}
         # = agent_policy(...)["version"], without merging the content it is not asked for
-        version = (loader.current(conn).version << PROFILE_BITS) + (row.revision or 0)
-        commands = pending_commands(conn, agent_id, key, now)
-    return {"policy_version": version, "commands": commands}
+        base = loader.current(conn).version << PROFILE_BITS if rows else 0
+        commands = pending_commands_many(conn, sorted(rows), key, now)
+    return [{"policy_version": base + (rows[a].revision or 0), "commands": commands[a]}
+            if a in rows else {"commands": []} for a in senders]
 
 
 @cache
 def _sender_query() -> sa.Select:
     # built once: every delivery answer asks it
-    return (sa.select(agents.c.status, host_profiles.c.revision)
+    return (sa.select(agents.c.id, agents.c.status, host_profiles.c.revision)
             .select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
-            .where(agents.c.id == sa.bindparam("agent_id")))
+            .where(agents.c.id.in_(sa.bindparam("ids", expanding=True))))
 
 
 @cache
 def _pending_query() -> sa.Select:
     c = agent_commands.c
     return (sa.select(agent_commands)
-            .where(c.agent_id == sa.bindparam("agent_id"), c.done_at.is_(None),
+            .where(c.agent_id.in_(sa.bindparam("ids", expanding=True)), c.done_at.is_(None),
                    c.expires_at > sa.bindparam("now", type_=UTCDateTime))
-            .order_by(c.created_at).limit(MAX_COMMANDS))
+            .order_by(c.created_at).limit(sa.bindparam("cap", type_=sa.Integer)))

@@ -36,8 +36,9 @@ SPEC: dict[str, Field] = {
                                                  "(per worker process; then 429)"),
         "agent_burst": Field(int, 300, "reports one agent may deliver at once before its "
                                        "rate applies"),
-        "max_concurrent": Field(int, 2, "report deliveries one worker verifies and stores "
-                                        "at once (0: no limit); more wait, then get 429"),
+        "max_concurrent": Field(int, 6, "report deliveries one worker has in flight at once "
+                                        "(they share one group commit; 0: no limit); more "
+                                        "wait, then get 429"),
         "queue_wait_ms": Field(int, 200, "how long a delivery waits for a free slot "
                                          "before 429"),
         "busy_retry_after_seconds": Field(int, 30, "Retry-After sent with that 429"),

@@ -13,14 +13,14 @@ from hostpatrol.shared.report import utcnow
 from .agent_ops import inspect_new
 from .clock import note_refusals
 from .errors import Rejected
-from .findings.hook import evaluate_stored
+from .findings.hook import evaluate_batch
 from .metrics import REPORTS
 from .policy import loader
 from .store import intake
 from .store import reports as report_store
 from .store.writelock import ingest_writer
 from .throttle import Admission
-from .trust import Limits, Verified, verify_report
+from .trust import Limits, Verified, senders_by_kid, verify_report
 
 log = logging.getLogger("hostpatrol.collector.ingest")
 
@@ -61,9 +61,11 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     verified: list[tuple[int, Verified]] = []
     clock_refusals: list[tuple[str, datetime, str]] = []
     with engine.connect() as conn:
+        known = senders_by_kid(conn, tokens)  # one query for the whole batch
         for i, token in enumerate(tokens):
             try:
-                verified.append((i, verify_report(conn, token, now=now, limits=limits)))
+                verified.append((i, verify_report(conn, token, now=now, limits=limits,
+                                                  known=known)))
             except Rejected as e:
                 outcomes[i] = Outcome("rejected", error=e.message, status=e.status,
                                       reason=e.reason)
@@ -112,22 +114,22 @@ def _rate_limit(verified: list[tuple[int, Verified]], outcomes: list[Outcome | N
 
 def _store(conn: sa.Connection, verified: list[tuple[int, Verified]],
            outcomes: list[Outcome | None], now: datetime, source: str) -> None:
-    """Store each verified report, flag clone signals, run the rules (one transaction)."""
-    policy = None
+    """Store the verified reports, flag clone signals, run the rules (one transaction)."""
+    stored = intake.store_batch(
+        conn, [intake.Incoming(v.report, v.jws, v.sha256) for _, v in verified], now=now,
+        source=source, inspect=lambda report, row: inspect_new(conn, report, row, now))
+    judge = []
     untouched = {v.report.agent_id for _, v in verified}
-    for i, v in verified:
+    for (i, v), st in zip(verified, stored, strict=True):
         report = v.report
-        pk = intake.insert_evidence(conn, report, jws=v.jws, sha256=v.sha256,
-                                    received_at=now, source=source)
-        host = intake.sender(conn, report.agent_id) if pk is not None else None
-        if pk is not None and host is not None:
-            inspect_new(conn, report, host, now)  # clone signals, executed commands
-            stored = intake.store_parsed(conn, report, pk, host, now)
+        if st.pk is not None:
             untouched.discard(report.agent_id)
-            policy = policy or loader.current(conn)
-            evaluate_stored(conn, report, now, policy=policy, stored=stored)
-        outcomes[i] = Outcome("accepted" if pk is not None else "duplicate",
+            if st.host is not None:
+                judge.append((report, st))
+        outcomes[i] = Outcome("accepted" if st.pk is not None else "duplicate",
                               report_id=report.report_id, agent_id=report.agent_id,
-                              status=201 if pk is not None else 200)
+                              status=201 if st.pk is not None else 200)
+    if judge:
+        evaluate_batch(conn, judge, now, policy=loader.current(conn))
     for agent_id in untouched:  # only duplicates from this agent: still heard from
         report_store.touch_agent(conn, agent_id, now)

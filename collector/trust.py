@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import fastjsonschema
@@ -86,9 +86,34 @@ def validate_data(report: Report) -> None:
             raise Rejected(msg, status=422, reason="schema") from e
 
 
+@lru_cache(maxsize=8192)
+def _public_key(text: str) -> Any:
+    """The key object for an agent's stored public key (parsing it costs as much as a
+    verification; the text is the key, so caching by it is safe)."""
+    return public_from_b64(text)
+
+
+def senders_by_kid(conn: sa.Connection, tokens: list[str | bytes]) -> dict[str, Any]:
+    """The agents whose key ids the tokens' headers name, read in one query.
+
+    Only a lookup: a token whose header cannot be read is left to :func:`verify_report`
+    to refuse with the precise reason.
+    """
+    kids = set()
+    for token in tokens:
+        kid = jws.peek_kid(token)
+        if kid:
+            kids.add(kid)
+    return agent_store.by_kids(conn, sorted(kids)) if kids else {}
+
+
 def verify_report(conn: sa.Connection, token: str | bytes, *, now: datetime,
-                  limits: Limits) -> Verified:
-    """Verify one JWS report against the sending agent's key; raise Rejected."""
+                  limits: Limits, known: dict[str, Any] | None = None) -> Verified:
+    """Verify one JWS report against the sending agent's key; raise Rejected.
+
+    ``known`` holds agents already read by key id (:func:`senders_by_kid`); a key id not
+    in it is looked up.
+    """
     if len(token) > limits.max_report_bytes:
         msg = f"report is {len(token)} bytes; the limit is {limits.max_report_bytes}"
         raise Rejected(msg, status=413, reason="too_large")
@@ -110,12 +135,13 @@ def verify_report(conn: sa.Connection, token: str | bytes, *, now: datetime,
     if not kid:
         msg = "JWS header has no kid: cannot tell which agent signed it"
         raise Rejected(msg, status=400, reason="malformed")
-    agent = agent_store.by_kid(conn, kid)
+    agent = known.get(kid) if known is not None and kid in known else \
+        agent_store.by_kid(conn, kid)
     if agent is None:
         msg = f"unknown agent key {kid[:64]!r}: enroll the agent first"
         raise Rejected(msg, status=401, reason="unknown_agent")
     try:
-        payload = jws.verify(unverified, public_from_b64(agent.public_key))
+        payload = jws.verify(unverified, _public_key(agent.public_key))
     except (BadSignature, KeyFileError) as e:
         msg = f"signature does not verify with the key of agent {agent.id}"
         raise Rejected(msg, status=401, reason="bad_signature") from e

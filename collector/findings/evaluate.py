@@ -17,6 +17,7 @@ from ..rules.model import HostFacts, Result
 from ..store import profiles
 from ..store.intake import Stored
 from ..store.schema import agents, check_results, host_latest, reports
+from . import history
 from .register import Applied, apply
 
 
@@ -36,14 +37,14 @@ def on_report(conn: sa.Connection, report: Report, now: datetime, *,
               policy: Policy | None = None, stored: Stored | None = None) -> Applied:
     """Evaluate the checks of a just-stored report that are the host's newest results.
 
-    Ingest passes the ``policy`` it loaded once per batch and what :func:`intake.store_parsed`
+    Ingest passes the ``policy`` it loaded once per batch and what :func:`intake.store_batch`
     already knows (the sender's row, the newest results), saving three queries a report.
     """
     policy = policy or loader.current(conn)
     if stored is not None:
-        row: Any = SimpleNamespace(**{**stored.host._asdict(), "hostname": (
-            report.host.get("hostname") or stored.host.hostname)})
-        ids = stored.newest
+        row: Any = SimpleNamespace(**{**stored.host, "hostname": (
+            report.host.get("hostname") or stored.host["hostname"])})
+        ids = stored.newest or {}
     else:
         row = profiles.host_row(conn, report.agent_id)
         if row is None:
@@ -72,6 +73,7 @@ def on_report(conn: sa.Connection, report: Report, now: datetime, *,
         results[r.check] = Result(r.check, r.status, r.started_at, r.data, rid, previous)
     if not results:
         return Applied()
+    results = history.attach(conn, policy, row.id, row.group_name, results)  # trend rules
     base: dict[str, frozenset[str]] = {}
     if any(kinds_for(check) for check in results):
         base = {k: frozenset(b.items) for k, b in profiles.get_baselines(conn, row.id).items()}

@@ -9,10 +9,36 @@ from typing import Any
 import sqlalchemy as sa
 from hostpatrol.shared.report import Report
 
+from ..policy.model import Policy
 from .evaluate import on_report
 from .register import Applied
 
 log = logging.getLogger("hostpatrol.collector.findings")
+
+
+def evaluate_batch(conn: sa.Connection, stored: list[tuple[Report, Any]], now: datetime, *,
+                   policy: Policy) -> None:
+    """Run the rules for each stored report, in order, under one savepoint.
+
+    ``stored`` pairs each report with its :class:`intake.Stored`. Should any rule fail,
+    the savepoint is rolled back and the reports are evaluated again one by one, each in
+    its own savepoint, so one bad report costs only its own evaluation.
+    """
+    try:
+        with conn.begin_nested():
+            for report, st in stored:
+                _log(report, on_report(conn, report, now, policy=policy, stored=st))
+    except Exception:  # a broken rule must never cost a signed report
+        log.warning("rule evaluation failed in a batch of %d: evaluating one by one",
+                    len(stored), exc_info=True)
+        for report, st in stored:
+            evaluate_stored(conn, report, now, policy=policy, stored=st)
+
+
+def _log(report: Report, applied: Applied) -> None:
+    if applied.opened or applied.reopened or applied.verified:
+        log.info("findings agent=%s opened=%s reopened=%s verified=%s", report.agent_id,
+                 applied.opened, applied.reopened, applied.verified)
 
 
 def evaluate_stored(conn: sa.Connection, report: Report, now: datetime,
@@ -28,7 +54,5 @@ def evaluate_stored(conn: sa.Connection, report: Report, now: datetime,
         log.exception("rule evaluation failed agent=%s report=%s", report.agent_id,
                       report.report_id)
         return None
-    if applied.opened or applied.reopened or applied.verified:
-        log.info("findings agent=%s opened=%s reopened=%s verified=%s", report.agent_id,
-                 applied.opened, applied.reopened, applied.verified)
+    _log(report, applied)
     return applied

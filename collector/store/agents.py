@@ -61,6 +61,19 @@ def by_kid(conn: sa.Connection, kid: str) -> sa.Row | None:
     return conn.execute(_by_kid_query(), {"kid": kid}).first()
 
 
+@cache
+def _by_kids_query() -> sa.Select:
+    return sa.select(agents).where(agents.c.kid.in_(sa.bindparam("kids", expanding=True)))
+
+
+def by_kids(conn: sa.Connection, kids: list[str]) -> dict[str, sa.Row]:
+    """The agents owning these key ids, by key id (unknown ids are absent)."""
+    if len(kids) == 1:
+        row = by_kid(conn, kids[0])
+        return {} if row is None else {row.kid: row}
+    return {row.kid: row for row in conn.execute(_by_kids_query(), {"kids": kids})}
+
+
 def get(conn: sa.Connection, agent_id: str) -> sa.Row | None:
     """One agent by id."""
     return conn.execute(sa.select(agents).where(agents.c.id == agent_id)).first()

@@ -1,18 +1,21 @@
-"""Store one verified report in a handful of round trips: evidence, results, latest, agent.
+"""Store a batch of verified reports in a fixed number of statements, whatever its size.
 
-The hot path of ingest. Statements are built once per dialect (SQLAlchemy then reuses
-their compiled form), results go in one multi-row INSERT, ``host_latest`` is an upsert
-that only replaces an older result (``WHERE started_at <=``), and the agent row is
-updated once (``last_seq`` / ``last_report_at`` only move forward, in SQL). The agent
-and its profile are read inside the write transaction and handed to the rules, so they
-do not read them again.
+The hot path of ingest. Per batch (one report or hundreds): one multi-row INSERT of the
+evidence (``ON CONFLICT DO NOTHING``: a report already stored is a duplicate), one read of
+the senders and one of their newest results, one multi-row INSERT of every result, one
+upsert of ``host_latest`` and one executemany UPDATE of the agents. Statements are built
+once per dialect. The reports are then walked in order in memory, so each one sees its
+sender as the previous report left it (clone signals, ``last_seq`` moving forward) and
+each result is "newest" exactly when it would have been had the reports come one by one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,19 +28,36 @@ STATUS_RANK = {"ok": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    """A newly stored report: its row id, the sender as read before this report, and
-    this report's results that are now the host's newest of their check."""
+class Incoming:
+    """A verified report to store: the parsed report and the JWS exactly as received."""
 
-    pk: int
-    host: sa.Row
-    newest: dict[str, int]
+    report: Report
+    jws: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What became of one incoming report.
+
+    ``pk`` is its row id (None: a duplicate, stored before or earlier in the batch);
+    ``host`` the sender's columns as they were before this report (None: nothing to
+    evaluate); ``newest`` this report's results that were the host's newest of their check
+    when it arrived, by check name.
+    """
+
+    pk: int | None
+    host: dict[str, Any] | None = None
+    newest: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    insert_report: Any
-    host: Any
+    insert_reports: Any
+    hosts: Any
+    latest: Any
+    hosts_one: Any  # the same for one agent: "= :id" spares rendering an IN list per call
+    latest_one: Any
     insert_results: Any
     upsert_latest: Any
     update_agent: Any
@@ -52,23 +72,32 @@ def _statements(dialect: str) -> _Statements:
     # the agent's worst status over its newest results; ties go to the first check by name
     rank = sa.case({s: r for s, r in STATUS_RANK.items() if r}, value=host_latest.c.status,
                    else_=0)
+    ids = sa.bindparam("ids", expanding=True)
+    one = sa.bindparam("id")
+    hosts = sa.select(
+        agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.last_seen_at,
+        agents.c.status, agents.c.machine_id, agents.c.last_seq, host_profiles.c.critical,
+        host_profiles.c.tags, host_profiles.c.owner, host_profiles.c.backup_owner,
+    ).select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
+    latest_q = sa.select(host_latest.c.agent_id, host_latest.c.check_name,
+                         host_latest.c.started_at)
     return _Statements(
-        insert_report=insert(reports).on_conflict_do_nothing(
-            index_elements=["agent_id", "report_id"]).returning(reports.c.id),
-        host=sa.select(
-            agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.last_seen_at,
-            agents.c.status, agents.c.machine_id, agents.c.last_seq, host_profiles.c.critical,
-            host_profiles.c.tags, host_profiles.c.owner, host_profiles.c.backup_owner,
-        ).select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
-        .where(agents.c.id == sa.bindparam("agent_id")),
+        insert_reports=insert(reports).on_conflict_do_nothing(
+            index_elements=["agent_id", "report_id"]).returning(
+            reports.c.id, reports.c.agent_id, reports.c.report_id),
+        hosts=hosts.where(agents.c.id.in_(ids)),
+        latest=latest_q.where(host_latest.c.agent_id.in_(ids)),
+        hosts_one=hosts.where(agents.c.id == one),
+        latest_one=latest_q.where(host_latest.c.agent_id == one),
         insert_results=check_results.insert().returning(check_results.c.id,
                                                         sort_by_parameter_order=True),
+        # guarded: a concurrent writer (another collector on PostgreSQL) may have stored
+        # a newer result meanwhile
         upsert_latest=latest.on_conflict_do_update(
             index_elements=["agent_id", "check_name"],
             set_={"result_id": latest.excluded.result_id, "status": latest.excluded.status,
                   "started_at": latest.excluded.started_at},
-            where=host_latest.c.started_at <= latest.excluded.started_at,
-        ).returning(host_latest.c.check_name, host_latest.c.result_id),  # rows it wrote
+            where=host_latest.c.started_at <= latest.excluded.started_at),
         update_agent=agents.update().where(agents.c.id == sa.bindparam("agent_id")).values(
             worst_status=sa.select(host_latest.c.status)
             .where(host_latest.c.agent_id == agents.c.id)
@@ -88,40 +117,108 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-def insert_evidence(conn: sa.Connection, report: Report, *, jws: str, sha256: str,
-                    received_at: datetime, source: str) -> int | None:
-    """Insert the signed report unless already stored; its row id, or None if a duplicate."""
-    return conn.execute(_statements(conn.dialect.name).insert_report, {
-        "agent_id": report.agent_id, "report_id": report.report_id, "seq": report.seq,
-        "created_at": report.created_at, "received_at": received_at,
-        "schedule": report.schedule, "source": source, "sha256": sha256, "jws": jws,
-    }).scalar()
+def _evidence(conn: sa.Connection, st: _Statements, items: list[Incoming],
+              received_at: datetime, source: str) -> tuple[dict[tuple[str, str], int],
+                                                            dict[tuple[str, str], int]]:
+    """Insert the batch's evidence; (first position of each report, row id of each new one)."""
+    first: dict[tuple[str, str], int] = {}
+    rows = []
+    for i, it in enumerate(items):
+        r = it.report
+        key = (r.agent_id, r.report_id)
+        if key in first:
+            continue  # the same report twice in one batch: the later one is a duplicate
+        first[key] = i
+        rows.append({"agent_id": r.agent_id, "report_id": r.report_id, "seq": r.seq,
+                     "created_at": r.created_at, "received_at": received_at,
+                     "schedule": r.schedule, "source": source, "sha256": it.sha256,
+                     "jws": it.jws})
+    pks = {(row.agent_id, row.report_id): row.id
+           for row in conn.execute(st.insert_reports, rows)} if rows else {}
+    return first, pks
 
 
-def sender(conn: sa.Connection, agent_id: str) -> sa.Row | None:
-    """The agent joined with its profile (read inside the write transaction)."""
-    return conn.execute(_statements(conn.dialect.name).host,
-                        {"agent_id": agent_id}).first()
+class _Sender:
+    """One sender's row as the batch's earlier reports left it, and its final update."""
+
+    def __init__(self, row: sa.Row) -> None:
+        self.now = dict(row._mapping)
+        self.update: dict[str, Any] = {"agent_id": row.id, "hostname": None,
+                                       "agent_version": None, "os_name": None, "seq": None,
+                                       "created_at": None}
+
+    def advance(self, report: Report, now: datetime) -> None:
+        """Apply ``report`` to the in-memory row the way the UPDATE applies it in SQL."""
+        cur, up = self.now, self.update
+        mid = report.host.get("machine_id")
+        if mid and not cur["machine_id"]:
+            cur["machine_id"] = mid[:128]
+        if cur["last_seq"] is None or cur["last_seq"] < report.seq:
+            cur["last_seq"] = report.seq
+            up["seq"], up["created_at"] = report.seq, report.created_at
+        for column, key in (("hostname", "hostname"), ("agent_version", "agent_version"),
+                            ("os_name", "os")):
+            value = report.host.get(key) or None
+            if value:
+                up[column] = value
+                if column == "hostname":
+                    cur["hostname"] = value
+        cur["last_seen_at"] = now
 
 
-def store_parsed(conn: sa.Connection, report: Report, pk: int, host: sa.Row,
-                 now: datetime) -> Stored:
-    """Results, ``host_latest`` and the agent row for a report just inserted as ``pk``."""
+def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, source: str,
+                inspect: Callable[[Report, Any], None] | None = None) -> list[Stored]:
+    """Store ``items`` (verified, in arrival order) in the caller's transaction.
+
+    ``inspect(report, sender)`` is called for each new report with its sender as it was
+    before it (``machine_id``, ``last_seq``, ... as attributes), before it is applied.
+    """
     st = _statements(conn.dialect.name)
-    aid = report.agent_id
-    newest: dict[str, int] = {}
-    if report.results:
-        ids = list(conn.execute(st.insert_results, [
-            {"report_pk": pk, "agent_id": aid, "check_name": r.check, "status": r.status,
-             "started_at": r.started_at, "duration_ms": r.duration_ms, "data": r.data,
-             "error": r.error} for r in report.results]).scalars())
-        written = conn.execute(st.upsert_latest, [
-            {"agent_id": aid, "check_name": r.check, "result_id": rid, "status": r.status,
-             "started_at": r.started_at} for r, rid in zip(report.results, ids, strict=True)])
-        newest = dict(written.all())  # a list of pairs: dict(result) would use its keys()
-    h = report.host
-    conn.execute(st.update_agent, {
-        "agent_id": aid, "hostname": h.get("hostname") or None,
-        "agent_version": h.get("agent_version") or None, "os_name": h.get("os") or None,
-        "now": now, "seq": report.seq, "created_at": report.created_at})
-    return Stored(pk, host, newest)
+    first, pks = _evidence(conn, st, items, now, source)
+    out = [Stored(None)] * len(items)
+    new = [(i, pks[key]) for key, i in first.items() if key in pks]
+    if not new:
+        return out
+    aids = sorted({items[i].report.agent_id for i, _ in new})
+    hosts, latest_q, args = ((st.hosts_one, st.latest_one, {"id": aids[0]}) if len(aids) == 1
+                             else (st.hosts, st.latest, {"ids": aids}))
+    senders = {row.id: _Sender(row) for row in conn.execute(hosts, args)}
+    latest = {(row.agent_id, row.check_name): row.started_at
+              for row in conn.execute(latest_q, args)}
+    results: list[dict[str, Any]] = []
+    final: dict[tuple[str, str], int] = {}  # (agent, check) -> index into results
+    plan: list[tuple[int, int, dict[str, Any], dict[str, int]]] = []
+    for i, pk in new:
+        report = items[i].report
+        sender = senders.get(report.agent_id)
+        if sender is None:  # removed since it was verified: keep the evidence, judge nothing
+            out[i] = Stored(pk)
+            continue
+        before = dict(sender.now)
+        if inspect is not None:
+            inspect(report, SimpleNamespace(**before))
+        sender.advance(report, now)
+        newest: dict[str, int] = {}
+        for r in report.results:
+            results.append({"report_pk": pk, "agent_id": report.agent_id,
+                            "check_name": r.check, "status": r.status,
+                            "started_at": r.started_at, "duration_ms": r.duration_ms,
+                            "data": r.data, "error": r.error})
+            key = (report.agent_id, r.check)
+            if key not in latest or latest[key] <= r.started_at:
+                latest[key] = r.started_at
+                final[key] = newest[r.check] = len(results) - 1
+        plan.append((i, pk, before, newest))
+    ids = list(conn.execute(st.insert_results, results).scalars()) if results else []
+    if final:
+        conn.execute(st.upsert_latest, [
+            {"agent_id": aid, "check_name": check, "result_id": ids[j],
+             "status": results[j]["status"], "started_at": results[j]["started_at"]}
+            for (aid, check), j in final.items()])
+    judged = {items[i].report.agent_id for i, _, _, _ in plan}
+    if judged:
+        conn.execute(st.update_agent, [{**s.update, "now": now} for aid, s in senders.items()
+                                       if aid in judged])
+    for i, pk, before, newest in plan:
+        out[i] = Stored(pk, before, {check: ids[j] for check, j in newest.items()})
+    return out
