@@ -136,6 +136,21 @@ def parse(token: str | bytes) -> Unverified:
     )
 
 
+def peek_kid(token: str | bytes) -> str | None:
+    """The ``kid`` a token's header names, or None; nothing is checked (use :func:`parse`)."""
+    try:
+        if isinstance(token, bytes):
+            token = token.decode("ascii")
+        header_b64 = token.strip().split(".", 1)[0]
+        if len(header_b64) > MAX_HEADER_BYTES:
+            return None
+        header = loads_strict(b64url_decode(header_b64))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
 def verify(unverified: Unverified, key: Ed25519PublicKey) -> bytes:
     """Verify the signature over the exact signed bytes; return the payload bytes."""
     try:
