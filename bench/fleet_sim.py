@@ -67,6 +67,7 @@ class SimHost:
     rng: random.Random
     seq: int = 0
     kid: str = field(init=False)
+    disk_use: dict[str, float] = field(default_factory=dict)  # mount -> current used %
 
     def __post_init__(self) -> None:
         self.kid = key_id(self.key.public_key())
@@ -133,7 +134,13 @@ class ReportFactory:
     @staticmethod
     def _disk(host: SimHost, r: dict[str, Any]) -> None:
         for fs in r["data"].get("filesystems", []):
-            pct = round(min(99.5, max(3.0, host.rng.gauss(55, 20))), 2)
+            # each filesystem has its own level (55 % +- 20 across the fleet, so about
+            # 7 % of them sit past 85 %) that wanders a little between reports, as real
+            # disks do: deviating hosts keep deviating, a few cross a threshold now and then
+            level = host.disk_use.get(fs["mount"])
+            level = host.rng.gauss(55, 20) if level is None else level + host.rng.gauss(0, 0.3)
+            level = host.disk_use[fs["mount"]] = min(99.5, max(3.0, level))
+            pct = round(level, 2)
             total = fs["total_bytes"]
             fs["used_bytes"] = int(total * pct / 100)
             fs["free_bytes"] = total - fs["used_bytes"]

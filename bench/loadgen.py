@@ -112,12 +112,13 @@ def _child(idx: int, port: int, fingerprint: str, factory: ReportFactory,
     stop_at = start_at + duration
     samples: list[Sample] = []
     errors: list[str] = []
-    per = [items[k::senders] for k in range(senders)] if batch == 1 else None
+    per = [items[k::senders] for k in range(senders)]
     threads = []
     conns = [PinnedConnection(port, fingerprint, timeout=60) for _ in range(senders)]
     for k in range(senders):
-        # a host's reports stay on one sender and in seq order (single mode splits by host)
-        mine = per[k] if per is not None else items[k::senders]
+        # a host's reports stay on one sender and in seq order (hosts are a multiple of
+        # senders, so item i, of host i % hosts, goes to sender i % senders)
+        mine = per[k]
         threads.append(threading.Thread(target=_sender, args=(
             conns[k], mine, batch, stop_at, samples, errors)))
     for t in threads:
@@ -143,7 +144,7 @@ def deliver(port: int, fingerprint: str, factory: ReportFactory, hosts: list[Sim
     procs = []
     for p in range(processes):
         mine = hosts[p::processes]
-        if senders > 1 and batch == 1:
+        if senders > 1:  # each host on one sender: a multiple of senders
             mine = mine[:len(mine) - len(mine) % senders] or mine
         procs.append(ctx.Process(target=_child, args=(
             p, port, fingerprint, factory, mine, per_process, batch, senders, duration,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,17 +27,27 @@ def finding_summary(row: Any) -> dict[str, Any]:
             "deadline": row.deadline.isoformat() if row.deadline else None}
 
 
+@cache
+def _insert_event() -> sa.Insert:  # built once: the rules add events at ingest
+    return finding_events.insert().returning(finding_events.c.id)
+
+
+@cache
+def _finding_by_id() -> sa.Select:
+    return sa.select(findings).where(findings.c.id == sa.bindparam("fid"))
+
+
 def add_event(conn: sa.Connection, policy: Policy, finding_id: int, *, action: str,
               actor: str, now: datetime, from_state: str | None = None,
               to_state: str | None = None, note: str | None = None,
               details: dict[str, Any] | None = None) -> int:
     """Append an event to a finding's timeline and queue its notifications."""
-    event_id = conn.execute(finding_events.insert().values(
-        finding_id=finding_id, at=now, actor=actor[:64], action=action, from_state=from_state,
-        to_state=to_state, note=note, details=details or {},
-    ).returning(finding_events.c.id)).scalar_one()
+    event_id = conn.execute(_insert_event(), {
+        "finding_id": finding_id, "at": now, "actor": actor[:64], "action": action,
+        "from_state": from_state, "to_state": to_state, "note": note,
+        "details": details or {}}).scalar_one()
     if action in FIRST_NOTICE or action in ALWAYS:
-        row = conn.execute(sa.select(findings).where(findings.c.id == finding_id)).one()
+        row = conn.execute(_finding_by_id(), {"fid": finding_id}).one()
         mode = policy.first_notice.get(row.level, "none")
         if action in ALWAYS and mode == "digest":
             mode = "immediate"

@@ -135,8 +135,10 @@ def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, de
             **base, state="in_progress", state_changed_at=now))
         add_event(conn, policy, row.id, action="fix_not_confirmed", actor=ACTOR, now=now,
                   from_state="fixed", to_state="in_progress", note=dev.message)
-    else:
-        conn.execute(findings.update().where(where).values(**base))
+    else:  # the common case, once per deviating result: a statement built once
+        conn.execute(_seen_again(), {"fid": row.id, "last_seen": now,
+                                     "evidence": base["evidence"],
+                                     "last_result_id": result_id, "base_level": dev.level})
     factor = next((f for f in row.factors or [] if f.get("factor") == "fleet_spread"), None)
     spread = None if factor is None else {k: v for k, v in factor.items()
                                           if k not in ("factor", "from", "to")}
@@ -149,19 +151,39 @@ def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, de
 
 def _verify(conn: sa.Connection, policy: Policy, row: Any, now: datetime,
             result_id: int | None) -> None:
-    conn.execute(findings.update().where(findings.c.id == row.id).values(
-        state="verified", state_changed_at=now, last_result_id=result_id))
+    conn.execute(_verified(), {"fid": row.id, "now": now, "last_result_id": result_id})
     add_event(conn, policy, row.id, action="verified", actor=ACTOR, now=now,
               from_state=row.state, to_state="verified",
               note="the agent's next result passes", details={"result_id": result_id})
 
 
 @cache
-def _existing_query() -> sa.Select:
-    # built once: apply runs for every ingested report
-    return sa.select(findings).where(
-        findings.c.agent_id == sa.bindparam("agent_id"),
-        findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
+def _verified() -> sa.Update:  # built once: every fixed deviation comes through here
+    return findings.update().where(findings.c.id == sa.bindparam("fid")).values(
+        state="verified",
+        state_changed_at=sa.bindparam("now", type_=findings.c.state_changed_at.type),
+        last_result_id=sa.bindparam("last_result_id", type_=findings.c.last_result_id.type))
+
+
+@cache
+def _seen_again() -> sa.Update:
+    # built once: runs for every result that still deviates (the bound values take the
+    # columns' types: UTC datetimes, JSON)
+    return findings.update().where(findings.c.id == sa.bindparam("fid")).values(
+        last_seen=sa.bindparam("last_seen", type_=findings.c.last_seen.type),
+        occurrences=findings.c.occurrences + 1,
+        evidence=sa.bindparam("evidence", type_=findings.c.evidence.type),
+        last_result_id=sa.bindparam("last_result_id", type_=findings.c.last_result_id.type),
+        base_level=sa.bindparam("base_level", type_=findings.c.base_level.type))
+
+
+@cache
+def _existing_query(one_check: bool) -> sa.Select:
+    # built once: apply runs for every ingested report; most report one check (a
+    # heartbeat), which needs no IN list rendered per call
+    check = (findings.c.check_name == sa.bindparam("check") if one_check else
+             findings.c.check_name.in_(sa.bindparam("checks", expanding=True)))
+    return sa.select(findings).where(findings.c.agent_id == sa.bindparam("agent_id"), check)
 
 
 def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, now: datetime,
@@ -171,8 +193,11 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         return Applied()
     result_ids = result_ids or {}
     rules = {r.id: r for r in ev.rules}
+    checks = sorted({r.check for r in ev.rules})
+    args = ({"check": checks[0]} if len(checks) == 1 else {"checks": checks})
     existing = {row.dedup_key: row for row in conn.execute(
-        _existing_query(), {"agent_id": host.agent_id, "rules": list(rules)}).all()}
+        _existing_query(len(checks) == 1), {"agent_id": host.agent_id, **args})
+        if row.rule_id in rules}
     counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
     seen = set()
     for dev in ev.deviations:
