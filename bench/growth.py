@@ -41,6 +41,7 @@ def pages(ids: list[str]) -> list[tuple[str, str]]:
         ("hosts list, last page", "/hosts?page=PAGE_LAST"),
         ("hosts search ?q=", "/hosts?q=sim-00042"),
         ("hosts filter state=silent", "/hosts?state=silent"),
+        ("hosts filter tag=internet", "/hosts?tag=internet"),  # a full page at each size
         ("host dossier /hosts/ID", f"/hosts/{host}"),
         ("findings register /findings", "/findings"),
         ("findings overdue level IV", "/findings?overdue=1&level=IV"),

@@ -27,6 +27,8 @@ from hostpatrol.collector.store.schema import (
     finding_events,
     findings,
     host_latest,
+    host_profiles,
+    host_tags,
     reports,
 )
 from hostpatrol.shared import jws
@@ -91,6 +93,16 @@ def seed(engine: sa.Engine, results: list[dict[str, Any]], hosts: int, *, weeks:
             "last_seen_at": now - timedelta(minutes=60 * 80 if i in silent
                                             else rng.randint(1, 14)),
         } for i, aid in enumerate(ids)])
+        # profiles as admins keep them: a zone tag and a role tag each, 10 % critical
+        conn.execute(host_profiles.insert(), [{
+            "agent_id": aid, "critical": i % 10 == 0,
+            "tags": sorted({("isolated" if i % 20 == 0 else "intranet" if i % 3 == 0
+                             else "internet"), ("db", "web", "file", "app")[i % 4]}),
+            "owner": f"ops-{i % 40:02d}", "updated_at": now, "updated_by": "seed",
+        } for i, aid in enumerate(ids)])
+        conn.execute(host_tags.insert(), [
+            {"agent_id": row["agent_id"], "tag": tag}
+            for row in conn.execute(sa.select(host_profiles)).mappings() for tag in row["tags"]])
     evidence = {}
     for i, aid in enumerate(ids):
         doc = {"format": "hostpatrol.report/1", "agent_id": aid, "report_id": str(uuid.uuid4()),

@@ -54,6 +54,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._queue: list[_Delivery] = []
         self._pid = 0
+        self.commits = 0  # shared transactions run (deliveries / commits = the sharing)
 
     def submit(self, tokens: list[str | bytes]) -> tuple[list[Outcome], dict[str, Any]]:
         """Ingest ``tokens`` with whatever else is in flight; (outcomes, check-in extras)."""
@@ -86,6 +87,7 @@ class Batcher:
     def _run(self) -> None:
         while True:
             batch = self._take()
+            self.commits += 1
             try:
                 self._commit(batch)
             except BaseException as e:  # noqa: BLE001 - handed to every waiting request

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from . import rollups
-from .schema import agents, check_results, host_profiles
+from .schema import agents, check_results, host_tags
 
 PASSING = ("ok",)
 NOT_APPLICABLE = ("skipped",)
@@ -50,20 +49,8 @@ def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.Colu
     return column.like(like) if dialect == "sqlite" else column.ilike(like)
 
 
-def _tag_values(dialect: str) -> tuple[Any, sa.ColumnElement[Any]]:
-    """A FROM item listing each profile's tags one per row, and its value column."""
-    if dialect == "postgresql":
-        each = sa.func.jsonb_array_elements_text(
-            sa.cast(host_profiles.c.tags, postgresql.JSONB)).table_valued("value")
-    else:
-        each = sa.func.json_each(host_profiles.c.tags).table_valued("value")
-    return host_profiles.join(each, sa.true()), each.c.value
-
-
-def _tagged(tag: str, dialect: str) -> sa.ColumnElement[bool]:
-    source, value = _tag_values(dialect)
-    return agents.c.id.in_(sa.select(host_profiles.c.agent_id).select_from(source)
-                           .where(value == tag))
+def _tagged(tag: str) -> sa.ColumnElement[bool]:
+    return agents.c.id.in_(sa.select(host_tags.c.agent_id).where(host_tags.c.tag == tag))
 
 
 def _where(q: sa.Select, f: HostFilter, now: datetime, silent_after: timedelta,
@@ -78,7 +65,7 @@ def _where(q: sa.Select, f: HostFilter, now: datetime, silent_after: timedelta,
     if f.os:
         q = q.where(agents.c.os_name == f.os)
     if f.tag:
-        q = q.where(_tagged(f.tag, dialect))
+        q = q.where(_tagged(f.tag))
     if f.state == "silent":
         q = q.where(_silent(now, silent_after))
     elif f.state == "reporting":
@@ -110,11 +97,11 @@ def facets(conn: sa.Connection, scope: frozenset[str] | None) -> dict[str, list[
     for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name)):
         out[key] = list(conn.execute(sa.select(col).distinct().where(
             scope_clause(scope), col.is_not(None)).order_by(col)).scalars())
-    source, value = _tag_values(conn.dialect.name)
-    out["tags"] = list(conn.execute(
-        sa.select(value).distinct().select_from(source.join(
-            agents, agents.c.id == host_profiles.c.agent_id))
-        .where(scope_clause(scope)).order_by(value)).scalars())
+    tags = sa.select(host_tags.c.tag).distinct()
+    if scope is not None:
+        tags = tags.join(agents, agents.c.id == host_tags.c.agent_id).where(
+            scope_clause(scope))
+    out["tags"] = list(conn.execute(tags.order_by(host_tags.c.tag)).scalars())
     return out
 
 

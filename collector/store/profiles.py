@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .schema import agents, baselines, host_profiles
+from .schema import agents, baselines, host_profiles, host_tags
 from .sql import upsert
 
 
@@ -34,6 +34,11 @@ def set_profile(conn: sa.Connection, agent_id: str, *, by: str, now: datetime,
         "revision": (current.revision if current else 0) + 1,
     }
     upsert(conn, host_profiles, [row], key=("agent_id",))
+    if tags is not None:  # the indexed copy the host list filters on
+        conn.execute(host_tags.delete().where(host_tags.c.agent_id == agent_id))
+        if row["tags"]:
+            conn.execute(host_tags.insert(), [{"agent_id": agent_id, "tag": str(t)[:64]}
+                                              for t in row["tags"]])
     if group is not None:
         conn.execute(agents.update().where(agents.c.id == agent_id)
                      .values(group_name=group or None))

@@ -229,6 +229,13 @@ host_profiles = sa.Table(  # criticality, tags and owners of a host
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),  # bumps policy feed
 )
 
+host_tags = sa.Table(  # host_profiles.tags one per row, for filtering by tag (index)
+    "host_tags", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Index("ix_host_tags_tag", "tag", "agent_id"),
+)
+
 baselines = sa.Table(  # the approved set per host and kind (ports, admins, …)
     "baselines", metadata,
     sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),

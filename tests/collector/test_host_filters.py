@@ -76,3 +76,42 @@ def test_hosts_page_filters_by_tag(tmp_path) -> None:
         assert "任意标签" in zh.text
     finally:
         w.engine.dispose()
+
+
+def test_changing_tags_replaces_them_in_the_filter(engine) -> None:
+    ids = _fleet(engine)
+    with engine.begin() as conn:
+        profiles.set_profile(conn, ids["a"], by="test", now=utcnow(), tags=["dmz"])
+        profiles.set_profile(conn, ids["c"], by="test", now=utcnow(), owner="olga")  # tags kept
+    assert _listed(engine, fleet.HostFilter(tag="intranet")) == {ids["c"]}
+    assert _listed(engine, fleet.HostFilter(tag="dmz")) == {ids["a"]}
+    with engine.begin() as conn:
+        profiles.set_profile(conn, ids["a"], by="test", now=utcnow(), tags=[])
+    assert _listed(engine, fleet.HostFilter(tag="dmz")) == set()
+
+
+def test_upgrade_copies_existing_tags_into_the_index(tmp_path) -> None:
+    import sqlalchemy as sa
+    from hostpatrol.collector.store.db import make_engine, upgrade
+    from hostpatrol.collector.store.schema import host_profiles
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(engine, "0006")  # a store from before the tag index
+        now = utcnow()
+        with engine.begin() as conn:
+            agent_store.create_token(conn, "tok-old", now=now,
+                                     expires_at=now + timedelta(hours=1), max_uses=1,
+                                     group="g1", auto_approve=True)
+            aid = enroll(conn, {"token": "tok-old", "proof": make_proof(generate(), "tok-old")},
+                         now).agent_id
+            conn.execute(host_profiles.insert().values(
+                agent_id=aid, critical=False, tags=["intranet", "db"], updated_at=now,
+                updated_by="old"))
+        upgrade(engine)
+        assert _listed(engine, fleet.HostFilter(tag="db")) == {aid}
+        with engine.connect() as conn:
+            assert fleet.facets(conn, None)["tags"] == ["db", "intranet"]
+            assert conn.execute(sa.text("SELECT count(*) FROM host_tags")).scalar_one() == 2
+    finally:
+        engine.dispose()

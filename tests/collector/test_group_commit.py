@@ -1,0 +1,161 @@
+"""Group commit: concurrent deliveries share a transaction, each gets its own answer."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+from forge import report_doc, sign
+from hostpatrol.agent.enrollment import make_proof
+from hostpatrol.collector.batcher import Batcher
+from hostpatrol.collector.checkin import create_command, response_extras_many
+from hostpatrol.collector.enroll import enroll
+from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.store import agents as agent_store
+from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
+from hostpatrol.collector.store.writelock import ingest_writer
+from hostpatrol.shared.keys import generate
+from hostpatrol.shared.report import format_time, utcnow
+from test_store_contract import LIMITS
+
+
+def _agents(engine, count: int) -> list[tuple[str, object]]:
+    now = utcnow()
+    with engine.begin() as conn:
+        agent_store.create_token(conn, "tok-gc", now=now, expires_at=now + timedelta(hours=1),
+                                 max_uses=count, group="g1", auto_approve=True)
+    out = []
+    for _ in range(count):
+        key = generate()
+        with engine.begin() as conn:
+            out.append((enroll(conn, {"token": "tok-gc",
+                                      "proof": make_proof(key, "tok-gc")}, now).agent_id, key))
+    return out
+
+
+def _count(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def test_waiting_deliveries_are_stored_together_each_with_its_own_outcome(tmp_path) -> None:
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    upgrade(engine)
+    try:
+        fleet = _agents(engine, 6)
+        commands = {}
+        with engine.begin() as conn:  # a pending command for the first agent only
+            commands[fleet[0][0]] = create_command(conn, fleet[0][0], ["disk"], now=utcnow(),
+                                                   created_by="test")
+        signing = generate()
+
+        def extras(deliveries):
+            return response_extras_many(engine, signing, [
+                [o.agent_id for o in outs if o.outcome != "rejected"] for outs in deliveries],
+                utcnow())
+
+        batcher = Batcher(engine, LIMITS, extras=extras)
+        first = sign(report_doc(fleet[1][0], seq=1), fleet[1][1])
+        assert batcher.submit([first])[0][0].outcome == "accepted"  # idle: straight through
+        deliveries = {
+            "good": [sign(report_doc(aid, seq=2), key) for aid, key in fleet],
+            "dup": [first],
+            "forged": [sign(report_doc(fleet[2][0], seq=3), generate())],
+            "mixed": [sign(report_doc(fleet[3][0], seq=4), fleet[3][1]), "not-a-jws"],
+        }
+        answers: dict[str, tuple] = {}
+        # hold the writer: the first delivery's commit waits, the others queue behind it
+        with ingest_writer(engine):
+            threads = [threading.Thread(target=lambda n=n, t=t: answers.__setitem__(
+                n, batcher.submit(t))) for n, t in deliveries.items()]
+            for t in threads:
+                t.start()
+            for _ in range(200):
+                if not batcher._queue:  # noqa: SLF001 - the committer took the first
+                    break
+                threading.Event().wait(0.01)
+            threading.Event().wait(0.3)  # the rest arrive while the first waits
+        for t in threads:
+            t.join(30)
+        good, extra = answers["good"]
+        assert [o.outcome for o in good] == ["accepted"] * 6
+        assert [o.agent_id for o in good] == [aid for aid, _ in fleet]
+        assert answers["dup"][0][0].outcome == "duplicate"
+        assert answers["forged"][0][0].status == 401
+        assert [o.outcome for o in answers["mixed"][0]] == ["accepted", "rejected"]
+        assert answers["mixed"][0][1].reason == "malformed"
+        # several senders in one delivery: no commands; one sender: its own commands
+        assert extra == {"commands": []}
+        assert answers["mixed"][1]["commands"] == []
+        assert "policy_version" in answers["mixed"][1]
+        assert batcher.commits <= 3 < 1 + len(deliveries)  # shared, not one per delivery
+        assert _count(engine, reports) == 1 + 6 + 1
+        assert _count(engine, check_results) == 8
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(host_latest)
+                                ).scalar_one() == 6
+        alone = batcher.submit([sign(report_doc(fleet[0][0], seq=9), fleet[0][1])])[1]
+        assert len(alone["commands"]) == 1  # the command goes to its own agent's answer
+    finally:
+        engine.dispose()
+
+
+def test_a_database_failure_reaches_every_waiting_delivery(tmp_path) -> None:
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    upgrade(engine)
+    try:
+        fleet = _agents(engine, 2)
+        batcher = Batcher(engine, LIMITS)
+        with engine.begin() as conn:  # break the store: results can no longer be written
+            conn.execute(sa.text("CREATE TRIGGER no_results BEFORE INSERT ON check_results "
+                                 "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"))
+        tokens = [sign(report_doc(aid, seq=1), key) for aid, key in fleet]
+        errors = []
+
+        def send(token: str) -> None:
+            try:
+                batcher.submit([token])
+            except sa.exc.DBAPIError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=send, args=(t,)) for t in tokens]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(errors) == 2  # nobody was told "accepted"
+        assert _count(engine, reports) == 0  # and nothing half-stored
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER no_results"))
+        assert [batcher.submit([t])[0][0].outcome for t in tokens] == ["accepted"] * 2
+    finally:
+        engine.dispose()
+
+
+def test_one_batch_applies_reports_in_order(engine) -> None:
+    """Reports of one host in one batch end as if they had come one by one."""
+    fleet = _agents(engine, 2)
+    now = utcnow()
+    docs = []
+    for n, (aid, key) in enumerate(fleet):
+        for seq, minutes, pct in ((1, 30, 50.0), (3, 10, 97.0), (2, 20, 60.0)):
+            doc = report_doc(aid, seq=seq, created_at=now - timedelta(minutes=minutes))
+            doc["results"][0]["started_at"] = format_time(now - timedelta(minutes=minutes))
+            fs = doc["results"][0]["data"]["filesystems"][0]
+            fs.update(used_percent=pct + n)
+            docs.append(sign(doc, key))
+    outcomes = ingest(engine, docs, limits=LIMITS)
+    assert [o.outcome for o in outcomes] == ["accepted"] * 6
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(agents.c.last_seq)).all()
+        latest = conn.execute(sa.select(host_latest.c.agent_id, check_results.c.data)
+                              .join(check_results,
+                                    check_results.c.id == host_latest.c.result_id)).all()
+    # seq moved forward to 3 although 2 came last; the newest result is the 10-minute one
+    assert {r.last_seq for r in rows} == {3}
+    assert sorted(r.data["filesystems"][0]["used_percent"] for r in latest) == [97.0, 98.0]
