@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 import psutil
 
 from ..commands import CommandError
+from . import ports_linux
 from . import ports_windows as win
 from .base import Check, Option, Outcome
 
@@ -107,6 +108,25 @@ def psutil_connections() -> list[Conn]:
             for c in psutil.net_connections(kind="inet")]
 
 
+def proc_net_connections() -> list[Conn]:
+    """The listening sockets only, from /proc/net (Linux; see ports_linux)."""
+    return [Conn(family, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM,
+                 (addr, port), (), psutil.CONN_LISTEN if protocol == "tcp" else psutil.CONN_NONE,
+                 pid)
+            for protocol, family, addr, port, pid in ports_linux.listening_sockets()]
+
+
+def host_connections() -> list[Conn]:
+    """/proc/net on Linux (a busy server's thousands of connections are never loaded),
+    psutil elsewhere or when /proc/net cannot be read."""
+    if sys.platform.startswith("linux"):
+        try:
+            return proc_net_connections()
+        except OSError:
+            pass
+    return psutil_connections()
+
+
 def psutil_proc(pid: int) -> ProcInfo:
     """Name and user of a process; None fields when it is gone or access is denied."""
     try:
@@ -149,7 +169,7 @@ class PortsCheck(Check):
                                     "(Windows: service names or display names)"),
     }
 
-    def __init__(self, *args: Any, connections: Callable[[], list[Conn]] = psutil_connections,
+    def __init__(self, *args: Any, connections: Callable[[], list[Conn]] = host_connections,
                  proc: Callable[[int], ProcInfo] = psutil_proc,
                  processes: Callable[[], set[str]] = process_names,
                  has_systemd: Callable[[], bool] = systemd_running,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 
 import jsonschema
 import psutil
 import pytest
+from hostpatrol.agent.checks import ports
 from hostpatrol.agent.checks.ports import Conn, PortsCheck, ProcInfo, listeners
 from hostpatrol.agent.commands import CommandNotFound, CommandResult
 from hostpatrol.shared.schemas import load_schema
@@ -135,3 +137,65 @@ def test_real_host_reports_our_socket_and_matches_ss(listening_socket):
     assert out.data["services"][0]["active"] is True
     assert out.data["services"][0]["method"] == ("systemd" if os.path.isdir(
         "/run/systemd/system") else "process")
+
+
+def test_proc_net_reads_only_listeners_with_their_owners():
+    """Real sockets of this process: listeners on v4/v6 TCP and UDP are found with our pid;
+    established connections and a connected UDP socket are not; the same as psutil's
+    full walk for our pid."""
+    from hostpatrol.agent.checks import ports_linux
+
+    opened = []
+
+    def keep(s: socket.socket) -> socket.socket:
+        opened.append(s)
+        return s
+
+    try:
+        tcp4 = keep(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        tcp4.bind(("127.0.0.1", 0))
+        tcp4.listen(64)
+        tcp6 = keep(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+        tcp6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        tcp6.bind(("::1", 0))
+        tcp6.listen(1)
+        udp4 = keep(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        udp4.bind(("127.0.0.1", 0))
+        talker = keep(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        talker.bind(("127.0.0.1", 0))
+        talker.connect(udp4.getsockname())  # connected: not a listener
+        for _ in range(50):  # established connections on both ends: not listeners
+            keep(socket.create_connection(tcp4.getsockname()))
+            keep(tcp4.accept()[0])
+        me = os.getpid()
+        rows = {(proto, fam, addr, port) for proto, fam, addr, port, pid
+                in ports_linux.listening_sockets() if pid == me}
+        assert rows == {
+            ("tcp", socket.AF_INET, "127.0.0.1", tcp4.getsockname()[1]),
+            ("tcp", socket.AF_INET6, "::1", tcp6.getsockname()[1]),
+            ("udp", socket.AF_INET, "127.0.0.1", udp4.getsockname()[1]),
+        }
+        proc = PortsCheck({})
+        ours = {x for x in ports.listeners(ports.proc_net_connections(), ports.psutil_proc)
+                if x.pid == me}
+        walked = {x for x in ports.listeners(ports.psutil_connections(), ports.psutil_proc)
+                  if x.pid == me}
+        assert ours == walked
+        assert len(ours) == 3
+        assert proc.connections is ports.host_connections
+    finally:
+        for s in opened:
+            s.close()
+
+
+def test_proc_net_addresses_decode_in_host_byte_order():
+    from hostpatrol.agent.checks import ports_linux
+
+    # proc(5): 32-bit words in host order; this machine is little-endian
+    assert sys.byteorder == "little"
+    assert ports_linux.decode_address("0100007F", socket.AF_INET) == "127.0.0.1"
+    assert ports_linux.decode_address("3500007F", socket.AF_INET) == "127.0.0.53"
+    assert ports_linux.decode_address("00000000000000000000000001000000",
+                                      socket.AF_INET6) == "::1"
+    assert ports_linux.decode_address("0000000000000000FFFF00000100007F",
+                                      socket.AF_INET6) == "::ffff:127.0.0.1"
