@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from hostpatrol.shared.report import CHECK_NAME, format_time, utcnow
 from werkzeug.exceptions import HTTPException
 
+from . import audit
 from .agent_auth import verify_agent_request
 from .api import _api_error, _http_error, _json_body, require_reader
 from .checkin import create_command, policy_token
@@ -104,6 +105,9 @@ def post_command(agent_id: str) -> tuple[Response, int]:
             raise ApiError(msg, status=409)
         cid = create_command(conn, row.id, checks, now=now, created_by=user.name,
                              ttl=timedelta(hours=ttl))
+        audit.record(conn, actor=user.name, action="agent.run_now", target=f"agent:{row.id}",
+                     details={"command": cid, "checks": checks, "ttl_hours": ttl,
+                              "via": "api"}, now=now)
     log.info("command queued id=%s agent=%s checks=%s by=%s", cid, agent_id, checks, user.name)
     return jsonify({"ok": True, "id": cid, "agent_id": agent_id, "kind": "run_now",
                     "checks": checks,

@@ -125,6 +125,11 @@ def test_run_now_from_cli_and_api_runs_once(collector: Collector, tmp_path) -> N
     assert bad.json()["ok"] is False
     made = post(admin, agent_id, {"checks": ["disk"], "ttl_hours": 2})
     assert made.status_code == 201, made.text
+    # a human action through the API is audited like the CLI's
+    audited = _query(collector, "SELECT actor, details FROM audit_log WHERE action = "
+                                "'agent.run_now' AND target = ?", f"agent:{agent_id}")
+    assert [(actor, json.loads(details)["command"]) for actor, details in audited
+            if json.loads(details).get("via") == "api"] == [("admin", made.json()["id"])]
     res = agent(state, "run", "--once", "--checks", "time")
     assert f"command {made.json()['id']} (run_now) executed" in res.stdout
 
