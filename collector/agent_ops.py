@@ -1,10 +1,12 @@
-"""agent_ops: per-report signals at ingest — clone suspicion and executed commands.
+"""agent_ops: per-report signals at ingest — clone suspicion, evidence gaps, commands done.
 
 Called for each verified report before it is stored, in the same transaction. A key
 used from a machine id other than the one enrolled, or a new report whose ``seq`` is
 not above the agent's last one (a re-sent duplicate is fine), marks the agent
 ``clone_suspected_at`` / ``clone_reason``; the mark stays until an admin re-enrolls the
-host. A report whose ``meta.commands`` lists command ids marks them done.
+host. A report carrying a ``gap`` marker (its agent's full spool dropped older reports)
+is kept on the agent as ``evidence_gap`` / ``evidence_gap_at`` and shown with the host.
+A report whose ``meta.commands`` lists command ids marks them done.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .checkin import mark_done
 from .store.schema import agents, reports
 
 log = logging.getLogger("hostpatrol.collector.agent_ops")
+MAX_GAP_IDS = 50
 
 
 def clone_reasons(report: Report, enrolled_machine_id: str | None,
@@ -32,6 +35,19 @@ def clone_reasons(report: Report, enrolled_machine_id: str | None,
     if last_seq is not None and report.seq <= last_seq:
         reasons.append(f"seq {report.seq} is not after the last seq {last_seq}")
     return reasons
+
+
+def gap_summary(gap: dict[str, Any]) -> dict[str, Any]:
+    """The agent's gap marker as stored: counts and a bounded list of ids, nothing else."""
+    def number(key: str) -> int | None:
+        value = gap.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    ids = gap.get("report_ids")
+    return {"dropped": number("dropped") or 0, "first_seq": number("first_seq"),
+            "last_seq": number("last_seq"),
+            "report_ids": [str(i)[:64] for i in ids[:MAX_GAP_IDS]]
+            if isinstance(ids, list) else []}
 
 
 def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
@@ -62,6 +78,12 @@ def inspect_new(conn: sa.Connection, report: Report, row: Any, now: datetime) ->
             clone_reason=reason))
         log.warning("clone suspected agent=%s report=%s reason=%r", report.agent_id,
                     report.report_id, reason)
+    if report.gap:
+        gap = gap_summary(report.gap)
+        conn.execute(agents.update().where(agents.c.id == report.agent_id).values(
+            evidence_gap=gap, evidence_gap_at=now))
+        log.warning("evidence gap agent=%s report=%s dropped=%s seq=%s-%s", report.agent_id,
+                    report.report_id, gap["dropped"], gap["first_seq"], gap["last_seq"])
     commands = report.meta.get("commands")
     if isinstance(commands, list):
         mark_done(conn, report.agent_id, commands, now)

@@ -185,6 +185,8 @@ def host_dict(row: Any) -> dict[str, Any]:
         "clone_suspected_at": (format_time(row.clone_suspected_at)
                                if row.clone_suspected_at else None),
         "clone_reason": row.clone_reason,
+        "evidence_gap": ({**row.evidence_gap, "reported_at": format_time(row.evidence_gap_at)}
+                         if row.evidence_gap and row.evidence_gap_at else None),
     }
 
 

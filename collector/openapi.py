@@ -41,6 +41,13 @@ def document() -> dict[str, Any]:
         "last_seq": {"type": ["integer", "null"]},
         "clone_suspected_at": {"type": ["string", "null"]},
         "clone_reason": {"type": ["string", "null"]},
+        "evidence_gap": {"type": ["object", "null"], "description": (
+            "the last gap marker the agent sent: reports its full spool had to drop"),
+            "properties": {"dropped": {"type": "integer"},
+                           "first_seq": {"type": ["integer", "null"]},
+                           "last_seq": {"type": ["integer", "null"]},
+                           "report_ids": {"type": "array", "items": {"type": "string"}},
+                           "reported_at": {"type": "string"}}},
     }}
     item = {"type": "object", "required": ["ok", "result"], "properties": {
         "ok": {"type": "boolean"}, "result": {"enum": ["accepted", "duplicate", "rejected"]},

@@ -56,6 +56,9 @@ agents = sa.Table(
     sa.Column("worst_status", sa.String(16)),
     sa.Column("clone_suspected_at", UTCDateTime),
     sa.Column("clone_reason", sa.String(255)),
+    # the last gap marker: reports the agent's full spool dropped (migration 0008)
+    sa.Column("evidence_gap", sa.JSON),
+    sa.Column("evidence_gap_at", UTCDateTime),
 )
 
 agent_keys = sa.Table(

@@ -212,6 +212,12 @@ def test_spool_over_cap_drops_oldest_and_the_gap_marker_arrives(collector: Colle
     assert (gap["first_seq"], gap["last_seq"]) == (dropped[0], dropped[-1])
     assert len(gap["report_ids"]) == len(dropped)
     assert not (state / "gap.json").exists()  # settled once the collector had it
+    # the collector keeps the gap with the host: an admin sees that evidence is missing
+    host = collector.get(f"/api/v1/hosts/{agent_id}", collector.api_token()).json()["host"]
+    assert host["evidence_gap"]["dropped"] == len(dropped)
+    assert (host["evidence_gap"]["first_seq"], host["evidence_gap"]["last_seq"]) == (
+        dropped[0], dropped[-1])
+    assert host["evidence_gap"]["reported_at"]
 
 
 def test_429_retry_after_is_honoured_across_runs(collector: Collector, tmp_path) -> None:

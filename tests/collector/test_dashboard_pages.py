@@ -55,6 +55,22 @@ def test_dossier_renders_each_check_and_history(w: WebApp) -> None:
     assert "signed report (JWS)" in page
 
 
+def test_dossier_shows_an_evidence_gap(w: WebApp) -> None:
+    gapped = w.enroll_host("g1", "gapped", gap={
+        "dropped": 12, "first_seq": 3, "last_seq": 14, "report_ids": ["r3", "r14"],
+        "extra": "<b>ignored</b>"})
+    page = w.client("viewer").get(f"/hosts/{gapped}", base_url=BASE).text
+    assert 'id="evidence-gap"' in page
+    assert "12 reports dropped by the agent (spool full), seq 3–14" in page
+    assert "ignored" not in page  # only the counts and ids are kept
+    plain = w.client("viewer").get(f"/hosts/{w.hosts['g1']}", base_url=BASE).text
+    assert 'id="evidence-gap"' not in plain
+    api = w.client("admin").get(f"/api/v1/hosts/{gapped}", base_url=BASE).json["host"]
+    assert {k: api["evidence_gap"][k] for k in ("dropped", "first_seq", "last_seq",
+                                                "report_ids")} == {
+        "dropped": 12, "first_seq": 3, "last_seq": 14, "report_ids": ["r3", "r14"]}
+
+
 def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
     client = w.client("viewer")
     agent_id = w.hosts["g1"]
