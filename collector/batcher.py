@@ -87,15 +87,35 @@ class Batcher:
     def _run(self) -> None:
         while True:
             batch = self._take()
-            self.commits += 1
             try:
-                self._commit(batch)
-            except BaseException as e:  # noqa: BLE001 - handed to every waiting request
+                self._settle(batch)
+            except BaseException as e:  # noqa: BLE001 - never leave a request waiting
                 for d in batch:
-                    d.error = e
+                    if d.outcomes is None and d.error is None:
+                        d.error = e
             finally:
                 for d in batch:
                     d.done.set()
+
+    def _settle(self, batch: list[_Delivery]) -> None:
+        """Commit the batch; should that fail, each delivery alone, so that one delivery
+        the store refuses (or a rule bug it triggers) does not fail the others."""
+        self.commits += 1
+        try:
+            self._commit(batch)
+            return
+        except Exception as e:
+            if len(batch) == 1:
+                batch[0].error = e
+                return
+            log.warning("group commit of %d deliveries failed (%s: %s); storing them one "
+                        "by one", len(batch), type(e).__name__, str(e)[:200])
+        for d in batch:
+            self.commits += 1
+            try:
+                self._commit([d])
+            except Exception as e:  # noqa: BLE001 - this delivery's own answer (503)
+                d.error = e
 
     def _commit(self, batch: list[_Delivery]) -> None:
         tokens = [t for d in batch for t in d.tokens]
@@ -107,7 +127,12 @@ class Batcher:
             start += len(d.tokens)
         if len(batch) > 1:
             log.debug("group commit: %d deliveries, %d reports", len(batch), len(tokens))
-        if self.extras is not None:
-            for d, extra in zip(batch, self.extras([d.outcomes or [] for d in batch]),
-                                strict=True):
-                d.extras = extra
+        if self.extras is None:
+            return
+        try:
+            extras = self.extras([d.outcomes or [] for d in batch])
+        except Exception:  # the reports are stored: answer them, without commands this time
+            log.exception("check-in extras failed for %d deliveries", len(batch))
+            extras = [{"commands": []} for _ in batch]
+        for d, extra in zip(batch, extras, strict=True):
+            d.extras = extra

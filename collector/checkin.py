@@ -72,9 +72,8 @@ def pending_commands_many(conn: sa.Connection, agent_ids: list[str], key: Ed2551
     out: dict[str, list[str]] = {a: [] for a in agent_ids}
     rows: dict[str, list[Any]] = {}
     for r in conn.execute(_pending_query(), {"ids": list(agent_ids), "now": now,
-                                                "cap": MAX_COMMANDS * len(agent_ids)}):
-        if len(rows.setdefault(r.agent_id, [])) < MAX_COMMANDS:
-            rows[r.agent_id].append(r)
+                                                "cap": MAX_COMMANDS}):
+        rows.setdefault(r.agent_id, []).append(r)
     if not rows:
         return out
     conn.execute(agent_commands.update()
@@ -138,8 +137,12 @@ def _sender_query() -> sa.Select:
 
 @cache
 def _pending_query() -> sa.Select:
+    # the oldest MAX_COMMANDS of each agent: one agent's backlog never hides another's
     c = agent_commands.c
-    return (sa.select(agent_commands)
-            .where(c.agent_id.in_(sa.bindparam("ids", expanding=True)), c.done_at.is_(None),
-                   c.expires_at > sa.bindparam("now", type_=UTCDateTime))
-            .order_by(c.created_at).limit(sa.bindparam("cap", type_=sa.Integer)))
+    ranked = (sa.select(agent_commands, sa.func.row_number().over(
+        partition_by=c.agent_id, order_by=(c.created_at, c.id)).label("n"))
+        .where(c.agent_id.in_(sa.bindparam("ids", expanding=True)), c.done_at.is_(None),
+               c.expires_at > sa.bindparam("now", type_=UTCDateTime)).subquery())
+    return (sa.select(*[ranked.c[col.name] for col in agent_commands.columns])
+            .where(ranked.c.n <= sa.bindparam("cap", type_=sa.Integer))
+            .order_by(ranked.c.agent_id, ranked.c.n))

@@ -73,9 +73,10 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                             e.reason, e.status, source, e.message)
                 if e.agent_id and isinstance(e.created_at, datetime) and source == "http":
                     clock_refusals.append((e.agent_id, e.created_at, e.reason))
-    if clock_refusals and (admit is None or admit(clock_refusals[0][0], 1).admitted):
-        # one per request, charged to the sender's rate limit like a stored report
-        note_refusals(engine, clock_refusals[:1], now)
+    first = list({r[0]: r for r in reversed(clock_refusals)}.values())  # one per agent
+    noted = [r for r in first if admit is None or admit(r[0], 1).admitted]
+    if noted:  # charged to the sender's rate limit like a stored report
+        note_refusals(engine, noted, now)
     if admit is not None:
         verified = _rate_limit(verified, outcomes, admit)
     if verified:

@@ -62,23 +62,26 @@ def socket_owners(inodes: set[int], proc: Path = Path("/proc")) -> dict[int, lis
             fds = os.scandir(proc / pid / "fd")
         except OSError:
             continue  # gone, or not ours to read
-        with fds:  # streamed: a process may hold tens of thousands of descriptors
-            for fd in fds:
-                try:
-                    target = os.readlink(fd.path)
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    inode = int(target[8:-1])
-                    if inode in inodes:
-                        owners.setdefault(inode, []).append(int(pid))
+        try:
+            with fds:  # streamed: a process may hold tens of thousands of descriptors
+                for fd in fds:
+                    try:
+                        target = os.readlink(fd.path)
+                    except OSError:
+                        continue
+                    if target.startswith("socket:["):
+                        inode = int(target[8:-1])
+                        if inode in inodes:
+                            owners.setdefault(inode, []).append(int(pid))
+        except OSError:
+            continue  # the process exited while we read its descriptors
     return owners
 
 
 def listening_sockets(net: Path = Path("/proc/net"), proc: Path = Path("/proc")
                       ) -> list[tuple[str, int, str, int, int | None]]:
-    """(protocol, family, address, port, pid) of every listener, one row per owning pid;
-    raises OSError when /proc/net cannot be read."""
+    """(protocol, family, address, port, pid) of every listener (pid None when its owner
+    cannot be seen); raises OSError when /proc/net cannot be read."""
     found: list[tuple[str, int, str, int, int]] = []
     for name, family, protocol in FILES:
         try:
@@ -88,8 +91,7 @@ def listening_sockets(net: Path = Path("/proc/net"), proc: Path = Path("/proc")
         except FileNotFoundError:
             continue  # no IPv6 on this host
     owners = socket_owners({row[4] for row in found}, proc)
-    out: list[tuple[str, int, str, int, int | None]] = []
-    for protocol, family, addr, port, inode in found:
-        for pid in owners.get(inode) or [None]:
-            out.append((protocol, family, addr, port, pid))
-    return out
+    # a socket shared by a pre-forked server's processes is reported once, with the
+    # lowest pid (its parent, as a rule), not once per worker
+    return [(protocol, family, addr, port, min(owners[inode]) if inode in owners else None)
+            for protocol, family, addr, port, inode in found]

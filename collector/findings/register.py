@@ -178,12 +178,12 @@ def _seen_again() -> sa.Update:
 
 
 @cache
-def _existing_query(one_check: bool) -> sa.Select:
-    # built once: apply runs for every ingested report; most report one check (a
-    # heartbeat), which needs no IN list rendered per call
-    check = (findings.c.check_name == sa.bindparam("check") if one_check else
-             findings.c.check_name.in_(sa.bindparam("checks", expanding=True)))
-    return sa.select(findings).where(findings.c.agent_id == sa.bindparam("agent_id"), check)
+def _existing_query() -> sa.Select:
+    # built once: apply runs for every ingested report. By rule, not by check: a group
+    # override may point a rule at another check than its open findings were made from
+    return sa.select(findings).where(
+        findings.c.agent_id == sa.bindparam("agent_id"),
+        findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
 
 
 def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, now: datetime,
@@ -193,11 +193,8 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         return Applied()
     result_ids = result_ids or {}
     rules = {r.id: r for r in ev.rules}
-    checks = sorted({r.check for r in ev.rules})
-    args = ({"check": checks[0]} if len(checks) == 1 else {"checks": checks})
     existing = {row.dedup_key: row for row in conn.execute(
-        _existing_query(len(checks) == 1), {"agent_id": host.agent_id, **args})
-        if row.rule_id in rules}
+        _existing_query(), {"agent_id": host.agent_id, "rules": sorted(rules)})}
     counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
     seen = set()
     for dev in ev.deviations:

@@ -97,7 +97,8 @@ def _statements(dialect: str) -> _Statements:
             index_elements=["agent_id", "check_name"],
             set_={"result_id": latest.excluded.result_id, "status": latest.excluded.status,
                   "started_at": latest.excluded.started_at},
-            where=host_latest.c.started_at <= latest.excluded.started_at),
+            where=host_latest.c.started_at <= latest.excluded.started_at,
+        ).returning(host_latest.c.agent_id, host_latest.c.check_name),  # what it wrote
         update_agent=agents.update().where(agents.c.id == sa.bindparam("agent_id")).values(
             worst_status=sa.select(host_latest.c.status)
             .where(host_latest.c.agent_id == agents.c.id)
@@ -133,6 +134,7 @@ def _evidence(conn: sa.Connection, st: _Statements, items: list[Incoming],
                      "created_at": r.created_at, "received_at": received_at,
                      "schedule": r.schedule, "source": source, "sha256": it.sha256,
                      "jws": it.jws})
+    rows.sort(key=lambda r: (r["agent_id"], r["report_id"]))  # key order: no deadlock
     pks = {(row.agent_id, row.report_id): row.id
            for row in conn.execute(st.insert_reports, rows)} if rows else {}
     return first, pks
@@ -156,9 +158,9 @@ class _Sender:
         if cur["last_seq"] is None or cur["last_seq"] < report.seq:
             cur["last_seq"] = report.seq
             up["seq"], up["created_at"] = report.seq, report.created_at
-        for column, key in (("hostname", "hostname"), ("agent_version", "agent_version"),
-                            ("os_name", "os")):
-            value = report.host.get(key) or None
+        for column, key, size in (("hostname", "hostname", 255),
+                                  ("agent_version", "agent_version", 64), ("os_name", "os", 255)):
+            value = str(report.host.get(key) or "")[:size] or None
             if value:
                 up[column] = value
                 if column == "hostname":
@@ -210,15 +212,21 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
                 final[key] = newest[r.check] = len(results) - 1
         plan.append((i, pk, before, newest))
     ids = list(conn.execute(st.insert_results, results).scalars()) if results else []
+    stale: set[tuple[str, str]] = set()
     if final:
-        conn.execute(st.upsert_latest, [
+        written = {(row.agent_id, row.check_name) for row in conn.execute(st.upsert_latest, [
             {"agent_id": aid, "check_name": check, "result_id": ids[j],
              "status": results[j]["status"], "started_at": results[j]["started_at"]}
-            for (aid, check), j in final.items()])
+            for (aid, check), j in sorted(final.items())])}
+        # another writer (a second collector on PostgreSQL) stored a newer result of the
+        # same check meanwhile: none of this batch's results of it are the newest
+        stale = set(final) - written
     judged = {items[i].report.agent_id for i, _, _, _ in plan}
     if judged:
-        conn.execute(st.update_agent, [{**s.update, "now": now} for aid, s in senders.items()
-                                       if aid in judged])
+        conn.execute(st.update_agent, [{**senders[aid].update, "now": now}
+                                       for aid in sorted(judged)])  # key order: no deadlock
     for i, pk, before, newest in plan:
-        out[i] = Stored(pk, before, {check: ids[j] for check, j in newest.items()})
+        aid = items[i].report.agent_id
+        out[i] = Stored(pk, before, {check: ids[j] for check, j in newest.items()
+                                     if (aid, check) not in stale})
     return out

@@ -36,9 +36,10 @@ def set_profile(conn: sa.Connection, agent_id: str, *, by: str, now: datetime,
     upsert(conn, host_profiles, [row], key=("agent_id",))
     if tags is not None:  # the indexed copy the host list filters on
         conn.execute(host_tags.delete().where(host_tags.c.agent_id == agent_id))
-        if row["tags"]:
-            conn.execute(host_tags.insert(), [{"agent_id": agent_id, "tag": str(t)[:64]}
-                                              for t in row["tags"]])
+        indexed = sorted({str(t)[:64] for t in row["tags"]})  # the column's size
+        if indexed:
+            conn.execute(host_tags.insert(), [{"agent_id": agent_id, "tag": t}
+                                              for t in indexed])
     if group is not None:
         conn.execute(agents.update().where(agents.c.id == agent_id)
                      .values(group_name=group or None))

@@ -159,3 +159,89 @@ def test_one_batch_applies_reports_in_order(engine) -> None:
     # seq moved forward to 3 although 2 came last; the newest result is the 10-minute one
     assert {r.last_seq for r in rows} == {3}
     assert sorted(r.data["filesystems"][0]["used_percent"] for r in latest) == [97.0, 98.0]
+
+
+def test_one_refused_delivery_does_not_fail_the_others(tmp_path) -> None:
+    """The store refuses one delivery: the batch is retried one by one, the others land."""
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    upgrade(engine)
+    try:
+        fleet = _agents(engine, 4)
+        poison = fleet[0][0]
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "CREATE TRIGGER poison BEFORE INSERT ON check_results "
+                f"WHEN NEW.agent_id = '{poison}' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        batcher = Batcher(engine, LIMITS)
+        answers: dict[str, object] = {}
+
+        def send(aid: str, key) -> None:
+            try:
+                answers[aid] = batcher.submit([sign(report_doc(aid, seq=1), key)])[0][0].outcome
+            except sa.exc.DBAPIError as e:
+                answers[aid] = e
+
+        with ingest_writer(engine):  # let them queue up into one batch
+            threads = [threading.Thread(target=send, args=f) for f in fleet]
+            for t in threads:
+                t.start()
+            threading.Event().wait(0.5)
+        for t in threads:
+            t.join(30)
+        assert isinstance(answers.pop(poison), sa.exc.DBAPIError)
+        assert set(answers.values()) == {"accepted"}
+        assert _count(engine, reports) == 3
+    finally:
+        engine.dispose()
+
+
+def test_commands_are_capped_per_agent_not_across_a_batch(tmp_path) -> None:
+    from hostpatrol.collector.checkin import MAX_COMMANDS
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    upgrade(engine)
+    try:
+        (busy, _), (quiet, _) = _agents(engine, 2)
+        now = utcnow()
+        with engine.begin() as conn:
+            for n in range(MAX_COMMANDS + 5):  # an old backlog for one agent
+                create_command(conn, busy, ["disk"], now=now - timedelta(minutes=60 - n),
+                               created_by="test")
+            create_command(conn, quiet, ["time"], now=now, created_by="test")
+        got = response_extras_many(engine, generate(), [[busy], [quiet]], now)
+        assert len(got[0]["commands"]) == MAX_COMMANDS
+        assert len(got[1]["commands"]) == 1
+        again = response_extras_many(engine, generate(), [[busy], [quiet]], now)
+        assert len(again[0]["commands"]) == MAX_COMMANDS  # handed out until done
+    finally:
+        engine.dispose()
+
+
+def test_a_newer_result_written_meanwhile_is_not_overtaken(engine) -> None:
+    """Another collector stores a newer result of the same check while this batch is
+    being stored: host_latest keeps it, and this batch's result is not judged as newest."""
+    from hostpatrol.collector.store import intake
+    from hostpatrol.shared.report import validate_report
+
+    (aid, key), = _agents(engine, 1)
+    doc = report_doc(aid, seq=1)
+    later = utcnow() + timedelta(minutes=5)
+
+    def meanwhile(report, sender) -> None:
+        # runs after the snapshot of host_latest and before the upsert: the row another
+        # collector would have committed in between (PostgreSQL lets that happen)
+        conn.execute(host_latest.insert().values(
+            agent_id=aid, check_name="disk", result_id=999_999, status="ok",
+            started_at=later))
+
+    with engine.begin() as conn:
+        stored = intake.store_batch(conn, [intake.Incoming(validate_report(doc), "x.y.z",
+                                                           "0" * 64)],
+                                    now=utcnow(), source="test", inspect=meanwhile)
+        latest = conn.execute(sa.select(host_latest.c.result_id)).scalar_one()
+    assert latest == 999_999
+    assert stored[0].pk is not None
+    assert stored[0].newest == {}

@@ -99,12 +99,12 @@ def test_upgrade_copies_existing_tags_into_the_index(tmp_path) -> None:
     try:
         upgrade(engine, "0006")  # a store from before the tag index
         now = utcnow()
-        with engine.begin() as conn:
-            agent_store.create_token(conn, "tok-old", now=now,
-                                     expires_at=now + timedelta(hours=1), max_uses=1,
-                                     group="g1", auto_approve=True)
-            aid = enroll(conn, {"token": "tok-old", "proof": make_proof(generate(), "tok-old")},
-                         now).agent_id
+        aid = "0b1d0000-0000-4000-8000-000000000001"
+        with engine.begin() as conn:  # rows as that schema had them (today's code reads more)
+            conn.execute(sa.text(
+                "INSERT INTO agents (id, kid, public_key, status, hostname, group_name, "
+                "enrolled_at) VALUES (:id, 'kid-old', 'key', 'active', 'old-host', 'g1', :at)"),
+                {"id": aid, "at": now.replace(tzinfo=None)})
             conn.execute(host_profiles.insert().values(
                 agent_id=aid, critical=False, tags=["intranet", "db"], updated_at=now,
                 updated_by="old"))

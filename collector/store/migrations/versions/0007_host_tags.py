@@ -27,7 +27,7 @@ def upgrade() -> None:
     pairs = []
     for agent_id, tags in rows:
         values = json.loads(tags) if isinstance(tags, str) else (tags or [])
-        pairs += [{"agent_id": agent_id, "tag": str(t)[:64]} for t in set(values)]
+        pairs += [{"agent_id": agent_id, "tag": t} for t in {str(v)[:64] for v in values}]
     if pairs:
         conn.execute(sa.text("INSERT INTO host_tags (agent_id, tag) VALUES (:agent_id, :tag)"),
                      pairs)
