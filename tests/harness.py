@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,23 @@ def agent(state_dir: Path, *args: str, check: bool = True, config: Path | None =
     if config is not None:
         argv += ["--config", str(config)]
     return run([*argv, *args], env=env, check=check, timeout=timeout)
+
+
+@contextmanager
+def running_daemon(state_dir: Path, config: Path, log: Path) -> Iterator[subprocess.Popen]:
+    """A real ``hostpatrol-agent daemon`` writing to ``log``; on leaving, killed if it still
+    runs, then its log must show a clean stop and no traceback."""
+    env = dict(os.environ, HOSTPATROL_STATE_DIR=str(state_dir))
+    env.pop("HOSTPATROL_LOG_LEVEL", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(BIN / "hostpatrol-agent"), "--config", str(config),
+                                 "daemon"], env=env, stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text()
+    assert "daemon stopped" in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]

@@ -8,13 +8,11 @@ from ``/proc/PID/status`` (VmRSS, what ``bench/agent.py`` samples via psutil).
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
-from harness import BIN, Collector, agent
+from harness import Collector, agent, running_daemon
 from hostpatrol.agent.checks import BUILTIN_CHECKS
 
 RSS_LIMIT_MB = 40.0
@@ -42,12 +40,7 @@ def test_daemon_idle_rss_stays_under_40_mb_after_a_full_cycle(collector: Collect
     config.write_text("checks:\n" + "".join(f"  {c.name}:\n    enabled: true\n"
                                             for c in BUILTIN_CHECKS))
     log = tmp_path / "daemon.log"
-    env = dict(os.environ, HOSTPATROL_STATE_DIR=str(state))
-    env.pop("HOSTPATROL_LOG_LEVEL", None)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "hostpatrol-agent"), "--config", str(config),
-                                 "daemon"], env=env, stdout=out, stderr=out)
-    try:
+    with running_daemon(state, config, log) as proc:
         deadline = time.monotonic() + 300
         while "sleeping" not in log.read_text(errors="replace"):
             assert proc.poll() is None, log.read_text()[-3000:]
@@ -65,10 +58,3 @@ def test_daemon_idle_rss_stays_under_40_mb_after_a_full_cycle(collector: Collect
             f"{sorted(_libraries(proc.pid))}")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    text = log.read_text()
-    assert "daemon stopped" in text
-    assert "Traceback" not in text
