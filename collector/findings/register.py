@@ -71,6 +71,11 @@ def _raise_others(conn: sa.Connection, policy: Policy, rule: Rule, spread: dict[
         _set_level(conn, policy, row, sev, now, spread=True)
 
 
+def level_record(level: int, due: datetime | None) -> dict[str, Any]:
+    """What an event keeps of a finding's level and deadline from then on."""
+    return {"level": level, "deadline": due.isoformat() if due else None}
+
+
 def _set_level(conn: sa.Connection, policy: Policy, row: Any, sev: Severity, now: datetime,
                *, spread: bool | None = None) -> None:
     values: dict[str, Any] = {"level": sev.level, "factors": sev.factor_list()}
@@ -81,10 +86,13 @@ def _set_level(conn: sa.Connection, policy: Policy, row: Any, sev: Severity, now
         if due is not None and (row.deadline is None or due < row.deadline):
             values["deadline"] = due
     conn.execute(findings.update().where(findings.c.id == row.id).values(**values))
-    if sev.level < row.level:
-        add_event(conn, policy, row.id, action="level_raised", actor="policy", now=now,
+    if sev.level != row.level:  # the timeline keeps every level (reports of past periods)
+        due = values.get("deadline", row.deadline)
+        add_event(conn, policy, row.id, now=now, actor="policy",
+                  action="level_raised" if sev.level < row.level else "level_lowered",
                   note=f"level {level_name(row.level)} → {level_name(sev.level)}",
-                  details={"factors": sev.factor_list()})
+                  details={"factors": sev.factor_list(),
+                           **level_record(sev.level, due)})
 
 
 def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
@@ -107,7 +115,8 @@ def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev:
     if fid is None:
         return False  # another process opened it first: it is a repeat
     add_event(conn, policy, fid, action="opened", actor=ACTOR, now=now, to_state="open",
-              note=dev.message, details={"factors": sev.factor_list()})
+              note=dev.message, details={"factors": sev.factor_list(), **level_record(
+                  sev.level, deadline(policy, sev.level, now))})
     if spread is not None:
         _raise_others(conn, policy, rule, spread, now)
     return True
@@ -128,7 +137,8 @@ def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, de
             deadline=deadline(policy, sev.level, now), reminded_at=None, escalated_at=None))
         add_event(conn, policy, row.id, action="reopened", actor=ACTOR, now=now,
                   from_state=row.state, to_state="open", note=dev.message,
-                  details={"repeat_count": row.repeat_count + 1})
+                  details={"repeat_count": row.repeat_count + 1, **level_record(
+                      sev.level, deadline(policy, sev.level, now))})
         return "reopened"
     if row.state == "fixed":
         conn.execute(findings.update().where(where).values(

@@ -11,8 +11,9 @@ Definitions (the report states them too):
   not an error) of the area's check in the period; coverage = checked / hosts in scope.
 - passed: checked hosts without an unrectified finding of the area at the end of the
   period (``as_of`` = the period's end, or now while it runs).
-- problems: findings (levels I–IV) active at some time in the period, with their state
-  at ``as_of`` rebuilt from each finding's timeline.
+- problems: findings (levels I–IV) active at some time in the period, with their state,
+  level and deadline at ``as_of`` rebuilt from each finding's timeline (a finding raised
+  after the period shows, in that period's report, the level it had then).
 - incidents: findings of level I or II opened or reopened in the period.
 - verdict: pass when no level I–II finding is unrectified at ``as_of`` and none is overdue.
 """
@@ -38,6 +39,9 @@ UNRECTIFIED = (*WORK, "fixed")
 RESOLVED = ("verified", "closed")
 MAJOR = 2
 DESKTOP_MARKERS = ("macos", "mac os", "darwin")
+
+
+LEVEL_EVENTS = ("opened", "reopened", "level_raised", "level_lowered")
 
 
 def host_class(os_name: str | None, tags: list[str] | None) -> str:
@@ -91,6 +95,19 @@ def _state_at(events: list[tuple[datetime, str]], when: datetime) -> str | None:
     return state
 
 
+def _level_at(changes: list[tuple[datetime, int, str | None]], when: datetime, level: int,
+              due: datetime | None) -> tuple[int, datetime | None]:
+    """A finding's level and deadline at ``when``: the current ones unless the timeline
+    shows a change after ``when``; then those the last change before it recorded."""
+    if not any(at >= when for at, _, _ in changes):
+        return level, due
+    before = [c for c in changes if c[0] < when]
+    if not before:
+        return level, due  # opened before levels were kept in the timeline
+    _, past_level, past_due = before[-1]
+    return past_level, datetime.fromisoformat(past_due) if past_due else None
+
+
 def _findings(conn: sa.Connection, period: Period, as_of: datetime,
               scope: dict[str, sa.Row]) -> list[dict[str, Any]]:
     rows = conn.execute(sa.select(findings).where(
@@ -101,13 +118,21 @@ def _findings(conn: sa.Connection, period: Period, as_of: datetime,
     timeline: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     opened_in: set[int] = set()
     ids = [r.id for r in rows]
+    levels: dict[int, list[tuple[datetime, int, str | None]]] = defaultdict(list)
     for i in range(0, len(ids), 500):
-        for fid, at, action, to in conn.execute(
+        for fid, at, action, to, details in conn.execute(
                 sa.select(finding_events.c.finding_id, finding_events.c.at,
-                          finding_events.c.action, finding_events.c.to_state)
+                          finding_events.c.action, finding_events.c.to_state,
+                          finding_events.c.details)
                 .where(finding_events.c.finding_id.in_(ids[i:i + 500]),
-                       finding_events.c.at < period.end, finding_events.c.to_state.is_not(None))
+                       finding_events.c.action.in_(LEVEL_EVENTS) | (
+                           (finding_events.c.at < period.end)
+                           & finding_events.c.to_state.is_not(None)))
                 .order_by(finding_events.c.id)):
+            if isinstance(details, dict) and isinstance(details.get("level"), int):
+                levels[fid].append((at, details["level"], details.get("deadline")))
+            if to is None or at >= period.end:
+                continue
             timeline[fid].append((at, to))
             if action in ("opened", "reopened") and at >= period.start:
                 opened_in.add(fid)
@@ -120,17 +145,18 @@ def _findings(conn: sa.Connection, period: Period, as_of: datetime,
         if not (at_start is None or at_start in ACTIVE or touched):
             continue
         state = _state_at(events, as_of) or r.state
+        level, due = _level_at(levels.get(r.id, []), as_of, r.level, r.deadline)
         rule = policy.rule(r.rule_id)
         checkin = r.check_name == "*" or (rule is not None and rule.kind == "checkin")
         out.append({
             "id": r.id, "agent_id": r.agent_id, "hostname": scope[r.agent_id].hostname,
             "group": r.group_name, "area": "reporting" if checkin else r.check_name,
             "rule": r.rule_id, "title": r.title, "subject": r.subject,
-            "level": level_name(r.level), "level_num": r.level, "owner": r.owner,
-            "backup_owner": r.backup_owner, "deadline": _iso(r.deadline), "state": state,
-            "overdue": bool(r.deadline and r.deadline < as_of and state in WORK),
+            "level": level_name(level), "level_num": level, "owner": r.owner,
+            "backup_owner": r.backup_owner, "deadline": _iso(due), "state": state,
+            "overdue": bool(due and due < as_of and state in WORK),
             "first_seen": _iso(r.first_seen), "new": r.first_seen >= period.start,
-            "incident": r.level <= MAJOR and r.id in opened_in,
+            "incident": level <= MAJOR and r.id in opened_in,
         })
     out.sort(key=lambda p: (p["level_num"], not p["overdue"], p["hostname"], p["id"]))
     for n, p in enumerate(out, 1):

@@ -29,7 +29,8 @@ AREAS = {
 EVENTS = {
     "opened": _l("opened"), "reopened": _l("reopened"), "verified": _l("verified by the agent"),
     "transition": _l("state changed"), "owner_changed": _l("owner changed"),
-    "level_raised": _l("level raised"), "fix_not_confirmed": _l("fix not confirmed"),
+    "level_raised": _l("level raised"), "level_lowered": _l("level lowered"),
+    "fix_not_confirmed": _l("fix not confirmed"),
     "waiver_requested": _l("waiver requested"), "waiver_approved": _l("waiver approved"),
     "waiver_rejected": _l("waiver rejected"), "waiver_expired": _l("waiver expired"),
     "reminder": _l("reminder sent"), "overdue": _l("overdue, escalated"),

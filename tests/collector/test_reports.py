@@ -119,6 +119,29 @@ def test_figures_match_the_stored_findings(engine) -> None:
     assert earlier["rectification"]["rectified"] == 1
 
 
+def test_a_past_period_shows_the_level_and_deadline_it_had(engine) -> None:
+    """A finding raised after the period keeps, in that period's report, the level and
+    deadline it had then; the current period shows the raised ones."""
+    day = timedelta(days=1)
+    host = enroll_host(engine, "g1", hostname="host-late")
+    host.send({"disk": disk(97.0)}, T0)  # level IV, 30 days to rectify
+    with engine.begin() as conn:
+        profiles.set_profile(conn, host.agent_id, by="t", now=W48.end + day, critical=True)
+    host.send({"disk": disk(99.0)}, W48.end + day)  # critical and >= 98 %: raised to II
+    with engine.connect() as conn:
+        now = W48.end + 2 * day
+        then = compute(conn, W48, now)["problems"]
+        current = compute(conn, parse("2026-W49"), now)["problems"]
+        row = conn.execute(sa.select(findings).where(
+            findings.c.agent_id == host.agent_id)).one()
+    assert row.level == 2  # the register holds the raised level
+    assert [(p["level"], p["deadline"][:10]) for p in then] == [
+        ("IV", (T0 + 30 * day).date().isoformat())]
+    assert [p["level"] for p in current] == ["II"]
+    assert current[0]["deadline"][:16] == row.deadline.isoformat()[:16]
+    assert row.deadline < T0 + 30 * day  # II: 3 days from opening, not IV's 30
+
+
 @pytest.fixture(scope="module")
 def w(tmp_path_factory) -> WebApp:
     """An app with a full disk found in the current week."""
