@@ -180,3 +180,13 @@ def running_daemon(state_dir: Path, config: Path, log: Path) -> Iterator[subproc
     text = log.read_text()
     assert "daemon stopped" in text, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+
+
+def wait_until(predicate: Any, seconds: float = 30) -> None:
+    """Poll ``predicate`` every 0.2 s until it is true; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from findings_kit import data
 from forge import enroll_key, report_doc, sign
-from harness import Collector, free_port
+from harness import Collector, free_port, wait_until
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store.db import make_engine
 from hostpatrol.shared.report import format_time, utcnow
@@ -39,15 +39,6 @@ def _report(agent_id: str, key, seq: int, **results) -> str:
          "error": None, "data": d} for c, d in results.items()]), key)
 
 
-def _wait(predicate, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
-
-
 def _dead_logs() -> dict:
     logs = data("logs")
     logs["logging"] = dict(logs["logging"], alive=False)
@@ -67,7 +58,7 @@ def test_findings_api_and_one_message_per_event_across_restart(tmp_path: Path) -
         agent_id, key, _ = enroll_key(c, c.token("--auto-approve"))
         first = _report(agent_id, key, 1, logs=_dead_logs())
         assert c.post("/api/v1/reports", first, "application/jose").status_code == 201
-        _wait(lambda: len(sink.bodies) == 1)
+        wait_until(lambda: len(sink.bodies) == 1)
         c.stop()
         c.start()
         assert c.post("/api/v1/reports", first, "application/jose").status_code == 200
@@ -126,7 +117,7 @@ def test_two_collectors_on_postgresql_do_background_work_once(tmp_path: Path,
         agent_id, key, _ = enroll_key(a, a.token("--auto-approve"))
         report = _report(agent_id, key, 1, time=data("time", synchronised=True))
         assert b.post("/api/v1/reports", report, "application/jose").status_code == 201
-        _wait(lambda: len(sink.bodies) >= 1)
+        wait_until(lambda: len(sink.bodies) >= 1)
         time.sleep(4)  # both workers keep ticking; the silent host stays silent
         assert [(x["event"], x["finding"]["rule"]) for x in sink.bodies] == [
             ("opened", "host-silent")]

@@ -6,14 +6,13 @@ tests/fixtures/isolation/SOURCES.md)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from findings_kit import data
 from forge import enroll_key, report_doc, sign
-from harness import Collector, free_port
+from harness import Collector, free_port, wait_until
 from hostpatrol.agent.checks.isolation_usb import parse_kernel_usb_log
 from hostpatrol.collector.policy import loader
 from hostpatrol.shared.report import format_time, utcnow
@@ -60,15 +59,6 @@ def _stick(name: str) -> dict:
 
 def _findings(c: Collector, token: str, rule: str) -> list[dict]:
     return c.get(f"/api/v1/findings?rule={rule}&per_page=100", token).json()["findings"]
-
-
-def _wait(predicate, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def _fleet_runs(c: Collector) -> int:
@@ -124,9 +114,9 @@ def test_log_baseline_and_usb_crossing_through_a_real_collector(tmp_path: Path) 
         laptop.post(now, isolation=_isolation("internet", stick))
         lab_a.post(now, isolation=_isolation("intranet", other))  # same zone only
         lab_b.post(now, isolation=_isolation("isolated", other))
-        _wait(lambda: _findings(c, token, "usb-crossing") != [])
+        wait_until(lambda: _findings(c, token, "usb-crossing") != [])
         runs = _fleet_runs(c)
-        _wait(lambda: _fleet_runs(c) >= runs + 2)  # later passes add nothing
+        wait_until(lambda: _fleet_runs(c) >= runs + 2)  # later passes add nothing
         [f] = _findings(c, token, "usb-crossing")
         assert (f["host"], f["level"], f["subject"], f["check"]) == (
             vault.agent_id, "II", "62908886", "isolation")
