@@ -134,7 +134,7 @@ def _evidence(conn: sa.Connection, st: _Statements, items: list[Incoming],
                      "created_at": r.created_at, "received_at": received_at,
                      "schedule": r.schedule, "source": source, "sha256": it.sha256,
                      "jws": it.jws})
-    rows.sort(key=lambda r: (r["agent_id"], r["report_id"]))  # key order: no deadlock
+    # arrival order, not key order: row ids keep the order reports were delivered in
     pks = {(row.agent_id, row.report_id): row.id
            for row in conn.execute(st.insert_reports, rows)} if rows else {}
     return first, pks
