@@ -12,8 +12,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 WINDOWS_LOCK_OFFSET = 1 << 30  # past the pid hint; locking beyond EOF is allowed
+
+
+@contextmanager
+def _at_lock_byte(fd: int) -> Iterator[None]:
+    """Windows: seek to the locked byte, and back to where ``fd`` was afterwards."""
+    here = os.lseek(fd, 0, os.SEEK_CUR)
+    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    try:
+        yield
+    finally:
+        os.lseek(fd, here, os.SEEK_SET)
 
 
 def lock(fd: int) -> None:
@@ -21,14 +34,11 @@ def lock(fd: int) -> None:
     if sys.platform == "win32":
         import msvcrt
 
-        here = os.lseek(fd, 0, os.SEEK_CUR)
-        os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError as e:  # EACCES / EDEADLOCK: another open file holds it
-            raise BlockingIOError(e.errno, "file is locked") from e
-        finally:
-            os.lseek(fd, here, os.SEEK_SET)
+        with _at_lock_byte(fd):
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            except OSError as e:  # EACCES / EDEADLOCK: another open file holds it
+                raise BlockingIOError(e.errno, "file is locked") from e
     else:
         import fcntl
 
@@ -40,12 +50,8 @@ def unlock(fd: int) -> None:
     if sys.platform == "win32":
         import msvcrt
 
-        here = os.lseek(fd, 0, os.SEEK_CUR)
-        os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-        try:
+        with _at_lock_byte(fd):
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        finally:
-            os.lseek(fd, here, os.SEEK_SET)
     else:
         import fcntl
 

@@ -153,7 +153,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
         _worker()
     else:
-        misses = run()
-        for m in misses:
-            print(f"MISSED: {m}")
-        sys.exit(1 if misses else 0)
+        from run import report
+
+        sys.exit(report(run()))

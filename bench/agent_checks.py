@@ -97,7 +97,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
         _worker()
     else:
-        missed = run()
-        for m in missed:
-            print(f"MISSED: {m}")
-        sys.exit(1 if missed else 0)
+        from run import report
+
+        sys.exit(report(run()))

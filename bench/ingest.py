@@ -220,7 +220,6 @@ def run() -> list[str]:
 
 
 if __name__ == "__main__":
-    misses = run()
-    for m in misses:
-        print(f"MISSED: {m}")
-    sys.exit(1 if misses else 0)
+    from run import report
+
+    sys.exit(report(run()))

@@ -22,6 +22,14 @@ def _load(name: str):  # noqa: ANN202 - a module
     return module
 
 
+def report(missed: list[str]) -> int:
+    """Print the missed targets and a verdict; the exit status (1 when any was missed)."""
+    for m in missed:
+        print(f"MISSED: {m}")
+    print("all targets met" if not missed else f"{len(missed)} target(s) missed")
+    return 1 if missed else 0
+
+
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (default: all)."""
     chosen = argv or list(BENCHMARKS)
@@ -30,10 +38,7 @@ def main(argv: list[str]) -> int:
         print(f"== {name}")
         missed += [f"{name}: {m}" for m in _load(name).run()]
         print()
-    for m in missed:
-        print(f"MISSED: {m}")
-    print("all targets met" if not missed else f"{len(missed)} target(s) missed")
-    return 1 if missed else 0
+    return report(missed)
 
 
 if __name__ == "__main__":

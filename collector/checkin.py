@@ -100,16 +100,11 @@ def mark_done(conn: sa.Connection, agent_id: str, command_ids: Iterable[Any],
                      .values(done_at=now))
 
 
-def response_extras(engine: sa.Engine, key: Ed25519PrivateKey, agent_ids: Iterable[str | None],
-                    now: datetime) -> dict[str, Any]:
-    """``policy_version`` and ``commands`` for a delivery answer (one known sender only)."""
-    return response_extras_many(engine, key, [agent_ids], now)[0]
-
-
 def response_extras_many(engine: sa.Engine, key: Ed25519PrivateKey,
                          deliveries: list[Iterable[str | None]],
                          now: datetime) -> list[dict[str, Any]]:
-    """:func:`response_extras` for several deliveries at once, in one transaction."""
+    """``policy_version`` and ``commands`` for each delivery's answer (only a delivery with
+    one known sender gets them), for several deliveries at once, in one transaction."""
     senders = []
     for agent_ids in deliveries:
         distinct = {a for a in agent_ids if a}
