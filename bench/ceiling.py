@@ -1,9 +1,9 @@
-"""The stack ceiling: what Flask + gunicorn + TLS answer here when the endpoint does nothing.
+"""The stack ceiling: what Flask + granian + TLS answer here when the endpoint does nothing.
 
 Run as a program by :func:`measure` (``python bench/ceiling.py DATA_DIR PORT``): it serves
 a Flask app whose ``POST /api/v1/reports`` reads the body and answers 201, under the very
-gunicorn settings ``hostpatrol-collector serve`` uses (:func:`server.gunicorn_options`:
-workers, gthread threads, keep-alive, TLS with the collector's certificate). The same load
+server settings ``hostpatrol-collector serve`` uses (:func:`server.server_options`:
+workers, WSGI threads, keep-alive, TLS with the collector's certificate). The same load
 generator then sends the same pre-signed reports. No ingest code can beat this rate on this
 machine, so it puts the ingest targets in proportion: at the single-report target the
 collector has ``2 cores / target - stack cost`` CPU left per report for verify, parse,
@@ -24,7 +24,8 @@ from fleet_sim import ReportFactory, SimHost  # noqa: E402
 from loadgen import Run, deliver  # noqa: E402
 
 
-def _app():  # noqa: ANN202 - a Flask app; flask is imported only in the server process
+def app():  # noqa: ANN201 - a Flask app; flask is imported only in the server process
+    """The empty endpoint (the server's factory target ``ceiling:app``)."""
     from flask import Flask, request
 
     app = Flask("hostpatrol-ceiling")
@@ -38,25 +39,16 @@ def _app():  # noqa: ANN202 - a Flask app; flask is imported only in the server 
 
 
 def _serve(data_dir: Path, port: int) -> None:
-    from gunicorn.app.base import BaseApplication
+    from granian.server import Server
     from hostpatrol.collector.config import load_config
-    from hostpatrol.collector.server import gunicorn_options
+    from hostpatrol.collector.server import server_options
 
     config = load_config(data_dir)
-    options = gunicorn_options(config, bind=f"127.0.0.1:{port}",
-                               workers=config.settings["workers"],
-                               threads=config.settings["threads"])
-    options["proc_name"] = "hostpatrol-ceiling"
-
-    class Empty(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self):  # noqa: ANN202
-            return _app()
-
-    Empty().run()
+    options = server_options(config, bind=f"127.0.0.1:{port}",
+                             workers=config.settings["workers"],
+                             threads=config.settings["threads"])
+    options["process_name"] = "hostpatrol-ceiling"
+    Server("ceiling:app", **options).serve()
 
 
 def measure(c: BenchCollector, port: int, factory: ReportFactory, hosts: list[SimHost],
@@ -81,8 +73,8 @@ def measure(c: BenchCollector, port: int, factory: ReportFactory, hosts: list[Si
                 time.sleep(0.2)
             finally:
                 probe.close()
-        return deliver(port, c.fingerprint, factory, hosts, processes=4, per_process=8000,
-                       batch=1, duration=duration, senders=4)
+        return deliver(port, c.fingerprint, factory, hosts, processes=4, per_process=24000,
+                       batch=1, duration=duration, senders=16, server_pid=proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -1,8 +1,8 @@
 """A real collector for benchmarks: `init` + `serve` as users run them, and a pinned HTTPS client.
 
-The client is deliberately thin (http.client over one keep-alive TLS connection, the
-server certificate pinned by SHA-256 like the agent does) so that load generators cost
-far less CPU than the server they measure.
+The client is deliberately thin (HTTP/1.1 written straight on one keep-alive TLS socket,
+the server certificate pinned by SHA-256 like the agent does) so that load generators
+cost far less CPU than the server they measure.
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ def free_port() -> int:
 
 
 class PinnedConnection:
-    """One keep-alive HTTPS connection whose server certificate must match a fingerprint."""
+    """One keep-alive HTTPS connection whose server certificate must match a fingerprint.
+
+    HTTP/1.1 is spoken directly on the TLS socket (one write per request, a minimal
+    response reader): http.client cost as much CPU per request as the server it measured.
+    """
 
     def __init__(self, port: int, fingerprint: str, host: str = "127.0.0.1",
                  timeout: float = 30.0) -> None:
@@ -41,38 +45,82 @@ class PinnedConnection:
         self.ctx = ssl.create_default_context()
         self.ctx.check_hostname = False
         self.ctx.verify_mode = ssl.CERT_NONE  # pinned below instead, as the agent does
-        self.conn: http.client.HTTPSConnection | None = None
+        self.sock: ssl.SSLSocket | None = None
+        self._buf = b""
 
-    def _connect(self) -> http.client.HTTPSConnection:
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
-                                           timeout=self.timeout)
-        conn.connect()
-        der = conn.sock.getpeercert(binary_form=True)
+    def _connect(self) -> ssl.SSLSocket:
+        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock = self.ctx.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        der = sock.getpeercert(binary_form=True) or b""
         if hashlib.sha256(der).hexdigest() != self.fingerprint:
-            conn.close()
+            sock.close()
             msg = "collector certificate does not match the pinned fingerprint"
             raise ssl.SSLError(msg)
-        return conn
+        self._buf = b""
+        return sock
+
+    def _recv(self, sock: ssl.SSLSocket) -> None:
+        data = sock.recv(262144)
+        if not data:
+            raise http.client.RemoteDisconnected("the collector closed the connection")
+        self._buf += data
+
+    def _response(self, sock: ssl.SSLSocket) -> tuple[int, dict[str, str], bytes]:
+        while (end := self._buf.find(b"\r\n\r\n")) < 0:
+            self._recv(sock)
+        head, self._buf = self._buf[:end].decode("latin-1"), self._buf[end + 4:]
+        lines = head.split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                while (eol := self._buf.find(b"\r\n")) < 0:
+                    self._recv(sock)
+                size = int(self._buf[:eol].split(b";")[0], 16)
+                while len(self._buf) < eol + 2 + size + 2:
+                    self._recv(sock)
+                body += self._buf[eol + 2:eol + 2 + size]
+                self._buf = self._buf[eol + 2 + size + 2:]
+                if size == 0:
+                    return status, headers, body
+        length = int(headers.get("content-length", "0"))
+        while len(self._buf) < length:
+            self._recv(sock)
+        body, self._buf = self._buf[:length], self._buf[length:]
+        return status, headers, body
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """Send one request (reconnecting once if the server closed the connection)."""
+        body = body or b""
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                 f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = self._connect()
+            if self.sock is None:
+                self.sock = self._connect()
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                data = resp.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError,
-                    BrokenPipeError, http.client.CannotSendRequest):
+                self.sock.sendall(message)
+                status, hdrs, data = self._response(self.sock)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    ssl.SSLEOFError):
                 self.close()
                 if attempt:
                     raise
                 continue
-            if resp.getheader("Connection", "").lower() == "close":
+            if hdrs.get("connection", "").lower() == "close":
                 self.close()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+            return status, hdrs, data
         raise AssertionError("unreachable")
 
     def post_json(self, path: str, doc: Any, token: str | None = None) -> tuple[int, Any]:
@@ -85,9 +133,28 @@ class PinnedConnection:
 
     def close(self) -> None:
         """Close the connection (a new one is made on the next request)."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the process tree under ``pid`` ("server") and of every
+    PostgreSQL process on the machine ("postgres", the backends serve it)."""
+    import psutil
+
+    def spent(p: psutil.Process) -> float:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return t.user + t.system
+
+    root = psutil.Process(pid)
+    out = {"server": sum(spent(p) for p in [root, *root.children(recursive=True)])}
+    out["postgres"] = sum(spent(p) for p in psutil.process_iter(["name"])
+                          if p.info["name"] == "postgres")
+    return out
 
 
 @dataclass

@@ -126,6 +126,16 @@ def _overload_figures(run: Run) -> dict[str, Any]:
                 int(0.99 * (len(run.samples) - 1))] if run.samples else math.nan}
 
 
+def cost_line(run: Run, backend: str) -> str:
+    """CPU per accepted report: the collector's processes, PostgreSQL's, the generator's."""
+    parts = [f"collector {run.cpu_ms_per_report(run.server_cpu.get('server', 0.0)):.3f} ms"]
+    if backend == "postgresql":
+        parts.append(f"postgres {run.cpu_ms_per_report(run.server_cpu.get('postgres', 0.0)):.3f}"
+                     " ms")
+    parts.append(f"load generator {run.cpu_ms_per_report(run.client_cpu):.3f} ms")
+    return "    CPU per report: " + ", ".join(parts)
+
+
 def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -> list[str]:
     """All ingest figures for one backend; returns missed targets."""
     c = BenchCollector(work / backend / "data", free_port(), database_url=url)
@@ -137,15 +147,19 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
     try:
         hosts = enroll_fleet(c, HOSTS, seed=hash(backend) & 0xFFFF)
         fl = floor(c, hosts, factory)
+        assert c.proc is not None  # noqa: S101 - started above
+        # a fleet delivers concurrently: 64 connections for single reports, 12 senders of
+        # batches (far fewer than the collector admits: workers x ingest.max_concurrent)
         single = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
-                         per_process=4000, batch=1, duration=DURATION, senders=4)
-        # as many batch senders as the collector admits at once (workers x max_concurrent)
+                         per_process=6000, batch=1, duration=DURATION, senders=16,
+                         server_pid=c.proc.pid)
         batched = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
-                          per_process=12000, batch=BATCH, duration=DURATION, senders=1)
-        # overload: 96 concurrent senders of full batches, far more work in flight than
-        # the workers admit at once (group commit absorbs 96 single reports easily)
+                          per_process=12000, batch=BATCH, duration=DURATION, senders=3,
+                          server_pid=c.proc.pid)
+        # overload: 256 concurrent senders of full batches, far more work in flight than
+        # the workers admit at once (workers x ingest.max_concurrent = 96)
         over = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
-                       per_process=6000, batch=BATCH, duration=8.0, senders=24)
+                       per_process=12800, batch=BATCH, duration=8.0, senders=64)
     finally:
         c.stop()
     stack = ceiling.measure(c, free_port(), factory, hosts, duration=DURATION)
@@ -162,6 +176,7 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
           f"(targets >= {SINGLE_TARGET:g}/s, >= {FLOOR_RATIO_TARGET}x floor, "
           f"p99 <= {P99_TARGET_MS:g} ms)")
     print(f"    answers {single.codes()}")
+    print(cost_line(single, backend))
     for line in percentile_table(single, ("heartbeat", "daily", "weekly")):
         print(line)
     # CPU left per report at the target once the stack (empty endpoint) has taken its share
@@ -169,6 +184,7 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
     print(f"  stack ceiling  {stack.rate():8.1f} requests/s  p50 {stack.latency(0.5):6.1f} ms"
           f"  p99 {stack.latency(0.99):6.1f} ms   (same serve settings, TLS and load; the "
           "endpoint does nothing)")
+    print(cost_line(stack, "sqlite").replace("per report", "per request"))
     print(f"    single / ceiling {single.rate() / stack.rate():.2f}; at {SINGLE_TARGET:g}/s "
           f"ingest may spend {budget_ms:.2f} ms CPU a report on {os.cpu_count()} cores "
           f"(it spends {1000 / fl['mix']:.2f} ms in-process, one core)")
@@ -176,7 +192,8 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
           f"  p99 {batched.latency(0.99):6.1f} ms per {BATCH}-report request "
           f"(targets >= {BATCH_TARGET:g}/s, p99 <= {P99_TARGET_MS:g} ms)")
     print(f"    answers {batched.codes()}")
-    print(f"  overload (96 concurrent senders of {BATCH}-report batches, 8 s): "
+    print(cost_line(batched, backend))
+    print(f"  overload (256 concurrent senders of {BATCH}-report batches, 8 s): "
           f"answers {ov['codes']}, "
           f"refused without Retry-After {ov['refused_without_retry_after']}, "
           f"timeouts/errors {ov['errors']}, p99 of all answers {ov['p99_all_ms']:.0f} ms")

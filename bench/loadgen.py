@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector_proc import PinnedConnection
+from collector_proc import PinnedConnection, cpu_seconds
 from fleet_sim import ReportFactory, SimHost, kind_at
 
 JOSE = {"Content-Type": "application/jose"}
@@ -35,6 +35,12 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     wall: float = 0.0
     errors: list[str] = field(default_factory=list)
+    client_cpu: float = 0.0  # CPU seconds the generator processes spent sending
+    server_cpu: dict[str, float] = field(default_factory=dict)  # by process group, if taken
+
+    def cpu_ms_per_report(self, seconds: float) -> float:
+        """``seconds`` of CPU per accepted report, in ms."""
+        return 1000 * seconds / self.delivered if self.delivered else float("nan")
 
     @property
     def delivered(self) -> int:
@@ -115,6 +121,7 @@ def _child(idx: int, port: int, fingerprint: str, factory: ReportFactory,
     per = [items[k::senders] for k in range(senders)]
     threads = []
     conns = [PinnedConnection(port, fingerprint, timeout=60) for _ in range(senders)]
+    cpu0 = time.process_time()
     for k in range(senders):
         # a host's reports stay on one sender and in seq order (hosts are a multiple of
         # senders, so item i, of host i % hosts, goes to sender i % senders)
@@ -127,16 +134,19 @@ def _child(idx: int, port: int, fingerprint: str, factory: ReportFactory,
         t.join()
     for c in conns:
         c.close()
-    results.put((idx, samples, errors, time.monotonic() - start_at))
+    results.put((idx, samples, errors, time.monotonic() - start_at,
+                 time.process_time() - cpu0))
 
 
 def deliver(port: int, fingerprint: str, factory: ReportFactory, hosts: list[SimHost], *,
             processes: int, per_process: int, batch: int, duration: float,
-            senders: int = 1) -> Run:
+            senders: int = 1, server_pid: int | None = None) -> Run:
     """Send pre-signed mixed reports from ``processes`` processes for at most ``duration`` s.
 
     Hosts are split between processes (a host's reports come from one process, in seq
-    order); each process signs ``per_process`` reports before the common start.
+    order); each process signs ``per_process`` reports before the common start. With
+    ``server_pid``, the CPU the server's process tree (and PostgreSQL) spent meanwhile is
+    kept in ``Run.server_cpu``.
     """
     ctx = mp.get_context("fork")
     ready, results = ctx.Semaphore(0), ctx.Queue()
@@ -153,16 +163,21 @@ def deliver(port: int, fingerprint: str, factory: ReportFactory, hosts: list[Sim
         pr.start()
     for _ in procs:
         ready.acquire()
+    before = cpu_seconds(server_pid) if server_pid else {}
     start = time.monotonic()
     for g in gos:
         g.put(start)
     run = Run()
     walls = []
     for _ in procs:
-        _idx, samples, errors, wall = results.get(timeout=duration + 300)
+        _idx, samples, errors, wall, cpu = results.get(timeout=duration + 300)
         run.samples += samples
         run.errors += errors
+        run.client_cpu += cpu
         walls.append(wall)
+    if server_pid:
+        after = cpu_seconds(server_pid)
+        run.server_cpu = {k: after[k] - before[k] for k in after}
     for pr in procs:
         pr.join(30)
     run.wall = max(walls)

@@ -18,7 +18,7 @@ from .config import CollectorConfig
 from .identity import ensure_secret, load_signing_key
 from .store.db import make_engine
 from .throttle import AgentRateLimiter
-from .trust import Limits
+from .trust import Limits, warm_up
 from .web.views import web
 
 SECURITY_HEADERS = {
@@ -49,7 +49,8 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
         WTF_CSRF_SSL_STRICT=True,
     )
     app.extensions["hostpatrol.config"] = config
-    app.extensions["hostpatrol.engine"] = engine or make_engine(config.database_url)
+    app.extensions["hostpatrol.engine"] = engine or make_engine(
+        config.database_url, pool_size=config.settings["threads"] + 2)  # + committer, extras
     app.extensions["hostpatrol.limits"] = Limits.from_config(config.ingest)
     app.extensions["hostpatrol.agent_limiter"] = AgentRateLimiter(
         config.ingest["agent_rate_per_minute"], config.ingest["agent_burst"])
@@ -58,6 +59,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
         config.ingest["max_concurrent"], config.ingest["queue_wait_ms"] / 1000,
         config.ingest["busy_retry_after_seconds"])
     app.extensions["hostpatrol.batcher"] = _batcher(app)
+    warm_up()
     csrf = CSRFProtect(app)
     csrf.exempt(api)
     csrf.exempt(agent_api)

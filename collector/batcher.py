@@ -10,7 +10,7 @@ shared by all the deliveries that arrived meanwhile — what a database calls gr
 
 If the database fails, every delivery of that batch gets the exception, as it would have
 alone (the API turns it into 503 + Retry-After); nothing was acknowledged, agents resend.
-The thread is started on first use in the process that uses it (after gunicorn's fork).
+The thread is started on first use in the process that uses it (after the server forks its workers).
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the HTTPS server (gunicorn)."""
+    """Run the HTTPS server (granian, TLS)."""
     from .server import serve
 
     config = _config(args)
@@ -104,7 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(config, bind=args.bind or config.bind,
               workers=args.workers or config.settings["workers"],
-              threads=config.settings["threads"])
+              threads=config.settings["threads"],
+              config_path=Path(args.config).absolute() if args.config else None)
     finally:
         if worker is not None:
             worker.terminate()

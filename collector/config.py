@@ -19,8 +19,8 @@ SPEC: dict[str, Field] = {
     "database_url": Field((str, type(None)), None,
                           "SQLAlchemy URL; default SQLite file hostpatrol.db in the data dir. "
                           "Overridden by HOSTPATROL_DATABASE_URL"),
-    "workers": Field(int, 2, "gunicorn worker processes for `serve`"),
-    "threads": Field(int, 8, "threads per gunicorn worker for `serve`"),
+    "workers": Field(int, 2, "worker processes for `serve` (one per CPU core)"),
+    "threads": Field(int, 64, "WSGI threads per `serve` worker"),
     "tls": Field(dict, doc="TLS certificate and key for `serve`", children={
         "cert": Field(str, "tls/cert.pem", "PEM certificate (relative to the data dir)"),
         "key": Field(str, "tls/key.pem", "PEM private key (relative to the data dir)"),
@@ -36,7 +36,7 @@ SPEC: dict[str, Field] = {
                                                  "(per worker process; then 429)"),
         "agent_burst": Field(int, 300, "reports one agent may deliver at once before its "
                                        "rate applies"),
-        "max_concurrent": Field(int, 6, "report deliveries one worker has in flight at once "
+        "max_concurrent": Field(int, 48, "report deliveries one worker has in flight at once "
                                         "(they share one group commit; 0: no limit); more "
                                         "wait, then get 429"),
         "queue_wait_ms": Field(int, 200, "how long a delivery waits for a free slot "

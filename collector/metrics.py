@@ -1,4 +1,4 @@
-"""Prometheus counters (multi-process safe under gunicorn via PROMETHEUS_MULTIPROC_DIR)."""
+"""Prometheus counters (multi-process safe across `serve` workers via PROMETHEUS_MULTIPROC_DIR)."""
 
 from __future__ import annotations
 

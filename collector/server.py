@@ -1,75 +1,77 @@
-"""``serve``: run the app under gunicorn with TLS, as production does."""
+"""``serve``: run the app with TLS under granian, as production does.
+
+granian parses HTTP and terminates TLS in Rust, outside the GIL; the Flask app runs in
+its WSGI threads (``threads`` per worker process, ``workers`` processes). On this
+project's 2-core benchmark VM it answers an empty endpoint with 0.18 ms of CPU a request
+against gunicorn's 0.44 (gthread, same TLS and keep-alive): that difference is most of
+what a report over HTTPS costs besides ingest itself (``bench/RESULTS.md``).
+
+The app is a plain WSGI callable (:mod:`hostpatrol.collector.wsgi`), so a site that
+prefers another WSGI server behind its own TLS proxy can serve that instead.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
-
-from gunicorn.app.base import BaseApplication
 
 from .config import CollectorConfig
 
-
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, config: CollectorConfig, options: dict[str, Any]) -> None:
-        self.hp_config = config
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from .app import create_app
-
-        return create_app(self.hp_config)
+ENV_DATA_DIR = "HOSTPATROL_SERVE_DATA_DIR"
+ENV_CONFIG = "HOSTPATROL_SERVE_CONFIG"
 
 
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
+def split_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port)."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        msg = f"bind address {bind!r}: expected HOST:PORT"
+        raise ValueError(msg)
+    return host.strip("[]"), int(port)
 
-    multiprocess.mark_process_dead(worker.pid)
 
+def server_options(config: CollectorConfig, *, bind: str, workers: int,
+                   threads: int = 8) -> dict[str, Any]:
+    """The granian settings ``serve`` runs with (the benchmark's stack ceiling reuses them)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
 
-def gunicorn_options(config: CollectorConfig, *, bind: str, workers: int,
-                     threads: int = 8) -> dict[str, Any]:
-    """The gunicorn settings ``serve`` runs with (the benchmark's stack ceiling reuses them)."""
+    host, port = split_bind(bind)
     return {
-        "bind": bind,
+        "address": host,
+        "port": port,
+        "interface": Interfaces.WSGI,
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "certfile": str(config.tls_cert),
-        "keyfile": str(config.tls_key),
-        "timeout": 60,
-        "graceful_timeout": 20,
-        "keepalive": 30,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "proc_name": "hostpatrol-collector",
-        "child_exit": _child_exit,
-        "limit_request_line": 8190,
-        "worker_tmp_dir": str(config.data_dir / "run"),
-        **_control_socket_off(),
+        "blocking_threads": threads,
+        "http": HTTPModes.http1,  # agents and browsers speak HTTP/1.1; no h2 surface
+        "websockets": False,
+        "ssl_cert": Path(config.tls_cert),
+        "ssl_key": Path(config.tls_key),
+        "log_level": LogLevels.info,
+        "log_access": False,
+        "process_name": "hostpatrol-collector",
+        "respawn_failed_workers": True,  # a worker that dies is replaced, as gunicorn did
+        "workers_kill_timeout": 20,
+        "factory": True,
     }
 
 
-def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8) -> None:
+def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8,
+          config_path: Path | None = None) -> None:
     """Serve HTTPS on ``bind`` until stopped (SIGTERM/SIGINT)."""
+    from granian.server import Server
+
     metrics_dir = config.data_dir / "run" / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    _Gunicorn(config, gunicorn_options(config, bind=bind, workers=workers,
-                                       threads=threads)).run()
-
-
-def _control_socket_off() -> dict[str, Any]:
-    """Newer gunicorn opens a control socket in $HOME; a collector needs none."""
-    from gunicorn.config import KNOWN_SETTINGS
-
-    names = {s.name for s in KNOWN_SETTINGS}
-    return {"control_socket_disable": True} if "control_socket_disable" in names else {}
+    # the workers build the app from these (inherited whether they are forked or spawned)
+    os.environ[ENV_DATA_DIR] = str(config.data_dir)
+    if config_path is not None:
+        os.environ[ENV_CONFIG] = str(config_path)
+    else:
+        os.environ.pop(ENV_CONFIG, None)
+    Server("hostpatrol.collector.wsgi:create", **server_options(
+        config, bind=bind, workers=workers, threads=threads)).serve()

@@ -8,9 +8,10 @@ Every refusal is a :class:`Rejected` with a status code and a counted reason.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import fastjsonschema
@@ -58,15 +59,31 @@ class Limits:
         )
 
 
-@cache
+_VALIDATORS: dict[str, Any] = {}
+_VALIDATORS_LOCK = threading.Lock()
+
+
 def _data_validators() -> dict[str, Any]:
-    # fastjsonschema compiles each schema to Python once: ~100x faster than interpreting
-    # it per report. Our schemas keep to keywords it supports (a test checks the set).
-    out = {}
-    for name in schema_names():
-        schema = {k: v for k, v in load_schema(name).items() if k != "$schema"}
-        out[name] = fastjsonschema.compile(schema)
-    return out
+    """The compiled data schemas, built once per process (``create_app`` builds them up
+    front: compiling takes a second, and a burst of first requests would each compile)."""
+    if _VALIDATORS:
+        return _VALIDATORS
+    with _VALIDATORS_LOCK:
+        if not _VALIDATORS:
+            # fastjsonschema compiles each schema to Python once: ~100x faster than
+            # interpreting it per report. Our schemas keep to keywords it supports (a
+            # test checks the set).
+            compiled = {}
+            for name in schema_names():
+                schema = {k: v for k, v in load_schema(name).items() if k != "$schema"}
+                compiled[name] = fastjsonschema.compile(schema)
+            _VALIDATORS.update(compiled)
+    return _VALIDATORS
+
+
+def warm_up() -> None:
+    """Compile the data schemas now rather than on the first report."""
+    _data_validators()
 
 
 def validate_data(report: Report) -> None:

@@ -75,19 +75,25 @@ class Host:
     hostname: str = "kit-host"
     sent: list[str] = field(default_factory=list)
 
-    def send(self, results: dict[str, dict[str, Any]], now: datetime,
-             status: str = "ok") -> str:
-        """Ingest one report holding ``results`` (check → data) created at ``now``."""
+    def signed(self, results: dict[str, dict[str, Any]], now: datetime,
+               status: str = "ok") -> str:
+        """The next signed report holding ``results`` (check → data) created at ``now``."""
         self.seq += 1
         doc = report_doc(self.agent_id, created_at=now, seq=self.seq, results=[
             {"check": c, "status": status, "started_at": format_time(now), "duration_ms": 1,
              "error": "timed out" if status == "error" else None,
              "data": {} if status == "error" else d} for c, d in results.items()])
         doc["host"]["hostname"] = self.hostname
-        out = ingest(self.engine, [sign(doc, self.key)], limits=LIMITS, now=now)
-        assert out[0].outcome == "accepted", out[0]
         self.sent.append(doc["report_id"])
-        return doc["report_id"]
+        return sign(doc, self.key)
+
+    def send(self, results: dict[str, dict[str, Any]], now: datetime,
+             status: str = "ok") -> str:
+        """Ingest one report holding ``results`` (check → data) created at ``now``."""
+        token = self.signed(results, now, status)
+        out = ingest(self.engine, [token], limits=LIMITS, now=now)
+        assert out[0].outcome == "accepted", out[0]
+        return self.sent[-1]
 
 
 _tokens: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""Real processes for tests: a collector served by gunicorn on a free port, agents."""
+"""Real processes for tests: a collector served by `serve` (granian, TLS) on a free port, agents."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ class Collector:
         self.fingerprint = out.split("fingerprint: ")[1].split()[0]
 
     def start(self, workers: int = 2) -> None:
-        """Serve (real gunicorn with TLS) and wait until /healthz answers."""
+        """Serve (the real server with TLS) and wait until /healthz answers."""
         logf = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [str(BIN / "hostpatrol-collector"), "--data-dir", str(self.data_dir), "serve",

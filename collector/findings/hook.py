@@ -11,7 +11,7 @@ from hostpatrol.shared.report import Report
 
 from ..policy.model import Policy
 from .evaluate import on_report
-from .register import Applied
+from .register import Applied, findings_of
 
 log = logging.getLogger("hostpatrol.collector.findings")
 
@@ -26,8 +26,15 @@ def evaluate_batch(conn: sa.Connection, stored: list[tuple[Report, Any]], now: d
     """
     try:
         with conn.begin_nested():
+            # the hosts' findings in one read; each host's first report of the batch uses
+            # them, a later one reads its own (the first may have changed them)
+            known = findings_of(conn, [report.agent_id for report, _ in stored])
             for report, st in stored:
-                _log(report, on_report(conn, report, now, policy=policy, stored=st))
+                applied = on_report(conn, report, now, policy=policy, stored=st,
+                                    findings=known.pop(report.agent_id, None))
+                if applied.opened:  # opening may raise other hosts' findings (fleet spread)
+                    known.clear()
+                _log(report, applied)
     except Exception:  # a broken rule must never cost a signed report
         log.warning("rule evaluation failed in a batch of %d: evaluating one by one",
                     len(stored), exc_info=True)

@@ -196,15 +196,35 @@ def _existing_query() -> sa.Select:
         findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
 
 
+@cache
+def _agents_findings_query() -> sa.Select:
+    return sa.select(findings).where(findings.c.agent_id.in_(
+        sa.bindparam("agents", expanding=True)))
+
+
+def findings_of(conn: sa.Connection, agent_ids: list[str]) -> dict[str, list[Any]]:
+    """Every finding of each of ``agent_ids`` (one query for a batch of reports)."""
+    out: dict[str, list[Any]] = {a: [] for a in agent_ids}
+    if agent_ids:
+        for row in conn.execute(_agents_findings_query(), {"agents": sorted(set(agent_ids))}):
+            out[row.agent_id].append(row)
+    return out
+
+
 def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, now: datetime,
-          result_ids: dict[str, int] | None = None) -> Applied:
-    """Record an evaluation for one host in the caller's transaction."""
+          result_ids: dict[str, int] | None = None, *,
+          known: list[Any] | None = None) -> Applied:
+    """Record an evaluation for one host in the caller's transaction.
+
+    ``known``: the host's findings as they are now (:func:`findings_of`), sparing the read.
+    """
     if not ev.rules:
         return Applied()
     result_ids = result_ids or {}
     rules = {r.id: r for r in ev.rules}
-    existing = {row.dedup_key: row for row in conn.execute(
-        _existing_query(), {"agent_id": host.agent_id, "rules": sorted(rules)})}
+    rows = known if known is not None else conn.execute(
+        _existing_query(), {"agent_id": host.agent_id, "rules": sorted(rules)})
+    existing = {row.dedup_key: row for row in rows if row.rule_id in rules}
     counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
     seen = set()
     for dev in ev.deviations:

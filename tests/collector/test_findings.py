@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from findings_kit import (
+    LIMITS,
     data,
     enroll_host,
     events_of,
@@ -21,6 +22,7 @@ from findings_kit import (
 from hostpatrol.collector.background import acquire, deadlines, release, run_once
 from hostpatrol.collector.errors import ApiError
 from hostpatrol.collector.findings import lifecycle, waivers
+from hostpatrol.collector.ingest import ingest
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.retention import purge
@@ -147,6 +149,53 @@ def test_fleet_spread_raises_every_finding_once(engine) -> None:
     _firewall_off(hosts[3], now)
     assert findings_of(engine, hosts[3].agent_id, "firewall-off")[0].level == LEVELS["III"]
     assert events_of(engine, found[0].id).count("level_raised") == 1
+
+
+def _register(engine, agent_id):
+    return [(f.rule_id, f.state, f.occurrences, f.repeat_count, f.level,
+             events_of(engine, f.id)) for f in findings_of(engine, agent_id)]
+
+
+def test_a_batch_changes_the_register_as_reports_one_by_one_would(engine) -> None:
+    # the register reads each host's findings once per batch: a host's later reports in
+    # the same batch must still see what its earlier ones opened, verified or reopened
+    now = utcnow()
+    # (each in a group of its own: their findings must not spread to one another)
+    alone = enroll_host(engine, group="ga", now=now)
+    batched = enroll_host(engine, group="gb", now=now)
+    steps = [data("firewall", active=False), data("firewall", active=False),
+             data("firewall", active=True), data("firewall", active=False)]
+    for i, d in enumerate(steps):
+        alone.send({"firewall": d}, now + timedelta(seconds=i))
+    tokens = [batched.signed({"firewall": d}, now + timedelta(seconds=i))
+              for i, d in enumerate(steps)]
+    out = ingest(engine, tokens, limits=LIMITS, now=now + timedelta(seconds=5))
+    assert [o.outcome for o in out] == ["accepted"] * 4
+    mine = _register(engine, batched.agent_id)
+    assert mine == _register(engine, alone.agent_id)
+    assert [(rule, state, seen, again) for rule, state, seen, again, _, _ in mine] == [
+        ("firewall-off", "open", 3, 1)]
+    assert mine[0][5] == ["opened", "verified", "reopened"]
+
+
+def test_a_batch_sees_levels_raised_by_its_own_earlier_reports(engine) -> None:
+    # one report of a batch opens the finding that makes the deviation widespread and
+    # raises the others; another host's report later in the batch must not undo that
+    now = utcnow()
+    load_policy(engine, policy_with(spread="{min_hosts: 3, min_group_percent: 20}"))
+    hosts = [enroll_host(engine, group=None, now=now) for _ in range(3)]
+    for h in hosts[:2]:
+        _firewall_off(h, now)
+    later = now + timedelta(minutes=1)
+    tokens = [hosts[2].signed({"firewall": data("firewall", active=False)}, later),
+              hosts[0].signed({"firewall": data("firewall", active=False)}, later)]
+    assert [o.outcome for o in ingest(engine, tokens, limits=LIMITS, now=later)] == \
+        ["accepted"] * 2
+    found = findings_of(engine, rule="firewall-off")
+    assert [f.level for f in found] == [LEVELS["III"]] * 3
+    first = events_of(engine, found[0].id)
+    assert first.count("level_raised") == 1
+    assert "level_lowered" not in first
 
 
 def test_group_spread_by_percent(engine) -> None:
