@@ -166,7 +166,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def start_worker(args: argparse.Namespace) -> subprocess.Popen[bytes]:
-    """``serve`` starts one worker process beside gunicorn (same data dir and config)."""
+    """``serve`` starts one worker process beside its web workers (same data dir and config)."""
     argv = [sys.executable, "-m", "hostpatrol.collector.cli"]
     if args.config:
         argv += ["--config", args.config]

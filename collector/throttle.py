@@ -5,7 +5,7 @@ agent's own signed reports drain its bucket, so a flooding agent is slowed and e
 other agent keeps its full rate. Buckets live in memory (no database write on the hot
 path, no lock contention on SQLite's single writer); the table is bounded
 (least-recently-used buckets are forgotten, which only ever hands an agent a full
-bucket again). Each gunicorn worker holds its own table, so the fleet-wide ceiling for
+bucket again). Each `serve` worker process holds its own table, so the fleet-wide ceiling for
 one agent is ``workers x rate``: a limit on damage, not an exact quota.
 
 Enrollment: failed attempts are counted per client address in the database (the

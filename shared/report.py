@@ -141,12 +141,15 @@ def _uuid(value: Any, path: str) -> str:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
 def _short_str(value: Any, path: str, limit: int = MAX_HOST_FIELD) -> str:
     if not isinstance(value, str):
         raise SchemaError(path=path, message="must be a string")
     if len(value) > limit:
         raise SchemaError(path=path, message=f"longer than {limit} characters")
-    if any(ord(c) < 32 for c in value):
+    if _CONTROL.search(value):
         raise SchemaError(path=path, message="contains control characters")
     return value
 

@@ -46,7 +46,7 @@ def safe_next(target: str | None) -> str:
 
 
 def client_ip() -> str:
-    """The peer address (gunicorn serves TLS itself: no proxy header to trust)."""
+    """The peer address (``serve`` terminates TLS itself: no proxy header to trust)."""
     return (request.remote_addr or "unknown")[:64]
 
 

@@ -1,0 +1,55 @@
+"""A web worker of ``serve`` killed with SIGKILL: the server replaces it, agents keep
+delivering, and nothing acknowledged is lost.
+
+Also the WSGI entry point other servers would use: ``hostpatrol.collector.wsgi:create``
+builds the same app from the data dir named in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+from forge import enroll_key, report_doc, sign
+from harness import Collector, wait_until
+
+
+def _web_workers(collector: Collector) -> list[psutil.Process]:
+    assert collector.proc is not None
+    return [p for p in psutil.Process(collector.proc.pid).children(recursive=True)
+            if "hostpatrol-collector worker-" in " ".join(p.cmdline())]
+
+
+def test_a_killed_web_worker_is_replaced_and_delivery_goes_on(collector: Collector) -> None:
+    agent_id, key, _ = enroll_key(collector, collector.token("--auto-approve"))
+    before = _web_workers(collector)
+    assert len(before) == 2, [p.cmdline() for p in before]
+    victim = before[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    wait_until(lambda: not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE)
+    # replaced: two live workers again, one of them new
+    wait_until(lambda: len([p for p in _web_workers(collector) if p.pid != victim.pid]) == 2)
+    assert victim.pid not in {p.pid for p in _web_workers(collector)}
+    accepted = []
+    for seq in range(1, 21):  # over fresh connections: both workers take some
+        doc = report_doc(agent_id, seq=seq)
+        resp = collector.post("/api/v1/reports", sign(doc, key), "application/jose")
+        assert resp.status_code == 201, resp.text
+        accepted.append(doc["report_id"])
+    assert collector.count("reports", "agent_id = ?", (agent_id,)) == len(accepted)
+
+
+def test_the_wsgi_entry_point_builds_the_app_from_the_environment(
+        collector: Collector, monkeypatch) -> None:
+    from hostpatrol.collector import wsgi
+
+    monkeypatch.setenv("HOSTPATROL_SERVE_DATA_DIR", str(collector.data_dir))
+    monkeypatch.delenv("HOSTPATROL_SERVE_CONFIG", raising=False)
+    app = wsgi.create()
+    try:
+        resp = app.test_client().get("/healthz")
+        assert resp.status_code == 200
+        assert app.extensions["hostpatrol.config"].data_dir == collector.data_dir
+    finally:
+        app.extensions["hostpatrol.engine"].dispose()
