@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from .admission import IngestGate
@@ -33,9 +35,20 @@ SECURITY_HEADERS = {
 }
 
 
+class _Sessions(SecureCookieSessionInterface):
+    """Dashboard sessions; report delivery (signed by the agent, never a user) opens none."""
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        """No session for ``POST /api/v1/reports`` (Flask then uses a null session)."""
+        if request.path == "/api/v1/reports":
+            return None
+        return super().open_session(app, request)
+
+
 def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flask:
     """Build the collector app for ``config`` (engine injectable for tests)."""
     app = Flask(__name__)
+    app.session_interface = _Sessions()
     app.config.update(
         SECRET_KEY=ensure_secret(config.secret_key_file),
         MAX_CONTENT_LENGTH=config.ingest["max_body_bytes"],

@@ -187,18 +187,26 @@ def _seen_again() -> sa.Update:
         base_level=sa.bindparam("base_level", type_=findings.c.base_level.type))
 
 
+def _register_columns() -> tuple[sa.Column, ...]:
+    """What the register reads of a finding it may update (not its evidence: a JSON
+    document only ever replaced, which would be decoded for every report)."""
+    c = findings.c
+    return (c.id, c.dedup_key, c.agent_id, c.rule_id, c.state, c.level, c.base_level,
+            c.factors, c.deadline, c.opened_at, c.repeat_count)
+
+
 @cache
 def _existing_query() -> sa.Select:
     # built once: apply runs for every ingested report. By rule, not by check: a group
     # override may point a rule at another check than its open findings were made from
-    return sa.select(findings).where(
+    return sa.select(*_register_columns()).where(
         findings.c.agent_id == sa.bindparam("agent_id"),
         findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
 
 
 @cache
 def _agents_findings_query() -> sa.Select:
-    return sa.select(findings).where(findings.c.agent_id.in_(
+    return sa.select(*_register_columns()).where(findings.c.agent_id.in_(
         sa.bindparam("agents", expanding=True)))
 
 
@@ -237,7 +245,8 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
             counts["opened"] += 1
             continue
         if row is None:
-            row = conn.execute(sa.select(findings).where(findings.c.dedup_key == key)).one()
+            row = conn.execute(sa.select(*_register_columns()).where(
+                findings.c.dedup_key == key)).one()
         counts[_repeat(conn, policy, host, rule, dev, row, now, rid)] += 1
     for key, row in existing.items():
         if key not in seen and row.state in ACTIVE:
