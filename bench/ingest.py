@@ -1,6 +1,6 @@
 """Ingest throughput and latency (issue 8), on SQLite and on PostgreSQL.
 
-Per backend: a collector made with ``init`` and run with ``serve`` (gunicorn, TLS, the
+Per backend: a collector made with ``init`` and run with ``serve`` (granian, TLS, the
 default workers); simulated agents enrolled through the real API; then
 (a) the in-process floor — verify + parse + rules + store, no HTTP — one report per
 call and in batches of 50, overall and per report kind; (b) over HTTPS from separate

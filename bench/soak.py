@@ -2,7 +2,7 @@
 
 Every simulated agent delivers a report each ``--interval`` seconds (its 15-minute
 heartbeat, compressed; the daily and weekly runs mixed in as in ``fleet_sim.MIX``) for
-``--minutes``. Meanwhile the collector's processes (gunicorn master, workers, background
+``--minutes``. Meanwhile the collector's processes (server master, web workers, background
 worker) are sampled: resident memory and open file descriptors. At the end every report
 sent is looked up in the database by id.
 
