@@ -25,7 +25,7 @@ from .checkin import Command, CommandLog, accept_commands, command_meta
 from .client import Client, ClientError
 from .config import AgentConfig
 from .delivery import DeliveryResult, DeliveryState, deliver_spool
-from .policy import PolicyCache, PolicyRefused, apply_policy, verify_policy
+from .policy import PolicyCache, PolicyRefused, apply_policy, describe_version, verify_policy
 from .runner import build_report, run_checks, sign_report
 from .schedule import LastRuns, Schedules, resolve
 from .spool import Spool
@@ -212,7 +212,7 @@ class Agent:
                 apply_policy(self.base_config, doc, self.registry)  # validate options
                 resolve(config.settings["schedule"], ident.agent_id, self.registry, doc)
                 self.policy_cache.save(token)
-                result.notes.append(f"policy version {doc['version']} applied")
+                result.notes.append(f"policy version {describe_version(doc['version'])} applied")
             except (ClientError, ConfigError, ValueError, OSError) as e:  # OSError: disk full
                 log.error("policy not applied: %s", e)
                 result.notes.append(f"policy not applied: {e}")

@@ -143,11 +143,17 @@ class PolicyCache:
         write_atomic(self.path, token.encode("ascii") + b"\n")
 
 
+def describe_version(version: int) -> str:
+    """A feed version as an admin reads it: the collector's policy version and this host's
+    profile revision (the feed version is ``policy * 2**32 + revision``)."""
+    return f"{version} (policy {version >> 32}, host profile revision {version & 0xFFFFFFFF})"
+
+
 def summary(doc: Mapping[str, Any] | None) -> str:
     """One line for ``status``."""
     if not doc:
         return "none (agent.yaml only)"
-    return (f"version {doc['version']} issued {doc['issued_at']}, monitoring "
+    return (f"version {describe_version(doc['version'])} issued {doc['issued_at']}, monitoring "
             f"{doc.get('monitoring_level', 'normal')}, "
             f"{len(doc.get('checks') or {})} check setting(s): "
             f"{json.dumps(doc.get('schedules') or {}, sort_keys=True)}")

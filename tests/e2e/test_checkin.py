@@ -42,7 +42,10 @@ def test_policy_is_signed_fetched_cached_and_agent_authenticated(collector: Coll
     state = tmp_path / "agent"
     agent_id, enrollment = _enrolled(collector, state)
     res = agent(state, "run", "--once", "--checks", "disk")
-    version = int(re.search(r"policy version (\d+) applied", res.stdout).group(1))
+    found = re.search(r"policy version (\d+) \(policy (\d+), host profile revision (\d+)\) "
+                      r"applied", res.stdout)
+    version = int(found.group(1))
+    assert (int(found.group(2)), int(found.group(3))) == (1, 0)  # as an admin reads it
     cached = (state / "policy.jws").read_text().strip()
     doc = verify_policy(cached, enrollment["collector_key"], agent_id)
     assert doc["version"] == version
