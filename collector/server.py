@@ -35,7 +35,7 @@ def split_bind(bind: str) -> tuple[str, int]:
 def server_options(config: CollectorConfig, *, bind: str, workers: int,
                    threads: int = 8) -> dict[str, Any]:
     """The granian settings ``serve`` runs with (the benchmark's stack ceiling reuses them)."""
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.log import LogLevels
 
     host, port = split_bind(bind)
@@ -49,6 +49,7 @@ def server_options(config: CollectorConfig, *, bind: str, workers: int,
         "websockets": False,
         "ssl_cert": Path(config.tls_cert),
         "ssl_key": Path(config.tls_key),
+        "ssl_protocol_min": SSLProtocols.tls13,  # agents and browsers all speak it; no downgrade
         "log_level": LogLevels.info,
         "log_access": False,
         "process_name": "hostpatrol-collector",

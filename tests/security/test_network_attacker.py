@@ -55,6 +55,21 @@ def test_plain_http_gets_no_http_answer_and_stores_nothing(served: Collector) ->
         requests.get(f"http://127.0.0.1:{served.port}/healthz", timeout=5)
 
 
+def test_only_tls_1_3_is_spoken(served: Collector) -> None:
+    # no downgrade to TLS 1.2 or older: a client that offers nothing newer gets no session
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw, \
+            pytest.raises(ssl.SSLError):
+        old.wrap_socket(raw, server_hostname="127.0.0.1")
+    new = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    new.check_hostname, new.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw, \
+            new.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        assert tls.version() == "TLSv1.3"
+
+
 def test_agent_refuses_an_impostor_with_another_certificate(served: Collector,
                                                              tmp_path: Path) -> None:
     state = tmp_path / "agent"
