@@ -48,15 +48,6 @@ class Outcome:
         return {"ok": True, "result": self.outcome, "report_id": self.report_id}
 
 
-@dataclass(slots=True)
-class Checked:
-    """One delivery after verification: an outcome for each refused report, the rest to
-    store (by position in the delivery)."""
-
-    outcomes: list[Outcome | None]
-    verified: list[tuple[int, Verified]]
-
-
 def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
            source: str = "http", now: datetime | None = None,
            admit: Callable[[str, int], Admission] | None = None) -> list[Outcome]:
@@ -64,19 +55,6 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
 
     ``admit`` (the per-agent rate limit) is asked after verification, so only an agent's
     own signed reports count against it; what it refuses is rejected with 429.
-    """
-    now = now or utcnow()
-    checked = check(engine, tokens, limits=limits, source=source, now=now, admit=admit)
-    return store(engine, [checked], now=now, source=source)[0]
-
-
-def check(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
-          source: str = "http", now: datetime | None = None,
-          admit: Callable[[str, int], Admission] | None = None) -> Checked:
-    """Verify ``tokens`` and apply the rate limit; nothing is written but clock refusals.
-
-    Runs outside the write transaction (group commit calls it in each request's own
-    thread), so verification proceeds while another delivery holds the SQLite writer.
     """
     now = now or utcnow()
     outcomes: list[Outcome | None] = [None] * len(tokens)
@@ -101,18 +79,6 @@ def check(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
         note_refusals(engine, noted, now)
     if admit is not None:
         verified = _rate_limit(verified, outcomes, admit)
-    return Checked(outcomes, verified)
-
-
-def store(engine: sa.Engine, deliveries: list[Checked], *, now: datetime,
-          source: str = "http") -> list[list[Outcome]]:
-    """Store the verified reports of ``deliveries`` in one transaction, in order; the
-    outcomes of each delivery."""
-    outcomes: list[Outcome | None] = []
-    verified: list[tuple[int, Verified]] = []
-    for d in deliveries:
-        verified += [(len(outcomes) + i, v) for i, v in d.verified]
-        outcomes += d.outcomes
     if verified:
         with ingest_writer(engine), engine.begin() as conn:
             _store(conn, verified, outcomes, now, source)
@@ -123,11 +89,7 @@ def store(engine: sa.Engine, deliveries: list[Checked], *, now: datetime,
     done = [o for o in outcomes if o is not None]
     for o in done:
         REPORTS.labels(outcome=o.reason if o.outcome == "rejected" else o.outcome).inc()
-    out, start = [], 0
-    for d in deliveries:
-        out.append(done[start:start + len(d.outcomes)])
-        start += len(d.outcomes)
-    return out
+    return done
 
 
 def _rate_limit(verified: list[tuple[int, Verified]], outcomes: list[Outcome | None],

@@ -11,12 +11,15 @@ and parsing stay outside, in parallel. PostgreSQL needs none of this (row locks)
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+
+log = logging.getLogger("hostpatrol.collector.store")
 
 _LOCKS: dict[str, WriteLock] = {}
 _GUARD = threading.Lock()
@@ -87,5 +90,8 @@ def checkpoint_now_and_then(engine: sa.Engine, stored: int) -> None:
     if _since_checkpoint < CHECKPOINT_REPORTS:
         return
     _since_checkpoint = 0
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except sa.exc.DBAPIError as e:  # the reports are committed: SQLite checkpoints later
+        log.warning("WAL checkpoint failed (%s); SQLite will checkpoint on a later commit", e)
