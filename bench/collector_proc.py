@@ -139,8 +139,10 @@ class PinnedConnection:
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds so far of the process tree under ``pid`` ("server") and of every
-    PostgreSQL process on the machine ("postgres", the backends serve it)."""
+    """CPU seconds so far of the process tree under ``pid`` ("server": for a collector, its
+    web workers, their master and the background worker — all it costs) and of every
+    PostgreSQL process on the machine ("postgres": the backends serving it; the benchmark
+    assumes nothing else uses the server meanwhile)."""
     import psutil
 
     def spent(p: psutil.Process) -> float:

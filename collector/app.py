@@ -62,8 +62,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
         WTF_CSRF_SSL_STRICT=True,
     )
     app.extensions["hostpatrol.config"] = config
-    app.extensions["hostpatrol.engine"] = engine or make_engine(
-        config.database_url, pool_size=config.settings["threads"] + 2)  # + committer, extras
+    app.extensions["hostpatrol.engine"] = engine or make_engine(config.database_url)
     app.extensions["hostpatrol.limits"] = Limits.from_config(config.ingest)
     app.extensions["hostpatrol.agent_limiter"] = AgentRateLimiter(
         config.ingest["agent_rate_per_minute"], config.ingest["agent_burst"])

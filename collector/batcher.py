@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from hostpatrol.shared.report import utcnow
 
 from .ingest import Outcome, ingest
+from .store.writelock import checkpoint_now_and_then
 from .throttle import Admission
 from .trust import Limits
 
@@ -96,6 +97,8 @@ class Batcher:
             finally:
                 for d in batch:
                     d.done.set()
+            # answered: now, off the writer lock and off their latency, SQLite's WAL
+            checkpoint_now_and_then(self.engine, sum(len(d.tokens) for d in batch))
 
     def _settle(self, batch: list[_Delivery]) -> None:
         """Commit the batch; should that fail, each delivery alone, so that one delivery

@@ -18,7 +18,7 @@ from .metrics import REPORTS
 from .policy import loader
 from .store import intake
 from .store import reports as report_store
-from .store.writelock import checkpoint_now_and_then, ingest_writer
+from .store.writelock import ingest_writer
 from .throttle import Admission
 from .trust import Limits, Verified, senders_by_kid, verify_report
 
@@ -82,7 +82,6 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     if verified:
         with ingest_writer(engine), engine.begin() as conn:
             _store(conn, verified, outcomes, now, source)
-        checkpoint_now_and_then(engine, len(verified))
         for _, v in verified:
             log.debug("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
                       v.report.report_id, v.report.seq, source)

@@ -6,14 +6,14 @@ project's 2-core benchmark VM it answers an empty endpoint with 0.18 ms of CPU a
 against gunicorn's 0.44 (gthread, same TLS and keep-alive): that difference is most of
 what a report over HTTPS costs besides ingest itself (``bench/RESULTS.md``).
 
-The app is a plain WSGI callable (:mod:`hostpatrol.collector.wsgi`), so a site that
-prefers another WSGI server behind its own TLS proxy can serve that instead.
+The workers build the app with :func:`hostpatrol.collector.wsgi.create`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,22 @@ ENV_CONFIG = "HOSTPATROL_SERVE_CONFIG"
 
 
 def split_bind(bind: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port)."""
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (IP address, port).
+
+    A host name is resolved here (the server binds IP addresses only), so a ``bind`` of
+    ``collector.example.org:8443`` listens on that name's address as it did before.
+    """
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not host:
         msg = f"bind address {bind!r}: expected HOST:PORT"
         raise ValueError(msg)
-    return host.strip("[]"), int(port)
+    host = host.strip("[]")
+    try:
+        family, *_, address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+    except OSError as e:
+        msg = f"bind address {bind!r}: cannot resolve {host!r}: {e}"
+        raise ValueError(msg) from e
+    return str(address[0]), int(port)
 
 
 def server_options(config: CollectorConfig, *, bind: str, workers: int,

@@ -1,9 +1,9 @@
-"""The collector as a WSGI application, for ``serve`` and for any other WSGI server.
+"""The collector as a WSGI application, built in each of ``serve``'s worker processes.
 
 ``serve`` sets ``HOSTPATROL_SERVE_DATA_DIR`` (and ``HOSTPATROL_SERVE_CONFIG`` when
 ``--config`` was given) before it starts its workers; each worker calls :func:`create`.
-Another server can do the same, e.g. ``HOSTPATROL_SERVE_DATA_DIR=/var/lib/hostpatrol
-gunicorn 'hostpatrol.collector.wsgi:create()'`` behind a TLS proxy.
+(Not advertised for other servers: behind a proxy every client would share the proxy's
+address, and the per-address enrollment and login limits with it.)
 """
 
 from __future__ import annotations

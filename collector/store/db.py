@@ -23,20 +23,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
-
-    ``pool_size`` connections are kept open (``serve`` asks for one per WSGI thread, so
-    that concurrent deliveries never open and close overflow connections under load).
-    """
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000},
-                                  pool_size=pool_size, max_overflow=10)
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def _alembic_config(conn: sa.Connection) -> Config:

@@ -1,8 +1,9 @@
 """A web worker of ``serve`` killed with SIGKILL: the server replaces it, agents keep
 delivering, and nothing acknowledged is lost.
 
-Also the WSGI entry point other servers would use: ``hostpatrol.collector.wsgi:create``
-builds the same app from the data dir named in the environment.
+Also: the WSGI entry point each worker calls (``hostpatrol.collector.wsgi:create``)
+builds the app from the data dir named in the environment, and a ``bind`` that names a
+host is resolved for the server (which binds addresses only).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 
 import psutil
+import pytest
 from forge import enroll_key, report_doc, sign
 from harness import Collector, wait_until
 
@@ -60,3 +62,17 @@ def test_the_wsgi_entry_point_builds_the_app_from_the_environment(
         assert app.extensions["hostpatrol.config"].data_dir == collector.data_dir
     finally:
         app.extensions["hostpatrol.engine"].dispose()
+
+
+def test_bind_may_name_a_host_and_is_resolved_for_the_server() -> None:
+    from hostpatrol.collector.server import split_bind
+
+    assert split_bind("127.0.0.1:8443") == ("127.0.0.1", 8443)
+    assert split_bind("[::1]:8443") == ("::1", 8443)
+    assert split_bind("0.0.0.0:8443") == ("0.0.0.0", 8443)  # noqa: S104 - parsed, not bound
+    host, port = split_bind("localhost:8443")  # the server itself binds addresses only
+    assert port == 8443
+    assert host in ("127.0.0.1", "::1")
+    for bad in ("8443", "localhost:", "no-such-host.invalid:8443"):
+        with pytest.raises(ValueError, match="bind address"):
+            split_bind(bad)
