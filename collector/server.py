@@ -35,7 +35,7 @@ def split_bind(bind: str) -> tuple[str, int]:
         raise ValueError(msg)
     host = host.strip("[]")
     try:
-        family, *_, address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+        *_, address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
     except OSError as e:
         msg = f"bind address {bind!r}: cannot resolve {host!r}: {e}"
         raise ValueError(msg) from e
@@ -43,7 +43,7 @@ def split_bind(bind: str) -> tuple[str, int]:
 
 
 def server_options(config: CollectorConfig, *, bind: str, workers: int,
-                   threads: int = 8) -> dict[str, Any]:
+                   threads: int) -> dict[str, Any]:
     """The granian settings ``serve`` runs with (the benchmark's stack ceiling reuses them)."""
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.log import LogLevels
@@ -69,7 +69,7 @@ def server_options(config: CollectorConfig, *, bind: str, workers: int,
     }
 
 
-def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int = 8,
+def serve(config: CollectorConfig, *, bind: str, workers: int, threads: int,
           config_path: Path | None = None) -> None:
     """Serve HTTPS on ``bind`` until stopped (SIGTERM/SIGINT)."""
     from granian.server import Server
