@@ -78,6 +78,23 @@ def enroll_fleet(c: BenchCollector, count: int, seed: int) -> list[SimHost]:
     return hosts
 
 
+def first_inspections(c: BenchCollector, hosts: list[SimHost], factory: ReportFactory) -> None:
+    """Each host's first report: the full inspection an agent runs when it starts (every
+    check is due once), so the measured phases see a fleet whose findings are open, not
+    one that opens them report after report."""
+    conn = c.connection()
+    try:
+        for host in hosts:
+            status, _, data = conn.request("POST", "/api/v1/reports",
+                                           factory.signed(host, "weekly").encode(),
+                                           {"Content-Type": "application/jose"})
+            if status != 201:
+                msg = f"first inspection refused: {status} {data[:300]!r}"
+                raise RuntimeError(msg)
+    finally:
+        conn.close()
+
+
 def floor(c: BenchCollector, hosts: list[SimHost], factory: ReportFactory) -> dict[str, float]:
     """In-process reports/s: verify + parse + rules + store, no HTTP."""
     from hostpatrol.collector.config import load_config
@@ -146,6 +163,7 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
     missed: list[str] = []
     try:
         hosts = enroll_fleet(c, HOSTS, seed=hash(backend) & 0xFFFF)
+        first_inspections(c, hosts, factory)
         fl = floor(c, hosts, factory)
         assert c.proc is not None  # noqa: S101 - started above
         # a fleet delivers concurrently: 64 connections for single reports, 12 senders of

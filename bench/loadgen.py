@@ -80,12 +80,41 @@ def _presign(factory: ReportFactory, hosts: list[SimHost], count: int,
     return out
 
 
-def _sender(conn: PinnedConnection, items: list[tuple[str, str]], batch: int,
+def _backlogs(factory: ReportFactory, hosts: list[SimHost], count: int, offset: int,
+              batch: int, senders: int) -> list[list[list[tuple[str, str]]]]:
+    """Per sender, its requests: each one agent's next ``batch`` reports, oldest first.
+
+    That is how an agent delivers (``deliver_spool``: its own spool, in batches): a batch
+    is one host catching up, never reports of several hosts. Each host stays on one
+    sender, whose requests take its hosts in turn, so a host's reports arrive in seq order.
+    """
+    per: list[list[list[tuple[str, str]]]] = [[] for _ in range(senders)]
+    mine = [hosts[k::senders] for k in range(senders)]
+    stream = [0] * len(hosts)  # each host's position in its own mixed stream
+    index = {id(h): i for i, h in enumerate(hosts)}
+    made = turn = 0
+    while made < count:
+        for k in range(senders):
+            if not mine[k]:
+                continue
+            host = mine[k][turn % len(mine[k])]
+            j = index[id(host)]
+            chunk = []
+            for _ in range(batch):
+                kind = kind_at(offset + j * 7 + stream[j])
+                stream[j] += 1
+                chunk.append((kind, factory.signed(host, kind)))
+            per[k].append(chunk)
+            made += batch
+        turn += 1
+    return per
+
+
+def _sender(conn: PinnedConnection, chunks: list[list[tuple[str, str]]], batch: int,
             stop_at: float, out: list[Sample], errors: list[str]) -> None:
-    i = 0
-    while i < len(items) and time.monotonic() < stop_at:
-        chunk = items[i:i + batch]
-        i += batch
+    for chunk in chunks:
+        if time.monotonic() >= stop_at:
+            break
         if batch == 1:
             body, headers = chunk[0][1].encode(), JOSE
         else:
@@ -112,22 +141,24 @@ def _sender(conn: PinnedConnection, items: list[tuple[str, str]], batch: int,
 def _child(idx: int, port: int, fingerprint: str, factory: ReportFactory,
            hosts: list[SimHost], count: int, batch: int, senders: int, duration: float,
            ready: Any, go: Any, results: Any) -> None:
-    items = _presign(factory, hosts, count, offset=idx * 97)
+    if batch == 1:  # live reports: one a request, hosts in turn on every sender
+        items = _presign(factory, hosts, count, offset=idx * 97)
+        per = [[[item] for item in items[k::senders]] for k in range(senders)]
+    else:
+        per = _backlogs(factory, hosts, count, idx * 97, batch, senders)
     ready.release()
     start_at = go.get()  # the parent's monotonic start time (same clock on one machine)
     stop_at = start_at + duration
     samples: list[Sample] = []
     errors: list[str] = []
-    per = [items[k::senders] for k in range(senders)]
     threads = []
     conns = [PinnedConnection(port, fingerprint, timeout=60) for _ in range(senders)]
     cpu0 = time.process_time()
     for k in range(senders):
-        # a host's reports stay on one sender and in seq order (hosts are a multiple of
-        # senders, so item i, of host i % hosts, goes to sender i % senders)
-        mine = per[k]
+        # a host's reports stay on one sender and in seq order (single reports: hosts are
+        # a multiple of senders, so item i, of host i % hosts, goes to sender i % senders)
         threads.append(threading.Thread(target=_sender, args=(
-            conns[k], mine, batch, stop_at, samples, errors)))
+            conns[k], per[k], batch, stop_at, samples, errors)))
     for t in threads:
         t.start()
     for t in threads:

@@ -48,7 +48,8 @@ def note_refusal(conn: sa.Connection, agent_id: str, created_at: datetime, now: 
         return "opened"
     if existing is None:
         existing = conn.execute(sa.select(findings).where(findings.c.dedup_key == key)).one()
-    return _repeat(conn, policy, host, rule, dev, existing, now, None)
+    outcome = _repeat(conn, policy, host, rule, dev, existing, now, None)
+    return "updated" if outcome == "seen" else outcome
 
 
 def note_refusals(engine: sa.Engine, refusals: list[tuple[str, datetime, str]],

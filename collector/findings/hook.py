@@ -26,14 +26,20 @@ def evaluate_batch(conn: sa.Connection, stored: list[tuple[Report, Any]], now: d
     """
     try:
         with conn.begin_nested():
-            # the hosts' findings in one read; each host's first report of the batch uses
-            # them, a later one reads its own (the first may have changed them)
+            # the hosts' findings in one read. A host's later report in the batch (an
+            # agent delivering its spool) reuses them while its reports only see the same
+            # deviations again, and reads them afresh once one changed the register
             known = findings_of(conn, [report.agent_id for report, _ in stored])
             for report, st in stored:
+                mine = known.pop(report.agent_id, None)
+                if mine is None:
+                    mine = findings_of(conn, [report.agent_id])[report.agent_id]
                 applied = on_report(conn, report, now, policy=policy, stored=st,
-                                    findings=known.pop(report.agent_id, None))
+                                    findings=mine)
                 if applied.opened:  # opening may raise other hosts' findings (fleet spread)
                     known.clear()
+                elif applied.current:
+                    known[report.agent_id] = mine
                 _log(report, applied)
     except Exception:  # a broken rule must never cost a signed report
         log.warning("rule evaluation failed in a batch of %d: evaluating one by one",

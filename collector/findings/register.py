@@ -29,6 +29,9 @@ class Applied:
     updated: int = 0
     reopened: int = 0
     verified: int = 0
+    # the findings it was given (``known``) still say what the register holds of them
+    # (state, levels, deadline, ...): the host's next report in a batch may reuse them
+    current: bool = True
 
 
 def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
@@ -124,6 +127,8 @@ def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev:
 
 def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
             row: Any, now: datetime, result_id: int | None) -> str:
+    """Record a deviation seen again; "reopened", "updated" (the register columns of
+    ``row`` changed) or "seen" (only last seen, occurrences and evidence did)."""
     base = {"last_seen": now, "occurrences": findings.c.occurrences + 1,
             "evidence": {"message": dev.message, **dev.evidence},
             "last_result_id": result_id, "base_level": dev.level}
@@ -156,7 +161,8 @@ def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, de
                    spread=spread)
     if sev.level != row.level or sev.factor_list() != list(row.factors or []):
         _set_level(conn, policy, row, sev, now)
-    return "updated"
+        return "updated"
+    return "updated" if row.state == "fixed" or row.base_level != dev.level else "seen"
 
 
 def _verify(conn: sa.Connection, policy: Policy, row: Any, now: datetime,
@@ -234,6 +240,7 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         _existing_query(), {"agent_id": host.agent_id, "rules": sorted(rules)})
     existing = {row.dedup_key: row for row in rows if row.rule_id in rules}
     counts = {"opened": 0, "updated": 0, "reopened": 0, "verified": 0}
+    current = True
     seen = set()
     for dev in ev.deviations:
         key = dev.dedup_key(host.agent_id)
@@ -244,12 +251,16 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         if row is None and _open(conn, policy, host, rule, dev, now, rid):
             counts["opened"] += 1
             continue
-        if row is None:
+        if row is None:  # another process opened it meanwhile
+            current = False
             row = conn.execute(sa.select(*_register_columns()).where(
                 findings.c.dedup_key == key)).one()
-        counts[_repeat(conn, policy, host, rule, dev, row, now, rid)] += 1
+        outcome = _repeat(conn, policy, host, rule, dev, row, now, rid)
+        current = current and outcome == "seen"
+        counts["updated" if outcome == "seen" else outcome] += 1
     for key, row in existing.items():
         if key not in seen and row.state in ACTIVE:
             _verify(conn, policy, row, now, result_ids.get(rules[row.rule_id].check))
             counts["verified"] += 1
-    return Applied(**counts)
+    current = current and not (counts["opened"] or counts["verified"])
+    return Applied(**counts, current=current)

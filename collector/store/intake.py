@@ -89,8 +89,10 @@ def _statements(dialect: str) -> _Statements:
         latest=latest_q.where(host_latest.c.agent_id.in_(ids)),
         hosts_one=hosts.where(agents.c.id == one),
         latest_one=latest_q.where(host_latest.c.agent_id == one),
-        insert_results=check_results.insert().returning(check_results.c.id,
-                                                        sort_by_parameter_order=True),
+        # RETURNING matched back by (report, check), unique in a report: asking SQLAlchemy
+        # to sort by parameter order instead makes it insert row by row on SQLite
+        insert_results=check_results.insert().returning(
+            check_results.c.id, check_results.c.report_pk, check_results.c.check_name),
         # guarded: a concurrent writer (another collector on PostgreSQL) may have stored
         # a newer result meanwhile
         upsert_latest=latest.on_conflict_do_update(
@@ -168,6 +170,15 @@ class _Sender:
         cur["last_seen_at"] = now
 
 
+def _result_ids(conn: sa.Connection, st: _Statements, results: list[dict[str, Any]]) -> list[int]:
+    """Insert the batch's results in one multi-row statement; their ids, in order."""
+    if not results:
+        return []
+    made = {(row.report_pk, row.check_name): row.id
+            for row in conn.execute(st.insert_results, results)}
+    return [made[(r["report_pk"], r["check_name"])] for r in results]
+
+
 def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, source: str,
                 inspect: Callable[[Report, Any], None] | None = None) -> list[Stored]:
     """Store ``items`` (verified, in arrival order) in the caller's transaction.
@@ -211,7 +222,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
         plan.append((i, pk, before, newest))
-    ids = list(conn.execute(st.insert_results, results).scalars()) if results else []
+    ids = _result_ids(conn, st, results)
     stale: set[tuple[str, str]] = set()
     if final:
         written = {(row.agent_id, row.check_name) for row in conn.execute(st.upsert_latest, [

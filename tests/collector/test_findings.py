@@ -178,6 +178,38 @@ def test_a_batch_changes_the_register_as_reports_one_by_one_would(engine) -> Non
     assert mine[0][5] == ["opened", "verified", "reopened"]
 
 
+def _disk(used_percent: float) -> dict:
+    d = data("disk")
+    d["filesystems"] = [dict(d["filesystems"][0], used_percent=used_percent,
+                             inodes_used_percent=1.0)]
+    return d
+
+
+def test_a_batch_reuses_a_hosts_findings_only_while_they_stay_as_read(engine) -> None:
+    # a host delivering its spool: its later reports in the batch reuse the findings read
+    # for the first while they only see the same deviation again. Once one changes a
+    # level they are read afresh; reused, the next report would raise it a second time
+    now = utcnow()
+    steps = "{steps: [{at: 50, level: IV}, {at: 80, level: II}]}"
+    load_policy(engine, policy_with(groups=f"{{la: {{rules: {{disk-used: {steps}}}}}, "
+                                           f"lb: {{rules: {{disk-used: {steps}}}}}}}"))
+    alone = enroll_host(engine, group="la", now=now)
+    batched = enroll_host(engine, group="lb", now=now)
+    levels = [60, 60, 90, 90, 90, 60, 60]
+    for i, used in enumerate(levels):
+        alone.send({"disk": _disk(used)}, now + timedelta(seconds=i))
+    tokens = [batched.signed({"disk": _disk(used)}, now + timedelta(seconds=i))
+              for i, used in enumerate(levels)]
+    out = ingest(engine, tokens, limits=LIMITS, now=now + timedelta(seconds=10))
+    assert [o.outcome for o in out] == ["accepted"] * len(levels)
+    mine = _register(engine, batched.agent_id)
+    assert mine == _register(engine, alone.agent_id)
+    [disk] = [m for m in mine if m[0] == "disk-used"]
+    assert disk[2] == len(levels)  # occurrences
+    assert disk[4] == LEVELS["IV"]
+    assert disk[5] == ["opened", "level_raised", "level_lowered"]
+
+
 def test_a_batch_sees_levels_raised_by_its_own_earlier_reports(engine) -> None:
     # one report of a batch opens the finding that makes the deviation widespread and
     # raises the others; another host's report later in the batch must not undo that

@@ -19,7 +19,7 @@ from hostpatrol.collector.enroll import enroll
 from hostpatrol.collector.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, rollups
-from hostpatrol.collector.store.schema import agents, check_results, host_latest
+from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
 from hostpatrol.collector.store.writelock import WriteLock, ingest_writer
 from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
@@ -72,6 +72,40 @@ def test_latest_worst_status_and_seq_only_move_forward(engine) -> None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(agents).where(agents.c.id == agent_id)).one()
     assert (row.worst_status, row.last_seq) == ("fail", 6)
+
+
+def test_a_batch_keeps_each_result_with_its_own_report(engine) -> None:
+    # the results of a whole batch go in as one multi-row INSERT whose RETURNING rows are
+    # matched back by (report, check): every row must land on the report that sent it
+    now = utcnow()
+    hosts = [_enroll(engine, token=f"tok-{i}") for i in range(2)]
+    tokens, sent = [], {}
+    for n in range(3):
+        for agent_id, key in hosts:
+            at = now - timedelta(minutes=10 - n)
+            statuses = {"disk": ("ok", "warn", "fail")[n],
+                        "custom_probe": ("fail", "ok", "warn")[n]}
+            doc = report_doc(agent_id, seq=n + 1, created_at=at,
+                             results=[_result(c, st, at) for c, st in statuses.items()])
+            tokens.append(sign(doc, key))
+            sent[doc["report_id"]] = statuses
+    assert [o.outcome for o in ingest(engine, tokens, limits=LIMITS)] == ["accepted"] * 6
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(reports.c.report_id, reports.c.agent_id,
+                                      check_results.c.agent_id.label("result_agent"),
+                                      check_results.c.check_name, check_results.c.status)
+                            .join(reports, reports.c.id == check_results.c.report_pk)).all()
+        latest = {(r.agent_id, r.check_name): r.status for r in conn.execute(
+            sa.select(host_latest.c.agent_id, host_latest.c.check_name,
+                      check_results.c.status)
+            .join(check_results, check_results.c.id == host_latest.c.result_id))}
+    assert len(rows) == 12
+    for r in rows:
+        assert r.agent_id == r.result_agent
+        assert sent[r.report_id][r.check_name] == r.status
+    # the newest result of each check is the third report's
+    assert latest == {(a, c): st for a, _ in hosts
+                      for c, st in {"disk": "fail", "custom_probe": "warn"}.items()}
 
 
 def test_rollups_match_live_counts_and_respect_scope(engine) -> None:
