@@ -89,10 +89,13 @@ def _statements(dialect: str) -> _Statements:
         latest=latest_q.where(host_latest.c.agent_id.in_(ids)),
         hosts_one=hosts.where(agents.c.id == one),
         latest_one=latest_q.where(host_latest.c.agent_id == one),
-        # RETURNING matched back by (report, check), unique in a report: asking SQLAlchemy
-        # to sort by parameter order instead makes it insert row by row on SQLite
+        # RETURNING matched back by (report, check), unique in a report. Ids must follow
+        # arrival order too (a host's previous result is the one with the lower id):
+        # PostgreSQL is told so; on SQLite that makes SQLAlchemy insert row by row, and
+        # one multi-row INSERT by the single writer numbers its rows in order anyway
         insert_results=check_results.insert().returning(
-            check_results.c.id, check_results.c.report_pk, check_results.c.check_name),
+            check_results.c.id, check_results.c.report_pk, check_results.c.check_name,
+            sort_by_parameter_order=dialect == "postgresql"),
         # guarded: a concurrent writer (another collector on PostgreSQL) may have stored
         # a newer result meanwhile
         upsert_latest=latest.on_conflict_do_update(

@@ -200,8 +200,21 @@ def test_a_batch_reuses_a_hosts_findings_only_while_they_stay_as_read(engine) ->
         alone.send({"disk": _disk(used)}, now + timedelta(seconds=i))
     tokens = [batched.signed({"disk": _disk(used)}, now + timedelta(seconds=i))
               for i, used in enumerate(levels)]
-    out = ingest(engine, tokens, limits=LIMITS, now=now + timedelta(seconds=10))
+    reads = []
+
+    def count(_conn, _cursor, statement, *_):
+        if statement.lstrip().startswith("SELECT findings.id") and \
+                "findings.agent_id IN" in statement:  # a host's findings, read by the register
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        out = ingest(engine, tokens, limits=LIMITS, now=now + timedelta(seconds=10))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
     assert [o.outcome for o in out] == ["accepted"] * len(levels)
+    # read once, then afresh after the open, the raise and the lowering: 4 for 7 reports
+    assert len(reads) == 4
     mine = _register(engine, batched.agent_id)
     assert mine == _register(engine, alone.agent_id)
     [disk] = [m for m in mine if m[0] == "disk-used"]

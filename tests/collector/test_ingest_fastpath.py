@@ -75,37 +75,45 @@ def test_latest_worst_status_and_seq_only_move_forward(engine) -> None:
 
 
 def test_a_batch_keeps_each_result_with_its_own_report(engine) -> None:
-    # the results of a whole batch go in as one multi-row INSERT whose RETURNING rows are
-    # matched back by (report, check): every row must land on the report that sent it
+    # the results of a whole batch go in as one multi-row INSERT whose RETURNING ids are
+    # matched back by (report, check): each host's newest result must be its own last
+    # report's, and ids must follow the order the reports came in
     now = utcnow()
     hosts = [_enroll(engine, token=f"tok-{i}") for i in range(2)]
-    tokens, sent = [], {}
+    statuses = [("ok", "fail"), ("warn", "ok"), ("fail", "warn")]
+    tokens, last = [], {}
     for n in range(3):
-        for agent_id, key in hosts:
+        for h, (agent_id, key) in enumerate(hosts):
             at = now - timedelta(minutes=10 - n)
-            statuses = {"disk": ("ok", "warn", "fail")[n],
-                        "custom_probe": ("fail", "ok", "warn")[n]}
+            disk, probe = statuses[(n + h) % 3]
             doc = report_doc(agent_id, seq=n + 1, created_at=at,
-                             results=[_result(c, st, at) for c, st in statuses.items()])
+                             results=[_result("disk", disk, at),
+                                      _result("custom_probe", probe, at)])
             tokens.append(sign(doc, key))
-            sent[doc["report_id"]] = statuses
+            last[agent_id] = (doc["report_id"], {"disk": disk, "custom_probe": probe})
     assert [o.outcome for o in ingest(engine, tokens, limits=LIMITS)] == ["accepted"] * 6
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(reports.c.report_id, reports.c.agent_id,
-                                      check_results.c.agent_id.label("result_agent"),
-                                      check_results.c.check_name, check_results.c.status)
-                            .join(reports, reports.c.id == check_results.c.report_pk)).all()
-        latest = {(r.agent_id, r.check_name): r.status for r in conn.execute(
-            sa.select(host_latest.c.agent_id, host_latest.c.check_name,
-                      check_results.c.status)
-            .join(check_results, check_results.c.id == host_latest.c.result_id))}
-    assert len(rows) == 12
-    for r in rows:
-        assert r.agent_id == r.result_agent
-        assert sent[r.report_id][r.check_name] == r.status
-    # the newest result of each check is the third report's
-    assert latest == {(a, c): st for a, _ in hosts
-                      for c, st in {"disk": "fail", "custom_probe": "warn"}.items()}
+        latest = conn.execute(
+            sa.select(host_latest.c.agent_id, host_latest.c.check_name, host_latest.c.status,
+                      check_results.c.status.label("result_status"),
+                      check_results.c.check_name.label("result_check"),
+                      reports.c.agent_id.label("report_agent"), reports.c.report_id)
+            .join(check_results, check_results.c.id == host_latest.c.result_id)
+            .join(reports, reports.c.id == check_results.c.report_pk)).all()
+        order = [r.report_id for r in conn.execute(
+            sa.select(reports.c.report_id).join(
+                check_results, check_results.c.report_pk == reports.c.id)
+            .where(check_results.c.check_name == "disk").order_by(check_results.c.id))]
+    assert len(latest) == 4
+    for r in latest:
+        report_id, sent = last[r.agent_id]
+        assert (r.report_agent, r.report_id, r.result_check) == \
+            (r.agent_id, report_id, r.check_name)
+        assert r.status == r.result_status == sent[r.check_name]
+    with engine.connect() as conn:
+        arrived = [r.report_id for r in conn.execute(
+            sa.select(reports.c.report_id).order_by(reports.c.id))]
+    assert order == arrived
 
 
 def test_rollups_match_live_counts_and_respect_scope(engine) -> None:
