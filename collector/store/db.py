@@ -31,7 +31,15 @@ def make_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    import psycopg
+
+    # psycopg rewrites "%(name)s" placeholders into PostgreSQL's "$n" for every statement,
+    # and caches the result only up to 50 parameters: the multi-row INSERTs of a batch
+    # (hundreds) were rewritten on every execution, about a tenth of ingest's CPU.
+    # SQLAlchemy renders "$n" itself, and a RawCursor hands it to the server as it is.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                            paramstyle="numeric_dollar",
+                            connect_args={"cursor_factory": psycopg.RawCursor})
 
 
 def _alembic_config(conn: sa.Connection) -> Config:
