@@ -30,13 +30,21 @@ def _web_workers(collector: Collector) -> list[psutil.Process]:
     return out
 
 
+def _dead(p: psutil.Process) -> bool:
+    """Exited: a zombie, or already reaped (which may happen between two questions)."""
+    try:
+        return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_a_killed_web_worker_is_replaced_and_delivery_goes_on(collector: Collector) -> None:
     agent_id, key, _ = enroll_key(collector, collector.token("--auto-approve"))
     before = _web_workers(collector)
     assert len(before) == 2, [p.cmdline() for p in before]
     victim = before[0]
     os.kill(victim.pid, signal.SIGKILL)
-    wait_until(lambda: not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE)
+    wait_until(lambda: _dead(victim))
     # replaced: two live workers again, one of them new
     wait_until(lambda: len([p for p in _web_workers(collector) if p.pid != victim.pid]) == 2)
     assert victim.pid not in {p.pid for p in _web_workers(collector)}
