@@ -89,21 +89,19 @@ def _backlogs(factory: ReportFactory, hosts: list[SimHost], count: int, offset: 
     sender, whose requests take its hosts in turn, so a host's reports arrive in seq order.
     """
     per: list[list[list[tuple[str, str]]]] = [[] for _ in range(senders)]
-    mine = [hosts[k::senders] for k in range(senders)]
+    mine = [range(k, len(hosts), senders) for k in range(senders)]  # host indexes
     stream = [0] * len(hosts)  # each host's position in its own mixed stream
-    index = {id(h): i for i, h in enumerate(hosts)}
     made = turn = 0
     while made < count:
         for k in range(senders):
             if not mine[k]:
                 continue
-            host = mine[k][turn % len(mine[k])]
-            j = index[id(host)]
+            j = mine[k][turn % len(mine[k])]
             chunk = []
             for _ in range(batch):
                 kind = kind_at(offset + j * 7 + stream[j])
                 stream[j] += 1
-                chunk.append((kind, factory.signed(host, kind)))
+                chunk.append((kind, factory.signed(hosts[j], kind)))
             per[k].append(chunk)
             made += batch
         turn += 1

@@ -104,15 +104,14 @@ def test_a_batch_keeps_each_result_with_its_own_report(engine) -> None:
             sa.select(reports.c.report_id).join(
                 check_results, check_results.c.report_pk == reports.c.id)
             .where(check_results.c.check_name == "disk").order_by(check_results.c.id))]
+        arrived = [r.report_id for r in conn.execute(
+            sa.select(reports.c.report_id).order_by(reports.c.id))]
     assert len(latest) == 4
     for r in latest:
         report_id, sent = last[r.agent_id]
         assert (r.report_agent, r.report_id, r.result_check) == \
             (r.agent_id, report_id, r.check_name)
         assert r.status == r.result_status == sent[r.check_name]
-    with engine.connect() as conn:
-        arrived = [r.report_id for r in conn.execute(
-            sa.select(reports.c.report_id).order_by(reports.c.id))]
     assert order == arrived
 
 
