@@ -101,9 +101,9 @@ def _batcher(app: Flask) -> Batcher:
 
     engine, key = app.extensions["hostpatrol.engine"], app.extensions["hostpatrol.signing_key"]
 
-    def extras(deliveries: list[list]) -> list[dict]:  # type: ignore[type-arg]
+    def extras(conn: sa.Connection, deliveries: list[list]) -> list[dict]:  # type: ignore[type-arg]
         return response_extras_many(
-            engine, key, [[o.agent_id for o in outcomes if o.outcome != "rejected"]
+            conn, key, [[o.agent_id for o in outcomes if o.outcome != "rejected"]
                           for outcomes in deliveries], utcnow())
 
     return Batcher(engine, app.extensions["hostpatrol.limits"],

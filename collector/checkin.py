@@ -100,11 +100,12 @@ def mark_done(conn: sa.Connection, agent_id: str, command_ids: Iterable[Any],
                      .values(done_at=now))
 
 
-def response_extras_many(engine: sa.Engine, key: Ed25519PrivateKey,
+def response_extras_many(conn: sa.Connection, key: Ed25519PrivateKey,
                          deliveries: list[Iterable[str | None]],
                          now: datetime) -> list[dict[str, Any]]:
     """``policy_version`` and ``commands`` for each delivery's answer (only a delivery with
-    one known sender gets them), for several deliveries at once, in one transaction."""
+    one known sender gets them), for several deliveries at once, in the caller's
+    transaction."""
     senders = []
     for agent_ids in deliveries:
         distinct = {a for a in agent_ids if a}
@@ -112,12 +113,11 @@ def response_extras_many(engine: sa.Engine, key: Ed25519PrivateKey,
     wanted = sorted({a for a in senders if a})
     if not wanted:
         return [{"commands": []} for _ in deliveries]
-    with engine.begin() as conn:
-        rows = {r.id: r for r in conn.execute(_sender_query(), {"ids": wanted})
-                if r.status == "active"}
-        # = agent_policy(...)["version"], without merging the content it is not asked for
-        base = loader.current(conn).version << PROFILE_BITS if rows else 0
-        commands = pending_commands_many(conn, sorted(rows), key, now)
+    rows = {r.id: r for r in conn.execute(_sender_query(), {"ids": wanted})
+            if r.status == "active"}
+    # = agent_policy(...)["version"], without merging the content it is not asked for
+    base = loader.current(conn).version << PROFILE_BITS if rows else 0
+    commands = pending_commands_many(conn, sorted(rows), key, now)
     return [{"policy_version": base + (rows[a].revision or 0), "commands": commands[a]}
             if a in rows else {"commands": []} for a in senders]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,17 +51,24 @@ class Outcome:
 
 def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
            source: str = "http", now: datetime | None = None,
-           admit: Callable[[str, int], Admission] | None = None) -> list[Outcome]:
+           admit: Callable[[str, int], Admission] | None = None,
+           conn: sa.Connection | None = None) -> list[Outcome]:
     """Verify and store ``tokens`` (one transaction for the accepted ones).
 
     ``admit`` (the per-agent rate limit) is asked after verification, so only an agent's
     own signed reports count against it; what it refuses is rejected with 429.
+    ``conn`` (not in a transaction) is used rather than a connection of its own, so that a
+    caller can run its next transaction on it (the group commit answers on it).
     """
+    if conn is None:
+        with engine.connect() as own:
+            return ingest(engine, tokens, limits=limits, source=source, now=now,
+                          admit=admit, conn=own)
     now = now or utcnow()
     outcomes: list[Outcome | None] = [None] * len(tokens)
     verified: list[tuple[int, Verified]] = []
     clock_refusals: list[tuple[str, datetime, str]] = []
-    with engine.connect() as conn:
+    try:
         known = senders_by_kid(conn, tokens)  # one query for the whole batch
         for i, token in enumerate(tokens):
             try:
@@ -73,22 +81,37 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                             e.reason, e.status, source, e.message)
                 if e.agent_id and isinstance(e.created_at, datetime) and source == "http":
                     clock_refusals.append((e.agent_id, e.created_at, e.reason))
-    first = list({r[0]: r for r in reversed(clock_refusals)}.values())  # one per agent
-    noted = [r for r in first if admit is None or admit(r[0], 1).admitted]
-    if noted:  # charged to the sender's rate limit like a stored report
-        note_refusals(engine, noted, now)
-    if admit is not None:
-        verified = _rate_limit(verified, outcomes, admit)
-    if verified:
-        with ingest_writer(engine), engine.begin() as conn:
-            _store(conn, verified, outcomes, now, source)
-        for _, v in verified:
-            log.debug("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
-                      v.report.report_id, v.report.seq, source)
+        if not verified or _sqlite(engine):
+            # SQLite: a read transaction is never held while waiting for the writer lock.
+            # PostgreSQL: the reads stay in the storing transaction, one commit for both.
+            conn.rollback()
+        first = list({r[0]: r for r in reversed(clock_refusals)}.values())  # one per agent
+        noted = [r for r in first if admit is None or admit(r[0], 1).admitted]
+        if noted:  # charged to the sender's rate limit like a stored report
+            note_refusals(engine, noted, now)
+        if admit is not None:
+            verified = _rate_limit(verified, outcomes, admit)
+        if verified:
+            with ingest_writer(engine):
+                _store(conn, verified, outcomes, now, source)
+                conn.commit()
+        else:
+            conn.rollback()  # all refused by the rate limit
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error says more than a failed rollback
+            conn.rollback()
+        raise
+    for _, v in verified:
+        log.debug("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
+                  v.report.report_id, v.report.seq, source)
     done = [o for o in outcomes if o is not None]
     for o in done:
         REPORTS.labels(outcome=o.reason if o.outcome == "rejected" else o.outcome).inc()
     return done
+
+
+def _sqlite(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "sqlite"
 
 
 def _rate_limit(verified: list[tuple[int, Verified]], outcomes: list[Outcome | None],

@@ -52,8 +52,8 @@ def test_waiting_deliveries_are_stored_together_each_with_its_own_outcome(tmp_pa
                                                    created_by="test")
         signing = generate()
 
-        def extras(deliveries):
-            return response_extras_many(engine, signing, [
+        def extras(conn, deliveries):
+            return response_extras_many(conn, signing, [
                 [o.agent_id for o in outs if o.outcome != "rejected"] for outs in deliveries],
                 utcnow())
 
@@ -211,10 +211,12 @@ def test_commands_are_capped_per_agent_not_across_a_batch(tmp_path) -> None:
                 create_command(conn, busy, ["disk"], now=now - timedelta(minutes=60 - n),
                                created_by="test")
             create_command(conn, quiet, ["time"], now=now, created_by="test")
-        got = response_extras_many(engine, generate(), [[busy], [quiet]], now)
+        with engine.begin() as conn:
+            got = response_extras_many(conn, generate(), [[busy], [quiet]], now)
         assert len(got[0]["commands"]) == MAX_COMMANDS
         assert len(got[1]["commands"]) == 1
-        again = response_extras_many(engine, generate(), [[busy], [quiet]], now)
+        with engine.begin() as conn:
+            again = response_extras_many(conn, generate(), [[busy], [quiet]], now)
         assert len(again[0]["commands"]) == MAX_COMMANDS  # handed out until done
     finally:
         engine.dispose()
@@ -245,3 +247,31 @@ def test_a_newer_result_written_meanwhile_is_not_overtaken(engine) -> None:
     assert latest == 999_999
     assert stored[0].pk is not None
     assert stored[0].newest == {}
+
+
+def test_a_group_runs_on_one_connection_and_reads_in_its_storing_transaction(engine) -> None:
+    """One checkout for verifying, storing and answering a group (on PostgreSQL each
+    checkout is a ping). On PostgreSQL the verification reads are part of the storing
+    transaction; on SQLite they end before the writer lock is taken."""
+    fleet = _agents(engine, 3)
+    signing = generate()
+    events: list[str] = []
+    sa.event.listen(engine.pool, "checkout", lambda *a: events.append("checkout"))
+    sa.event.listen(engine, "commit", lambda conn: events.append("commit"))
+    sa.event.listen(engine, "rollback", lambda conn: events.append("rollback"))
+
+    def extras(conn, deliveries):
+        return response_extras_many(conn, signing, [
+            [o.agent_id for o in outs if o.outcome != "rejected"] for outs in deliveries],
+            utcnow())
+
+    batcher = Batcher(engine, LIMITS, extras=extras)
+    outcomes, answer = batcher.submit([sign(report_doc(aid, seq=1), key) for aid, key in fleet])
+    assert [o.outcome for o in outcomes] == ["accepted"] * 3
+    assert "commands" in answer
+    assert events.count("checkout") == 1
+    if engine.dialect.name == "postgresql":
+        assert events == ["checkout", "commit", "commit"]  # store (with the reads), answers
+    else:
+        assert events == ["checkout", "rollback", "commit", "commit"]
+    assert _count(engine, reports) == 3
