@@ -43,7 +43,11 @@ SINGLE_TARGET = 1000.0
 FLOOR_RATIO_TARGET = 0.5
 BATCH_TARGET = 3000.0
 P99_TARGET_MS = 250.0
-DURATION = 12.0
+DURATION = 10.0
+# This VM's speed wanders by 15-30 % even within one run, and which worker each agent's
+# connection lands on is the kernel's draw: each target phase runs REPEATS times and is
+# judged on the median rate; p99 and CPU are taken over all the runs' requests.
+REPEATS = 3
 # The benchmark compresses a fleet's week into seconds: each simulated agent delivers
 # far more often than 4 reports an hour, so its per-agent rate limit is opened up.
 # Everything else is the configuration `init` writes.
@@ -145,6 +149,41 @@ def _overload_figures(run: Run) -> dict[str, Any]:
                 int(0.99 * (len(run.samples) - 1))] if run.samples else math.nan}
 
 
+class Trials:
+    """One target phase run REPEATS times: the median rate, the pooled requests."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.runs = runs
+
+    def rate(self) -> float:
+        """The median run's reports/s."""
+        return sorted(r.rate() for r in self.runs)[len(self.runs) // 2]
+
+    def rates(self) -> str:
+        """Each run's reports/s, in the order they ran."""
+        return ", ".join(f"{r.rate():.0f}" for r in self.runs)
+
+    @property
+    def pooled(self) -> Run:
+        """All runs as one: latency quantiles, answers and CPU over every request."""
+        out = Run(samples=[s for r in self.runs for s in r.samples],
+                  wall=sum(r.wall for r in self.runs),
+                  errors=[e for r in self.runs for e in r.errors],
+                  client_cpu=sum(r.client_cpu for r in self.runs))
+        for r in self.runs:
+            for k, v in r.server_cpu.items():
+                out.server_cpu[k] = out.server_cpu.get(k, 0.0) + v
+        return out
+
+
+def trials(c: BenchCollector, factory: ReportFactory, hosts: list[SimHost],
+           **kwargs: Any) -> Trials:
+    """:func:`loadgen.deliver` REPEATS times against ``c``."""
+    assert c.proc is not None  # noqa: S101 - started
+    return Trials([deliver(c.port, c.fingerprint, factory, hosts, server_pid=c.proc.pid,
+                           **kwargs) for _ in range(REPEATS)])
+
+
 def cost_line(run: Run, backend: str) -> str:
     """CPU per accepted report: the collector's processes, PostgreSQL's, the generator's."""
     parts = [f"collector {run.cpu_ms_per_report(run.server_cpu.get('server', 0.0)):.3f} ms"]
@@ -171,12 +210,10 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
         # a fleet delivers concurrently: 64 connections for single reports. A batch is one
         # agent's spool (50 of its reports); 4 agents catching up at once keep the
         # collector busy, and 12 only queue behind one another (printed for comparison)
-        single = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
-                         per_process=6000, batch=1, duration=DURATION, senders=16,
-                         server_pid=c.proc.pid)
-        batched = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
-                          per_process=12000, batch=BATCH, duration=DURATION, senders=1,
-                          server_pid=c.proc.pid)
+        single_trials = trials(c, factory, hosts, processes=4, per_process=6000, batch=1,
+                               duration=DURATION, senders=16)
+        batched_trials = trials(c, factory, hosts, processes=4, per_process=12000,
+                                batch=BATCH, duration=DURATION, senders=1)
         wide = deliver(c.port, c.fingerprint, factory, hosts, processes=4,
                        per_process=12000, batch=BATCH, duration=DURATION, senders=3,
                        server_pid=c.proc.pid)
@@ -188,17 +225,21 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
         c.stop()
     stack = ceiling.measure(c, free_port(), factory, hosts, duration=DURATION)
     ov = _overload_figures(over)
-    ratio = single.rate() / fl["mix"]
+    single, batched = single_trials.pooled, batched_trials.pooled
+    single_rate, batched_rate = single_trials.rate(), batched_trials.rate()
+    ratio = single_rate / fl["mix"]
     print(f"[{backend}] {HOSTS} agents enrolled through the API; mix "
           "heartbeat:daily:weekly = 672:7:1")
     print(f"  in-process floor (one report a call)  mix {fl['mix']:8.1f} reports/s   "
           f"heartbeat {fl['heartbeat']:.1f}  daily {fl['daily']:.1f}  "
           f"weekly {fl['weekly']:.1f}")
     print(f"  in-process floor (batches of {BATCH})     mix {fl['mix_batch']:8.1f} reports/s")
-    print(f"  HTTPS single   {single.rate():8.1f} reports/s  p50 {single.latency(0.5):6.1f} ms"
+    print(f"  HTTPS single   {single_rate:8.1f} reports/s  p50 {single.latency(0.5):6.1f} ms"
           f"  p99 {single.latency(0.99):6.1f} ms   ratio to floor {ratio:.2f} "
           f"(targets >= {SINGLE_TARGET:g}/s, >= {FLOOR_RATIO_TARGET}x floor, "
           f"p99 <= {P99_TARGET_MS:g} ms)")
+    print(f"    median of {REPEATS} runs of {DURATION:g} s: {single_trials.rates()} reports/s; "
+          "latency and CPU over all their requests")
     print(f"    answers {single.codes()}")
     print(cost_line(single, backend))
     for line in percentile_table(single, ("heartbeat", "daily", "weekly")):
@@ -209,13 +250,14 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
           f"  p99 {stack.latency(0.99):6.1f} ms   (same serve settings, TLS and load; the "
           "endpoint does nothing)")
     print(cost_line(stack, "sqlite").replace("per report", "per request"))
-    print(f"    single / ceiling {single.rate() / stack.rate():.2f}; at {SINGLE_TARGET:g}/s "
+    print(f"    single / ceiling {single_rate / stack.rate():.2f}; at {SINGLE_TARGET:g}/s "
           f"ingest may spend {budget_ms:.2f} ms CPU a report on {os.cpu_count()} cores "
           f"(it spends {1000 / fl['mix']:.2f} ms in-process, one core)")
     print("  HTTPS batched, 4 agents sending their spools at once")
-    print(f"                 {batched.rate():8.1f} reports/s  p50 {batched.latency(0.5):6.1f} ms"
+    print(f"                 {batched_rate:8.1f} reports/s  p50 {batched.latency(0.5):6.1f} ms"
           f"  p99 {batched.latency(0.99):6.1f} ms per {BATCH}-report request "
           f"(targets >= {BATCH_TARGET:g}/s, p99 <= {P99_TARGET_MS:g} ms)")
+    print(f"    median of {REPEATS} runs of {DURATION:g} s: {batched_trials.rates()} reports/s")
     print(f"    answers {batched.codes()}")
     print(cost_line(batched, backend))
     print(f"    12 agents at once: {wide.rate():8.1f} reports/s  p50 {wide.latency(0.5):6.1f} ms"
@@ -228,12 +270,12 @@ def measure(backend: str, url: str | None, work: Path, factory: ReportFactory) -
     for name, run in (("single", single), ("batched", batched), ("batched 12", wide)):
         if run.errors:
             missed.append(f"{backend} {name}: {len(run.errors)} errors, e.g. {run.errors[0]}")
-    if single.rate() < SINGLE_TARGET:
-        missed.append(f"{backend} HTTPS single {single.rate():.0f}/s < {SINGLE_TARGET:g}/s")
+    if single_rate < SINGLE_TARGET:
+        missed.append(f"{backend} HTTPS single {single_rate:.0f}/s < {SINGLE_TARGET:g}/s")
     if ratio < FLOOR_RATIO_TARGET:
         missed.append(f"{backend} HTTPS single / floor {ratio:.2f} < {FLOOR_RATIO_TARGET}")
-    if batched.rate() < BATCH_TARGET:
-        missed.append(f"{backend} HTTPS batched {batched.rate():.0f}/s < {BATCH_TARGET:g}/s")
+    if batched_rate < BATCH_TARGET:
+        missed.append(f"{backend} HTTPS batched {batched_rate:.0f}/s < {BATCH_TARGET:g}/s")
     for name, run in (("single", single), ("batched", batched)):
         if not run.latency(0.99) <= P99_TARGET_MS:
             missed.append(f"{backend} {name} p99 {run.latency(0.99):.0f} ms > "

@@ -79,8 +79,11 @@ def _statements(dialect: str) -> _Statements:
         agents.c.status, agents.c.machine_id, agents.c.last_seq, host_profiles.c.critical,
         host_profiles.c.tags, host_profiles.c.owner, host_profiles.c.backup_owner,
     ).select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
+    # only the checks the batch brings: a heartbeat (disk) need not read a host's twelve
+    # other newest results
     latest_q = sa.select(host_latest.c.agent_id, host_latest.c.check_name,
-                         host_latest.c.started_at)
+                         host_latest.c.started_at).where(
+        host_latest.c.check_name.in_(sa.bindparam("checks", expanding=True)))
     return _Statements(
         insert_reports=insert(reports).on_conflict_do_nothing(
             index_elements=["agent_id", "report_id"]).returning(
@@ -199,8 +202,9 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
     hosts, latest_q, args = ((st.hosts_one, st.latest_one, {"id": aids[0]}) if len(aids) == 1
                              else (st.hosts, st.latest, {"ids": aids}))
     senders = {row.id: _Sender(row) for row in conn.execute(hosts, args)}
+    checks = sorted({r.check for i, _ in new for r in items[i].report.results})
     latest = {(row.agent_id, row.check_name): row.started_at
-              for row in conn.execute(latest_q, args)}
+              for row in conn.execute(latest_q, {**args, "checks": checks})}
     results: list[dict[str, Any]] = []
     final: dict[tuple[str, str], int] = {}  # (agent, check) -> index into results
     plan: list[tuple[int, int, dict[str, Any], dict[str, int]]] = []
