@@ -93,13 +93,16 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
             verified = _rate_limit(verified, outcomes, admit)
         if verified:
             with ingest_writer(engine):
-                _store(conn, verified, outcomes, now, source)
-                conn.commit()
+                try:
+                    _store(conn, verified, outcomes, now, source)
+                    conn.commit()
+                except BaseException:
+                    _rollback(conn)  # still under the writer lock: the next writer is free
+                    raise
         else:
             conn.rollback()  # all refused by the rate limit
     except BaseException:
-        with contextlib.suppress(Exception):  # the error says more than a failed rollback
-            conn.rollback()
+        _rollback(conn)
         raise
     for _, v in verified:
         log.debug("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
@@ -108,6 +111,11 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     for o in done:
         REPORTS.labels(outcome=o.reason if o.outcome == "rejected" else o.outcome).inc()
     return done
+
+
+def _rollback(conn: sa.Connection) -> None:
+    with contextlib.suppress(Exception):  # the error being raised says more
+        conn.rollback()
 
 
 def _sqlite(engine: sa.Engine) -> bool:

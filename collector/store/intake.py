@@ -204,7 +204,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
     senders = {row.id: _Sender(row) for row in conn.execute(hosts, args)}
     checks = sorted({r.check for i, _ in new for r in items[i].report.results})
     latest = {(row.agent_id, row.check_name): row.started_at
-              for row in conn.execute(latest_q, {**args, "checks": checks})}
+              for row in conn.execute(latest_q, {**args, "checks": checks})} if checks else {}
     results: list[dict[str, Any]] = []
     final: dict[tuple[str, str], int] = {}  # (agent, check) -> index into results
     plan: list[tuple[int, int, dict[str, Any], dict[str, int]]] = []

@@ -275,3 +275,40 @@ def test_a_group_runs_on_one_connection_and_reads_in_its_storing_transaction(eng
     else:
         assert events == ["checkout", "rollback", "commit", "commit"]
     assert _count(engine, reports) == 3
+
+
+def test_a_failed_store_is_rolled_back_before_the_writer_lock_is_released(
+        tmp_path, monkeypatch) -> None:
+    """SQLite: the next worker's writer must not find the failed transaction still open
+    (it would wait in SQLite's sleeping busy handler, which the writer lock avoids)."""
+    import fcntl
+
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")
+    upgrade(engine)
+    try:
+        ((aid, key),) = _agents(engine, 1)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TRIGGER poison BEFORE INSERT ON check_results "
+                                 "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        order: list[str] = []
+        sa.event.listen(engine, "rollback", lambda conn: order.append("rollback"))
+        real = fcntl.flock
+
+        def flock(fd: int, op: int) -> None:  # the real lock, its releases recorded
+            real(fd, op)
+            if op == fcntl.LOCK_UN:
+                order.append("unlock")
+
+        monkeypatch.setattr(fcntl, "flock", flock)
+        try:
+            ingest(engine, [sign(report_doc(aid, seq=1), key)], limits=LIMITS)
+        except sa.exc.DBAPIError:
+            pass
+        else:
+            raise AssertionError("the poisoned store did not fail")
+        assert order[-2:] == ["rollback", "unlock"]
+        assert _count(engine, reports) == 0
+    finally:
+        engine.dispose()
