@@ -81,16 +81,16 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                             e.reason, e.status, source, e.message)
                 if e.agent_id and isinstance(e.created_at, datetime) and source == "http":
                     clock_refusals.append((e.agent_id, e.created_at, e.reason))
-        if not verified or _sqlite(engine):
-            # SQLite: a read transaction is never held while waiting for the writer lock.
-            # PostgreSQL: the reads stay in the storing transaction, one commit for both.
-            conn.rollback()
         first = list({r[0]: r for r in reversed(clock_refusals)}.values())  # one per agent
         noted = [r for r in first if admit is None or admit(r[0], 1).admitted]
         if noted:  # charged to the sender's rate limit like a stored report
             note_refusals(engine, noted, now)
         if admit is not None:
             verified = _rate_limit(verified, outcomes, admit)
+        if not verified or _sqlite(engine):
+            # SQLite: a read transaction is never held while waiting for the writer lock.
+            # PostgreSQL: the reads stay in the storing transaction, one commit for both.
+            conn.rollback()
         if verified:
             with ingest_writer(engine):
                 try:
@@ -99,8 +99,6 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                 except BaseException:
                     _rollback(conn)  # still under the writer lock: the next writer is free
                     raise
-        else:
-            conn.rollback()  # all refused by the rate limit
     except BaseException:
         _rollback(conn)
         raise
