@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from hostpatrol.shared.report import Report
 
 from ..policy.model import Policy
+from ..rules.engine import rules_fed_by
 from .evaluate import on_report
 from .register import Applied, findings_of
 
@@ -24,16 +25,19 @@ def evaluate_batch(conn: sa.Connection, stored: list[tuple[Report, Any]], now: d
     the savepoint is rolled back and the reports are evaluated again one by one, each in
     its own savepoint, so one bad report costs only its own evaluation.
     """
+    # only the findings of rules the batch's checks can feed (a heartbeat: disk, not the
+    # host's every finding)
+    rules = rules_fed_by(policy, {r.check for report, _ in stored for r in report.results})
     try:
         with conn.begin_nested():
             # the hosts' findings in one read. A host's later report in the batch (an
             # agent delivering its spool) reuses them while its reports only see the same
             # deviations again, and reads them afresh once one changed the register
-            known = findings_of(conn, [report.agent_id for report, _ in stored])
+            known = findings_of(conn, [report.agent_id for report, _ in stored], rules)
             for report, st in stored:
                 mine = known.pop(report.agent_id, None)
                 if mine is None:
-                    mine = findings_of(conn, [report.agent_id])[report.agent_id]
+                    mine = findings_of(conn, [report.agent_id], rules)[report.agent_id]
                 applied = on_report(conn, report, now, policy=policy, stored=st,
                                     findings=mine)
                 if applied.opened:  # opening may raise other hosts' findings (fleet spread)

@@ -212,15 +212,20 @@ def _existing_query() -> sa.Select:
 
 @cache
 def _agents_findings_query() -> sa.Select:
-    return sa.select(*_register_columns()).where(findings.c.agent_id.in_(
-        sa.bindparam("agents", expanding=True)))
+    return sa.select(*_register_columns()).where(
+        findings.c.agent_id.in_(sa.bindparam("agents", expanding=True)),
+        findings.c.rule_id.in_(sa.bindparam("rules", expanding=True)))
 
 
-def findings_of(conn: sa.Connection, agent_ids: list[str]) -> dict[str, list[Any]]:
-    """Every finding of each of ``agent_ids`` (one query for a batch of reports)."""
+def findings_of(conn: sa.Connection, agent_ids: list[str],
+                rule_ids: list[str]) -> dict[str, list[Any]]:
+    """The findings of ``rule_ids`` of each of ``agent_ids`` (one query for a batch of
+    reports; :func:`apply` looks only at the rules it evaluated, so ``rule_ids`` need only
+    hold those: :func:`rules.engine.rules_fed_by` the batch's checks)."""
     out: dict[str, list[Any]] = {a: [] for a in agent_ids}
-    if agent_ids:
-        for row in conn.execute(_agents_findings_query(), {"agents": sorted(set(agent_ids))}):
+    if agent_ids and rule_ids:
+        for row in conn.execute(_agents_findings_query(), {"agents": sorted(set(agent_ids)),
+                                                           "rules": rule_ids}):
             out[row.agent_id].append(row)
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,13 +38,25 @@ class Evaluation:
     deviations: tuple[Deviation, ...]
 
 
+def input_check(rule: Rule) -> str:
+    """The check whose result feeds ``rule`` ("*": a check-in rule fed by any)."""
+    return BASELINES[rule.param("baseline")][0] if rule.kind == "drift" else rule.check
+
+
+def rules_fed_by(policy: Policy, checks: Iterable[str]) -> list[str]:
+    """The ids of every rule, in any group, that results of ``checks`` can feed: the rules
+    :func:`evaluate` may choose for a report of those checks, whatever its host's group."""
+    wanted = set(checks)
+    return sorted({r.id for rules in (policy.rules, *policy.group_rules.values())
+                   for r in rules if input_check(r) in wanted or r.check == "*"})
+
+
 def _feeds(rule: Rule, results: Mapping[str, Result], modes: tuple[str, ...]) -> bool:
     if rule.kind == "checkin":
         if rule.param("mode") not in modes:
             return False
         return rule.check == "*" or rule.check in results
-    check = BASELINES[rule.param("baseline")][0] if rule.kind == "drift" else rule.check
-    result = results.get(check)
+    result = results.get(input_check(rule))
     return result is not None and result.status not in ("error", "skipped")
 
 

@@ -139,3 +139,27 @@ def test_policy_yaml_documents_every_key() -> None:
             assert f"{key}:" in text or f" {key} " in text or f"{key}," in text, path
     for kind in v.KIND_SPECS:
         assert kind in readme.split("## Policy and findings", 1)[1], kind
+
+
+def test_the_rules_a_batch_can_feed_cover_every_group_and_any_check_rules() -> None:
+    """Ingest reads a host's findings only for these rules: every rule any group could
+    choose for results of the batch's checks, check-in rules on any check included."""
+    from hostpatrol.collector.rules.engine import evaluate, rules_fed_by
+    from hostpatrol.collector.rules.model import HostFacts, Result
+
+    text = policy_with(groups="{lab: {rules: {disk-used: {enabled: false}}}}")
+    policy = loader.parse_text(text, source="p")
+    disk = rules_fed_by(policy, {"disk"})
+    assert {"disk-used", "host-silent"} <= set(disk)
+    assert "firewall-off" not in disk
+    assert "new-port" not in disk
+    assert {"new-port", "host-silent"} <= set(rules_fed_by(policy, {"ports"}))
+    # whatever evaluate chooses for a host of any group is among them
+    now = utcnow()
+    results = {"disk": Result("disk", "ok", now, {"filesystems": []}, 1)}
+    for group in (None, "lab"):
+        host = HostFacts(agent_id="a", hostname="h", group=group, critical=False,
+                         tags=frozenset(), owner=None, backup_owner=None, last_seen_at=now)
+        chosen = {r.id for r in evaluate(policy, host, results, {}, now).rules}
+        assert chosen
+        assert chosen <= set(disk)
