@@ -23,8 +23,7 @@ from .register import Applied, apply
 
 def fleet_rules(policy: Policy) -> list[Rule]:
     """Fleet rules as written and as any group's overrides make them."""
-    every = [*policy.rules, *(r for rules in policy.group_rules.values() for r in rules)]
-    return [r for r in every if r.kind in FLEET_KINDS]
+    return [r for r in policy.every_rule() if r.kind in FLEET_KINDS]
 
 
 def newest_results(conn: sa.Connection, check: str) -> list[tuple[HostFacts, Result]]:

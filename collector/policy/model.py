@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,12 @@ class Policy:
     def rules_in(self, group: str | None) -> tuple[Rule, ...]:
         """The rules as they apply in ``group`` (overrides merged, disabled ones dropped)."""
         return self.group_rules.get(group or "", self.rules)
+
+    def every_rule(self) -> Iterator[Rule]:
+        """Each rule as written, then as every group's overrides make it."""
+        yield from self.rules
+        for rules in self.group_rules.values():
+            yield from rules
 
     def rules_for(self, check: str, group: str | None = None) -> list[Rule]:
         """Rules fed by ``check`` for a host in ``group``."""

@@ -47,8 +47,8 @@ def rules_fed_by(policy: Policy, checks: Iterable[str]) -> list[str]:
     """The ids of every rule, in any group, that results of ``checks`` can feed: the rules
     :func:`evaluate` may choose for a report of those checks, whatever its host's group."""
     wanted = set(checks)
-    return sorted({r.id for rules in (policy.rules, *policy.group_rules.values())
-                   for r in rules if input_check(r) in wanted or r.check == "*"})
+    return sorted({r.id for r in policy.every_rule()
+                   if input_check(r) in wanted or r.check == "*"})
 
 
 def _feeds(rule: Rule, results: Mapping[str, Result], modes: tuple[str, ...]) -> bool:
