@@ -2,9 +2,11 @@
 
 Each delivery (one report or a batch) is queued; one committer thread per process takes
 every queued delivery (up to ``max_reports`` reports), verifies and stores them with one
-:func:`ingest.ingest` call, one transaction, and computes the answers' check-in extras in
-one more on the same connection (on PostgreSQL every checkout costs a ping, and a
-verification transaction a round trip), then wakes each request with its own outcomes.
+:func:`ingest.ingest` call, one transaction that also computes the answers' check-in
+extras, then wakes each request with its own outcomes. On PostgreSQL every round trip
+counts: under load the committer spends more of its time waiting for them than running
+Python, so it keeps its connection while deliveries keep coming (a checkout is a ping)
+and returns it to the pool when the queue runs dry.
 When the collector is idle a delivery is a batch of one and goes straight through; under
 load the fixed cost of a transaction (connection, commit, the statements of
 :mod:`store.intake`) is shared by all the deliveries that arrived meanwhile — what a
@@ -34,6 +36,7 @@ from .trust import Limits
 
 log = logging.getLogger("hostpatrol.collector.batcher")
 
+# the check-in extras of each delivery's answer, in the storing transaction
 Extras = Callable[[sa.Connection, list[list[Outcome]]], list[dict[str, Any]]]
 
 
@@ -54,6 +57,7 @@ class Batcher:
                  extras: Extras | None = None, max_reports: int = 500) -> None:
         self.engine, self.limits, self.admit, self.extras = engine, limits, admit, extras
         self.max_reports = max_reports
+        self._conn: sa.Connection | None = None  # held while deliveries keep coming
         self._cond = threading.Condition()
         self._queue: list[_Delivery] = []
         self._pid = 0
@@ -99,8 +103,20 @@ class Batcher:
             finally:
                 for d in batch:
                     d.done.set()
+            with self._cond:
+                idle = not self._queue
+            if idle:
+                self._release()
             # answered: now, off the writer lock and off their latency, SQLite's WAL
             checkpoint_now_and_then(self.engine, sum(len(d.tokens) for d in batch))
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a dead connection is dropped all the same
+                log.warning("closing the ingest connection failed", exc_info=True)
 
     def _settle(self, batch: list[_Delivery]) -> None:
         """Commit the batch; should that fail, each delivery alone, so that one delivery
@@ -123,27 +139,49 @@ class Batcher:
                 d.error = e
 
     def _commit(self, batch: list[_Delivery]) -> None:
-        # one connection for the group: on PostgreSQL each checkout is a ping
-        with self.engine.connect() as conn:
-            self._commit_on(conn, batch)
+        """Ingest the group on the held connection; once more on a new one if that
+        connection turns out dead (the database restarted while it was held)."""
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            try:
+                self._commit_on(self._conn, batch)
+                return
+            except sa.exc.DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+                self._release()
+                if attempt == 2:
+                    raise
+                log.warning("ingest connection lost (%s); reconnecting", str(e.orig)[:200])
 
     def _commit_on(self, conn: sa.Connection, batch: list[_Delivery]) -> None:
         tokens = [t for d in batch for t in d.tokens]
+
+        def split(outcomes: list[Outcome]) -> list[list[Outcome]]:
+            starts = [0]
+            for d in batch:
+                starts.append(starts[-1] + len(d.tokens))
+            return [outcomes[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+
+        answers: list[dict[str, Any]] = []
+
+        def answer(conn: sa.Connection, outcomes: list[Outcome]) -> None:
+            assert self.extras is not None  # noqa: S101 - only passed with extras
+            try:
+                answers.extend(self.extras(conn, split(outcomes)))
+            except sa.exc.DBAPIError:
+                raise  # the transaction is lost with it: the group fails, agents resend
+            except Exception:  # a bug in answering: store the reports, answer without commands
+                log.exception("check-in extras failed for %d deliveries", len(batch))
+                answers[:] = [{"commands": []} for _ in batch]
+
         outcomes = ingest(self.engine, tokens, limits=self.limits, admit=self.admit,
-                          now=utcnow(), conn=conn)
-        start = 0
-        for d in batch:
-            d.outcomes = outcomes[start:start + len(d.tokens)]
-            start += len(d.tokens)
+                          now=utcnow(), conn=conn,
+                          before_commit=answer if self.extras is not None else None)
+        for d, mine in zip(batch, split(outcomes), strict=True):
+            d.outcomes = mine
+        for d, extra in zip(batch, answers, strict=False):
+            d.extras = extra
         if len(batch) > 1:
             log.debug("group commit: %d deliveries, %d reports", len(batch), len(tokens))
-        if self.extras is None:
-            return
-        try:
-            with conn.begin():
-                extras = self.extras(conn, [d.outcomes or [] for d in batch])
-        except Exception:  # the reports are stored: answer them, without commands this time
-            log.exception("check-in extras failed for %d deliveries", len(batch))
-            extras = [{"commands": []} for _ in batch]
-        for d, extra in zip(batch, extras, strict=True):
-            d.extras = extra

@@ -76,16 +76,16 @@ def pending_commands_many(conn: sa.Connection, agent_ids: list[str], key: Ed2551
         rows.setdefault(r.agent_id, []).append(r)
     if not rows:
         return out
-    conn.execute(agent_commands.update()
-                 .where(agent_commands.c.id.in_([r.id for rs in rows.values() for r in rs]),
-                        agent_commands.c.delivered_at.is_(None))
-                 .values(delivered_at=now))
-    for agent_id, rs in rows.items():
+    for agent_id, rs in rows.items():  # signed before marked: a failure marks nothing
         out[agent_id] = [_sign({
             "format": COMMAND_FORMAT, "id": r.id, "agent_id": agent_id, "kind": r.kind,
             "checks": list((r.args or {}).get("checks", [])),
             "issued_at": format_time(r.created_at), "expires_at": format_time(r.expires_at),
         }, key, COMMAND_TYP) for r in rs]
+    conn.execute(agent_commands.update()
+                 .where(agent_commands.c.id.in_([r.id for rs in rows.values() for r in rs]),
+                        agent_commands.c.delivered_at.is_(None))
+                 .values(delivered_at=now))
     return out
 
 

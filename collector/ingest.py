@@ -52,18 +52,23 @@ class Outcome:
 def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
            source: str = "http", now: datetime | None = None,
            admit: Callable[[str, int], Admission] | None = None,
-           conn: sa.Connection | None = None) -> list[Outcome]:
+           conn: sa.Connection | None = None,
+           before_commit: Callable[[sa.Connection, list[Outcome]], None] | None = None,
+           ) -> list[Outcome]:
     """Verify and store ``tokens`` (one transaction for the accepted ones).
 
     ``admit`` (the per-agent rate limit) is asked after verification, so only an agent's
     own signed reports count against it; what it refuses is rejected with 429.
-    ``conn`` (not in a transaction) is used rather than a connection of its own, so that a
-    caller can run its next transaction on it (the group commit answers on it).
+    ``conn`` (not in a transaction) is used rather than a connection of its own.
+    ``before_commit(conn, outcomes)`` runs in the storing transaction once every outcome
+    is known (the group commit computes its answers there: on PostgreSQL a transaction of
+    their own cost two more round trips); when nothing is stored, in one of its own. What
+    it raises fails the whole ingest, so that nothing it wrote is kept without the reports.
     """
     if conn is None:
         with engine.connect() as own:
             return ingest(engine, tokens, limits=limits, source=source, now=now,
-                          admit=admit, conn=own)
+                          admit=admit, conn=own, before_commit=before_commit)
     now = now or utcnow()
     outcomes: list[Outcome | None] = [None] * len(tokens)
     verified: list[tuple[int, Verified]] = []
@@ -94,21 +99,31 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
         if verified:
             with ingest_writer(engine):
                 try:
-                    _store(conn, verified, outcomes, now, source)
+                    with loader.pinned(conn):  # the rules and the answers: one policy read
+                        _store(conn, verified, outcomes, now, source)
+                        if before_commit is not None:
+                            before_commit(conn, _known(outcomes))
                     conn.commit()
                 except BaseException:
                     _rollback(conn)  # still under the writer lock: the next writer is free
                     raise
+        elif before_commit is not None:
+            with conn.begin():
+                before_commit(conn, _known(outcomes))
     except BaseException:
         _rollback(conn)
         raise
     for _, v in verified:
         log.debug("report stored agent=%s report=%s seq=%s source=%s", v.report.agent_id,
                   v.report.report_id, v.report.seq, source)
-    done = [o for o in outcomes if o is not None]
+    done = _known(outcomes)
     for o in done:
         REPORTS.labels(outcome=o.reason if o.outcome == "rejected" else o.outcome).inc()
     return done
+
+
+def _known(outcomes: list[Outcome | None]) -> list[Outcome]:
+    return [o for o in outcomes if o is not None]
 
 
 def _rollback(conn: sa.Connection) -> None:

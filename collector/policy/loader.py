@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,6 +21,7 @@ from .validation import PolicyError, build_policy
 
 DEFAULT_SOURCE = "(packaged default policy)"
 _CACHE: dict[tuple[int, str], Policy] = {}  # (version, sha256) → parsed policy
+_PINNED = "hostpatrol.policy.pinned"  # Connection.info key: see pinned()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +119,32 @@ def _head_query() -> sa.Select:
             .order_by(policy_versions.c.version.desc()).limit(1))
 
 
+@contextmanager
+def pinned(conn: sa.Connection) -> Iterator[None]:
+    """Within: :func:`current` on ``conn`` reads the policy once and answers with it again.
+
+    For one transaction that stores no policy (ingest: its rules and its answers).
+    """
+    conn.info[_PINNED] = None
+    try:
+        yield
+    finally:
+        if not conn.invalidated:  # else the info went with the lost DBAPI connection
+            conn.info.pop(_PINNED, None)
+
+
 def current(conn: sa.Connection) -> Policy:
     """The newest stored policy (parsed once per process); the packaged default if none."""
+    policy = conn.info.get(_PINNED)
+    if policy is not None:
+        return policy
+    policy = _current(conn)
+    if _PINNED in conn.info:
+        conn.info[_PINNED] = policy
+    return policy
+
+
+def _current(conn: sa.Connection) -> Policy:
     head = conn.execute(_head_query()).first()
     key = (head.version, head.sha256) if head is not None else (0, "")
     policy = _CACHE.get(key)

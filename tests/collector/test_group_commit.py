@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from forge import report_doc, sign
 from hostpatrol.agent.enrollment import make_proof
@@ -13,7 +14,13 @@ from hostpatrol.collector.checkin import create_command, response_extras_many
 from hostpatrol.collector.enroll import enroll
 from hostpatrol.collector.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
-from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
+from hostpatrol.collector.store.schema import (
+    agent_commands,
+    agents,
+    check_results,
+    host_latest,
+    reports,
+)
 from hostpatrol.collector.store.writelock import ingest_writer
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
@@ -249,32 +256,122 @@ def test_a_newer_result_written_meanwhile_is_not_overtaken(engine) -> None:
     assert stored[0].newest == {}
 
 
-def test_a_group_runs_on_one_connection_and_reads_in_its_storing_transaction(engine) -> None:
-    """One checkout for verifying, storing and answering a group (on PostgreSQL each
-    checkout is a ping). On PostgreSQL the verification reads are part of the storing
-    transaction; on SQLite they end before the writer lock is taken."""
-    fleet = _agents(engine, 3)
-    signing = generate()
-    events: list[str] = []
-    sa.event.listen(engine.pool, "checkout", lambda *a: events.append("checkout"))
-    sa.event.listen(engine, "commit", lambda conn: events.append("commit"))
-    sa.event.listen(engine, "rollback", lambda conn: events.append("rollback"))
-
+def _extras(signing):
     def extras(conn, deliveries):
         return response_extras_many(conn, signing, [
             [o.agent_id for o in outs if o.outcome != "rejected"] for outs in deliveries],
             utcnow())
+    return extras
 
-    batcher = Batcher(engine, LIMITS, extras=extras)
-    outcomes, answer = batcher.submit([sign(report_doc(aid, seq=1), key) for aid, key in fleet])
-    assert [o.outcome for o in outcomes] == ["accepted"] * 3
-    assert "commands" in answer
-    assert events.count("checkout") == 1
-    if engine.dialect.name == "postgresql":
-        assert events == ["checkout", "commit", "commit"]  # store (with the reads), answers
+
+class _Gate:
+    """Check-in extras that hold the committer inside a group's transaction until opened."""
+
+    def __init__(self, extras) -> None:
+        self.extras, self.entered, self.opened = extras, threading.Event(), threading.Event()
+
+    def __call__(self, conn, deliveries):
+        self.entered.set()
+        assert self.opened.wait(30)
+        return self.extras(conn, deliveries)
+
+
+def _wait_for(condition) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("timed out")
+
+
+def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine) -> None:
+    """On PostgreSQL every round trip counts: one transaction a group for verifying,
+    storing and answering (on SQLite the verification reads end before the writer lock is
+    taken), and one checkout (a ping) while deliveries keep coming."""
+    fleet = _agents(engine, 3)
+    with engine.begin() as conn:
+        create_command(conn, fleet[0][0], ["disk"], now=utcnow(), created_by="test")
+    events: list[str] = []
+    for name in ("checkout", "checkin"):
+        sa.event.listen(engine.pool, name, lambda *a, name=name: events.append(name))
+    for name in ("begin", "commit", "rollback"):
+        sa.event.listen(engine, name, lambda conn, name=name: events.append(name))
+
+    gate = _Gate(_extras(generate()))
+    gate.opened.set()
+    batcher = Batcher(engine, LIMITS, extras=gate)
+    aid, key = fleet[0]
+    outcomes, answer = batcher.submit([sign(report_doc(aid, seq=1), key)])
+    assert [o.outcome for o in outcomes] == ["accepted"]
+    assert len(answer["commands"]) == 1
+    assert "policy_version" in answer
+    _wait_for(lambda: "checkin" in events)  # the queue ran dry: back to the pool
+    if engine.dialect.name == "postgresql":  # the reads, the store and the answers: one
+        assert events == ["checkout", "begin", "commit", "checkin"]
     else:
-        assert events == ["checkout", "rollback", "commit", "commit"]
-    assert _count(engine, reports) == 3
+        assert events == ["checkout", "begin", "rollback", "begin", "commit", "checkin"]
+    with engine.connect() as conn:  # marked delivered by the transaction that answered
+        assert conn.execute(sa.select(sa.func.count()).select_from(agent_commands).where(
+            agent_commands.c.delivered_at.is_not(None))).scalar_one() == 1
+
+    # deliveries queued while a group commits share its connection
+    events.clear()
+    gate.opened.clear()
+    gate.entered.clear()
+    threads = [threading.Thread(target=batcher.submit, args=(
+        [sign(report_doc(a, seq=2 + i), k)],)) for i, (a, k) in enumerate(fleet * 2)]
+    threads[0].start()
+    assert gate.entered.wait(30)  # the first group is inside its transaction
+    for t in threads[1:]:
+        t.start()
+    _wait_for(lambda: len(batcher._queue) == 5)  # noqa: SLF001
+    gate.opened.set()
+    for t in threads:
+        t.join(30)
+    _wait_for(lambda: "checkin" in events)
+    assert batcher.commits == 3  # the first delivery alone, this one, then the other five
+    assert events.count("checkout") == 1  # one connection for both groups
+    assert events[-1] == "checkin"
+    assert _count(engine, reports) == 7
+
+
+@pytest.fixture
+def pg_engine(pg_database: str):
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    eng = make_engine(pg_database)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_a_connection_lost_mid_group_is_replaced_and_nothing_is_lost(pg_engine) -> None:
+    """PostgreSQL drops the committer's connection (a restart, an administrator) in the
+    middle of a group: the group is ingested again on a new connection, not answered
+    503, and the delivery queued meanwhile is stored too."""
+    engine = pg_engine
+    (a0, k0), (a1, k1) = _agents(engine, 2)
+    gate = _Gate(_extras(generate()))
+    batcher = Batcher(engine, LIMITS, extras=gate)
+    got: dict[str, tuple] = {}
+    first = threading.Thread(target=lambda: got.__setitem__("first", batcher.submit(
+        [sign(report_doc(a0, seq=1), k0)])))
+    first.start()
+    assert gate.entered.wait(30)
+    pid = batcher._conn.connection.dbapi_connection.info.backend_pid  # noqa: SLF001
+    with engine.connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:p)"),
+                             {"p": pid}).scalar_one()
+    second = threading.Thread(target=lambda: got.__setitem__("second", batcher.submit(
+        [sign(report_doc(a1, seq=1), k1)])))
+    second.start()
+    _wait_for(lambda: len(batcher._queue) == 1)  # noqa: SLF001
+    gate.opened.set()
+    first.join(30)
+    second.join(30)
+    assert [o.outcome for o in got["first"][0]] == ["accepted"]
+    assert [o.outcome for o in got["second"][0]] == ["accepted"]
+    assert _count(engine, reports) == 2
 
 
 def test_a_failed_store_is_rolled_back_before_the_writer_lock_is_released(
@@ -312,3 +409,40 @@ def test_a_failed_store_is_rolled_back_before_the_writer_lock_is_released(
         assert _count(engine, reports) == 0
     finally:
         engine.dispose()
+
+
+def test_answers_that_fail_to_compute_do_not_cost_the_reports(engine) -> None:
+    """A bug in answering (here: a command that cannot be signed) is contained: the
+    reports are stored and answered without commands, and the command, not handed out,
+    is not marked delivered. A database error while answering fails the group instead
+    (the transaction is gone with it): nothing is stored, the agent resends."""
+    ((aid, key),) = _agents(engine, 1)
+    with engine.begin() as conn:
+        create_command(conn, aid, ["disk"], now=utcnow(), created_by="test")
+
+    class Unsignable:
+        def sign(self, data):  # the collector key: broken
+            raise RuntimeError("signing key unusable")
+
+        def public_key(self):
+            return generate().public_key()
+
+    batcher = Batcher(engine, LIMITS, extras=_extras(Unsignable()))
+    outcomes, answer = batcher.submit([sign(report_doc(aid, seq=1), key)])
+    assert [o.outcome for o in outcomes] == ["accepted"]
+    assert answer == {"commands": []}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(agent_commands.c.delivered_at)).scalar_one() is None
+    assert _count(engine, reports) == 1
+
+    def broken(conn, deliveries):
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+
+    batcher = Batcher(engine, LIMITS, extras=broken)
+    try:
+        batcher.submit([sign(report_doc(aid, seq=2), key)])
+    except sa.exc.DBAPIError:
+        pass
+    else:
+        raise AssertionError("a database error while answering was not raised")
+    assert _count(engine, reports) == 1  # the second report was not kept unanswered
