@@ -14,6 +14,9 @@ database calls group commit.
 
 If the database fails, every delivery of that batch gets the exception, as it would have
 alone (the API turns it into 503 + Retry-After); nothing was acknowledged, agents resend.
+A connection found lost (the database restarted) is first replaced and the group run
+once more: should its COMMIT have landed after all, the reports come back as duplicates,
+which agents count as delivered.
 The thread is started on first use in the process that uses it (after the server forks its workers).
 """
 
@@ -70,6 +73,7 @@ class Batcher:
             if self._pid != os.getpid():  # first use in this (forked) process
                 self._pid = os.getpid()
                 self._queue = []
+                self._conn = None  # the parent's (its socket is not this process's)
                 threading.Thread(target=self._run, name="hostpatrol-ingest",
                                  daemon=True).start()
             self._queue.append(delivery)
@@ -147,11 +151,10 @@ class Batcher:
             try:
                 self._commit_on(self._conn, batch)
                 return
-            except sa.exc.DBAPIError as e:
-                if not e.connection_invalidated:
-                    raise
-                self._release()
-                if attempt == 2:
+            except Exception as e:
+                self._release()  # rare: the next group starts on a fresh connection
+                lost = isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated
+                if not lost or attempt == 2:
                     raise
                 log.warning("ingest connection lost (%s); reconnecting", str(e.orig)[:200])
 
@@ -167,11 +170,17 @@ class Batcher:
         answers: list[dict[str, Any]] = []
 
         def answer(conn: sa.Connection, outcomes: list[Outcome]) -> None:
+            # extras write last (commands are marked delivered once signed), so a failure
+            # caught here has written nothing; a database error fails the transaction
             assert self.extras is not None  # noqa: S101 - only passed with extras
             try:
-                answers.extend(self.extras(conn, split(outcomes)))
-            except sa.exc.DBAPIError:
-                raise  # the transaction is lost with it: the group fails, agents resend
+                got = self.extras(conn, split(outcomes))
+                if len(got) != len(batch):
+                    msg = f"{len(got)} answers for {len(batch)} deliveries"
+                    raise ValueError(msg)
+                answers[:] = got
+            except sa.exc.SQLAlchemyError:
+                raise  # the group fails (503), nothing is stored, agents resend
             except Exception:  # a bug in answering: store the reports, answer without commands
                 log.exception("check-in extras failed for %d deliveries", len(batch))
                 answers[:] = [{"commands": []} for _ in batch]
@@ -181,7 +190,7 @@ class Batcher:
                           before_commit=answer if self.extras is not None else None)
         for d, mine in zip(batch, split(outcomes), strict=True):
             d.outcomes = mine
-        for d, extra in zip(batch, answers, strict=False):
+        for d, extra in zip(batch, answers or [None] * len(batch), strict=True):
             d.extras = extra
         if len(batch) > 1:
             log.debug("group commit: %d deliveries, %d reports", len(batch), len(tokens))

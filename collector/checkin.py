@@ -82,9 +82,13 @@ def pending_commands_many(conn: sa.Connection, agent_ids: list[str], key: Ed2551
             "checks": list((r.args or {}).get("checks", [])),
             "issued_at": format_time(r.created_at), "expires_at": format_time(r.expires_at),
         }, key, COMMAND_TYP) for r in rs]
-    conn.execute(agent_commands.update()
-                 .where(agent_commands.c.id.in_([r.id for rs in rows.values() for r in rs]),
-                        agent_commands.c.delivered_at.is_(None))
+    # bookkeeping only (a command is handed out until done or expired): rows another
+    # transaction holds (a report marking it done) are skipped, never waited for, so two
+    # workers answering each other's agents cannot deadlock (SQLite: one writer anyway)
+    unmarked = sa.select(agent_commands.c.id).where(
+        agent_commands.c.id.in_([r.id for rs in rows.values() for r in rs]),
+        agent_commands.c.delivered_at.is_(None)).with_for_update(skip_locked=True)
+    conn.execute(agent_commands.update().where(agent_commands.c.id.in_(unmarked))
                  .values(delivered_at=now))
     return out
 

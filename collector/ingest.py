@@ -62,8 +62,9 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
     ``conn`` (not in a transaction) is used rather than a connection of its own.
     ``before_commit(conn, outcomes)`` runs in the storing transaction once every outcome
     is known (the group commit computes its answers there: on PostgreSQL a transaction of
-    their own cost two more round trips); when nothing is stored, in one of its own. What
-    it raises fails the whole ingest, so that nothing it wrote is kept without the reports.
+    their own cost two more round trips; on SQLite it runs under the writer lock); when
+    nothing was verified, in a transaction of its own. What it raises fails the whole
+    ingest, so that nothing it wrote is kept without the reports.
     """
     if conn is None:
         with engine.connect() as own:

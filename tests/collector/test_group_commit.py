@@ -277,17 +277,22 @@ class _Gate:
 
 
 def _wait_for(condition) -> None:
-    for _ in range(500):
+    for _ in range(3000):
         if condition():
             return
         threading.Event().wait(0.01)
     raise AssertionError("timed out")
 
 
-def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine) -> None:
+def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine,
+                                                                    monkeypatch) -> None:
     """On PostgreSQL every round trip counts: one transaction a group for verifying,
     storing and answering (on SQLite the verification reads end before the writer lock is
     taken), and one checkout (a ping) while deliveries keep coming."""
+    from hostpatrol.collector.store import writelock
+
+    # no WAL checkpoint meanwhile: its own connection would show in the events
+    monkeypatch.setattr(writelock, "CHECKPOINT_REPORTS", 10**9)
     fleet = _agents(engine, 3)
     with engine.begin() as conn:
         create_command(conn, fleet[0][0], ["disk"], now=utcnow(), created_by="test")
@@ -351,6 +356,9 @@ def test_a_connection_lost_mid_group_is_replaced_and_nothing_is_lost(pg_engine) 
     503, and the delivery queued meanwhile is stored too."""
     engine = pg_engine
     (a0, k0), (a1, k1) = _agents(engine, 2)
+    checkouts: list[int] = []
+    sa.event.listen(engine.pool, "checkout", lambda dbapi, *a: checkouts.append(
+        dbapi.info.backend_pid))
     gate = _Gate(_extras(generate()))
     batcher = Batcher(engine, LIMITS, extras=gate)
     got: dict[str, tuple] = {}
@@ -372,6 +380,36 @@ def test_a_connection_lost_mid_group_is_replaced_and_nothing_is_lost(pg_engine) 
     assert [o.outcome for o in got["first"][0]] == ["accepted"]
     assert [o.outcome for o in got["second"][0]] == ["accepted"]
     assert _count(engine, reports) == 2
+    assert checkouts[:2] == [pid, checkouts[1]]  # the killed one, then its replacement
+    assert checkouts[1] != pid
+
+
+def test_answering_never_waits_for_a_command_row_another_transaction_holds(
+        pg_engine) -> None:
+    """Marking a command delivered is bookkeeping: a row another transaction holds (say a
+    report from the same agent, in another worker, marking it done) is skipped rather than
+    waited for, so two workers answering each other's agents cannot deadlock."""
+    engine = pg_engine
+    ((aid, key),) = _agents(engine, 1)
+    with engine.begin() as conn:
+        cid = create_command(conn, aid, ["disk"], now=utcnow(), created_by="test")
+    batcher = Batcher(engine, LIMITS, extras=_extras(generate()))
+    got: list = []
+    with engine.connect() as other:
+        other.execute(agent_commands.update().where(agent_commands.c.id == cid)
+                      .values(done_at=None))  # holds the row until it ends
+        sender = threading.Thread(target=lambda: got.append(batcher.submit(
+            [sign(report_doc(aid, seq=1), key)])))
+        sender.start()
+        sender.join(20)
+        answered_while_held = not sender.is_alive()
+        other.rollback()
+    sender.join(30)
+    assert answered_while_held
+    assert [o.outcome for o in got[0][0]] == ["accepted"]
+    assert len(got[0][1]["commands"]) == 1  # handed out all the same
+    with engine.connect() as conn:  # not marked: it will be handed out again until done
+        assert conn.execute(sa.select(agent_commands.c.delivered_at)).scalar_one() is None
 
 
 def test_a_failed_store_is_rolled_back_before_the_writer_lock_is_released(
