@@ -22,6 +22,7 @@ The thread is started on first use in the process that uses it (after the server
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -161,11 +162,10 @@ class Batcher:
     def _commit_on(self, conn: sa.Connection, batch: list[_Delivery]) -> None:
         tokens = [t for d in batch for t in d.tokens]
 
-        def split(outcomes: list[Outcome]) -> list[list[Outcome]]:
-            starts = [0]
-            for d in batch:
-                starts.append(starts[-1] + len(d.tokens))
-            return [outcomes[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+        bounds = list(itertools.accumulate((len(d.tokens) for d in batch), initial=0))
+
+        def split(outcomes: list[Outcome]) -> list[list[Outcome]]:  # by delivery
+            return [outcomes[a:b] for a, b in itertools.pairwise(bounds)]
 
         answers: list[dict[str, Any]] = []
 
