@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from forge import report_doc, sign
+from harness import wait_until
 from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.batcher import Batcher
 from hostpatrol.collector.checkin import create_command, response_extras_many
@@ -276,14 +277,6 @@ class _Gate:
         return self.extras(conn, deliveries)
 
 
-def _wait_for(condition) -> None:
-    for _ in range(3000):
-        if condition():
-            return
-        threading.Event().wait(0.01)
-    raise AssertionError("timed out")
-
-
 def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine,
                                                                     monkeypatch) -> None:
     """On PostgreSQL every round trip counts: one transaction a group for verifying,
@@ -310,7 +303,7 @@ def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine,
     assert [o.outcome for o in outcomes] == ["accepted"]
     assert len(answer["commands"]) == 1
     assert "policy_version" in answer
-    _wait_for(lambda: "checkin" in events)  # the queue ran dry: back to the pool
+    wait_until(lambda: "checkin" in events)  # the queue ran dry: back to the pool
     if engine.dialect.name == "postgresql":  # the reads, the store and the answers: one
         assert events == ["checkout", "begin", "commit", "checkin"]
     else:
@@ -329,11 +322,11 @@ def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine,
     assert gate.entered.wait(30)  # the first group is inside its transaction
     for t in threads[1:]:
         t.start()
-    _wait_for(lambda: len(batcher._queue) == 5)  # noqa: SLF001
+    wait_until(lambda: len(batcher._queue) == 5)  # noqa: SLF001
     gate.opened.set()
     for t in threads:
         t.join(30)
-    _wait_for(lambda: "checkin" in events)
+    wait_until(lambda: "checkin" in events)
     assert batcher.commits == 3  # the first delivery alone, this one, then the other five
     assert events.count("checkout") == 1  # one connection for both groups
     assert events[-1] == "checkin"
@@ -373,7 +366,7 @@ def test_a_connection_lost_mid_group_is_replaced_and_nothing_is_lost(pg_engine) 
     second = threading.Thread(target=lambda: got.__setitem__("second", batcher.submit(
         [sign(report_doc(a1, seq=1), k1)])))
     second.start()
-    _wait_for(lambda: len(batcher._queue) == 1)  # noqa: SLF001
+    wait_until(lambda: len(batcher._queue) == 1)  # noqa: SLF001
     gate.opened.set()
     first.join(30)
     second.join(30)
