@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from datetime import datetime
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import jws
 from hostpatrol.shared.keys import (
@@ -21,13 +23,13 @@ from .state import Enrollment, State
 ENROLL_FORMAT = "hostpatrol.enroll/1"
 
 
-def make_proof(key: Ed25519PrivateKey, token: str) -> str:
-    """A JWS signed by the new key, carrying it as ``jwk``, bound to ``token``."""
+def make_proof(key: Ed25519PrivateKey, token: str, now: datetime | None = None) -> str:
+    """A JWS signed by the new key, carrying it as ``jwk``, bound to ``token``, made ``now``."""
     ident = host_identity()
     claims = {
         "format": ENROLL_FORMAT,
         "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
-        "created_at": format_time(utcnow()),
+        "created_at": format_time(now or utcnow()),
         **{k: ident[k] for k in ("hostname", "machine_id", "agent_version", "os") if k in ident},
     }
     return jws.sign(jws.dumps_compact(claims), key, typ="hostpatrol.enroll+jws",

@@ -110,7 +110,7 @@ def enroll_host(engine: sa.Engine, group: str | None = "g1", now: datetime | Non
                                  max_uses=1, group=group, auto_approve=True)
     key = generate()
     with engine.begin() as conn:
-        done = enroll(conn, {"token": token, "proof": make_proof(key, token)}, now)
+        done = enroll(conn, {"token": token, "proof": make_proof(key, token, now)}, now)
     return Host(engine, done.agent_id, key, hostname=hostname)
 
 

@@ -20,7 +20,7 @@ from hostpatrol.collector.reports import records
 from hostpatrol.collector.reports.figures import compute, host_class
 from hostpatrol.collector.reports.period import PeriodError, parse
 from hostpatrol.collector.store import profiles
-from hostpatrol.collector.store.schema import agents, findings, self_reports
+from hostpatrol.collector.store.schema import findings, self_reports
 from test_findings_pages import disk, result
 from webapp import BASE, WebApp, make_webapp
 
@@ -61,9 +61,8 @@ def _scenario(engine) -> dict[str, str]:
     hosts = {}
     for name, group in (("a", "g1"), ("b", "g1"), ("c", "g2"), ("d", "g2"), ("e", "g1"),
                         ("f", None)):
-        hosts[name] = enroll_host(engine, group, hostname=f"host-{name}")
-    with engine.begin() as conn:  # enrolled (with a fresh proof) "before" the story starts
-        conn.execute(agents.update().values(enrolled_at=T0 - 20 * day))
+        hosts[name] = enroll_host(engine, group, now=T0 - 20 * day, hostname=f"host-{name}")
+    with engine.begin() as conn:
         profiles.set_profile(conn, hosts["c"].agent_id, by="t", now=T0, critical=True)
         profiles.set_profile(conn, hosts["d"].agent_id, by="t", now=T0, tags=["terminal"])
     hosts["e"].send({"disk": disk(97.0)}, T0 - 14 * day)
@@ -123,7 +122,7 @@ def test_a_past_period_shows_the_level_and_deadline_it_had(engine) -> None:
     """A finding raised after the period keeps, in that period's report, the level and
     deadline it had then; the current period shows the raised ones."""
     day = timedelta(days=1)
-    host = enroll_host(engine, "g1", hostname="host-late")
+    host = enroll_host(engine, "g1", now=T0 - day, hostname="host-late")
     host.send({"disk": disk(97.0)}, T0)  # level IV, 30 days to rectify
     with engine.begin() as conn:
         profiles.set_profile(conn, host.agent_id, by="t", now=W48.end + day, critical=True)
