@@ -19,7 +19,7 @@ MONTHS = {m: i + 1 for i, m in enumerate(
 DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
           ("month", 1, 12, MONTHS), ("day of week", 0, 7, DAYS))
-MAX_YEARS = 5  # no valid expression needs longer to fire again (Feb 29 needs 4)
+MAX_YEARS = 9  # no valid expression needs longer to fire again (Feb 29: 8 across 2100)
 
 
 class CronError(ValueError):
@@ -85,9 +85,17 @@ class Cron:
 
     def next_after(self, ts: datetime) -> datetime:
         """The first firing time strictly after ``ts`` (aware; returned in UTC)."""
+        try:
+            return self._next_after(ts)
+        except OverflowError:  # a last run near year 9999: a host clock gone wrong
+            pass
+        msg = f"cron {self.text!r} never fires before the end of the calendar after {ts}"
+        raise CronError(msg)
+
+    def _next_after(self, ts: datetime) -> datetime:
         t = ts.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        limit = t + timedelta(days=366 * MAX_YEARS)
-        while t < limit:
+        limit = t + timedelta(days=366 * MAX_YEARS) if t.year < 9990 else datetime.max
+        while t < limit.replace(tzinfo=UTC):
             if t.month not in self.months:
                 t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
                 continue

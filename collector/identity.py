@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hostpatrol.shared.clock import system_now
 from hostpatrol.shared.keys import (
     check_private_mode,
     generate,
@@ -20,7 +21,6 @@ from hostpatrol.shared.keys import (
     save_private_key,
     write_private_atomic,
 )
-from hostpatrol.shared.report import utcnow
 
 CERT_DAYS = 825
 
@@ -28,7 +28,7 @@ CERT_DAYS = 825
 def make_self_signed(cert_path: Path, key_path: Path, hosts: list[str]) -> None:
     """Write a self-signed ECDSA P-256 certificate for ``hosts`` (names and IPs)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = utcnow()
+    now = system_now()  # OpenSSL judges the validity by the kernel's clock
     names: list[x509.GeneralName] = []
     for h in hosts:
         try:

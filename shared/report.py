@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .clock import utcnow  # noqa: F401 - the clock lived here; new code imports clock
 from .errors import SchemaError
 
 FORMAT = "hostpatrol.report/1"
@@ -28,11 +29,6 @@ TOP_KEYS = frozenset(
 )
 RESULT_KEYS = frozenset({"check", "status", "started_at", "duration_ms", "data", "error"})
 HOST_KEYS = frozenset({"hostname", "machine_id", "agent_version", "os"})
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 def format_time(ts: datetime) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
 from ..commands import CommandError
@@ -62,7 +63,7 @@ class AccountsCheck(Check):
 
     def __init__(self, *args: Any, read: Callable[[str], str] = read_file,
                  listdir: Callable[[str], list[str]] = list_dir,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 now: Callable[[], datetime] = utcnow,
                  platform: str = sys.platform, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read = read

@@ -7,10 +7,11 @@ import platform
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psutil
+from hostpatrol.shared.clock import utcnow
 
 from ..commands import CommandError, CommandResult, Runner, run_command
 
@@ -52,7 +53,7 @@ class Host:
     tail: Callable[[str, int], str] = read_tail
     processes: Callable[[], set[str]] = process_names
     system: str = field(default_factory=platform.system)
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+    now: Callable[[], datetime] = utcnow
 
 
 def base_product(name: str, vendor: str, source: str) -> dict[str, Any]:

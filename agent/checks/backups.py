@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
 from .base import Check, Option, Outcome, worst
@@ -122,7 +123,7 @@ class BackupsCheck(Check):
 
     def __init__(self, *args: Any,
                  find: Callable[[str], tuple[list[FileStat], list[str]]] = glob_files,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 now: Callable[[], datetime] = utcnow,
                  exists: Callable[[str], bool] = os.path.isdir, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.find = find

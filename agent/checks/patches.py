@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
 from .base import Check, CheckSkipped, Option, Outcome, worst
@@ -124,7 +125,7 @@ class PatchesCheck(Check):
                  which: Callable[[str], str | None] = shutil.which,
                  system: Callable[[], str] = platform.system,
                  release: Callable[[], str] = platform.release,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 now: Callable[[], datetime] = utcnow,
                  read: Callable[[str], str | None] = read_text,
                  glob: Callable[[str], list[str]] | None = None,
                  mtime: Callable[[str], float | None] = file_mtime,

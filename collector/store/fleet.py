@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from hostpatrol.shared.clock import utcnow
 
 from . import rollups
 from .schema import agents, check_results, host_tags
@@ -123,7 +124,7 @@ def coverage(conn: sa.Connection, scope: frozenset[str] | None,
     """Per check: how many active hosts' latest result has each status (a rollup, at
     most ``rollups.COVERAGE_TTL`` old: counting every host's results per view does not
     scale)."""
-    return rollups.coverage(conn, scope, now or datetime.now(UTC))
+    return rollups.coverage(conn, scope, now or utcnow())
 
 
 def compliance_percent(statuses: dict[str, int]) -> float | None:
