@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from forge import report_doc, sign
 from harness import BIN, run
 from hostpatrol.agent.enrollment import make_proof
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
+from hostpatrol.collector.intake.trust import Limits
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store import agents as agent_store
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
 

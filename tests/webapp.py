@@ -15,12 +15,12 @@ from harness import PASSWORD, Collector, free_port
 from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.app import create_app
 from hostpatrol.collector.config import load_config
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
+from hostpatrol.collector.intake.trust import Limits
 from hostpatrol.collector.store import accounts
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import users as user_store
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import utcnow
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from hostpatrol.collector.trust import SODIUM_MAX_BYTES, _AgentKey
+from hostpatrol.collector.intake.trust import SODIUM_MAX_BYTES, _AgentKey
 from hostpatrol.shared.keys import b64url, generate
 
 

@@ -10,10 +10,10 @@ from forge import report_doc, sign
 from hostpatrol.agent.checkin import verify_command
 from hostpatrol.agent.rotation import announcement
 from hostpatrol.agent.runner import host_identity
-from hostpatrol.collector.checkin import create_command, pending_commands, policy_token
 from hostpatrol.collector.errors import ApiError
-from hostpatrol.collector.ingest import ingest
-from hostpatrol.collector.rotation import rotate_key
+from hostpatrol.collector.intake.checkin import create_command, pending_commands, policy_token
+from hostpatrol.collector.intake.ingest import ingest
+from hostpatrol.collector.intake.rotation import rotate_key
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store.schema import agent_commands, agent_keys
 from hostpatrol.shared.keys import generate, key_id, public_b64

@@ -180,7 +180,7 @@ def test_overview_panel_counts_open_and_overdue(w: WebApp) -> None:
 def test_dossier_shows_findings_and_approves_baseline_drift(w: WebApp) -> None:
     host = w.hosts["drifty"]
     from forge import report_doc, sign
-    from hostpatrol.collector.ingest import ingest
+    from hostpatrol.collector.intake.ingest import ingest
     from webapp import LIMITS
 
     key = w.keys[host]

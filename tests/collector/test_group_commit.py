@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from forge import report_doc, sign
 from harness import wait_until
 from hostpatrol.agent.enrollment import make_proof
-from hostpatrol.collector.batcher import Batcher
-from hostpatrol.collector.checkin import create_command, response_extras_many
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.batcher import Batcher
+from hostpatrol.collector.intake.checkin import create_command, response_extras_many
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store.schema import (
     agent_commands,
@@ -206,7 +206,7 @@ def test_one_refused_delivery_does_not_fail_the_others(tmp_path) -> None:
 
 
 def test_commands_are_capped_per_agent_not_across_a_batch(tmp_path) -> None:
-    from hostpatrol.collector.checkin import MAX_COMMANDS
+    from hostpatrol.collector.intake.checkin import MAX_COMMANDS
     from hostpatrol.collector.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'gc.db'}")

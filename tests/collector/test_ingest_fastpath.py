@@ -12,16 +12,16 @@ import sqlalchemy as sa
 from forge import report_doc, sign
 from harness import Collector, free_port
 from hostpatrol.agent.enrollment import make_proof
-from hostpatrol.collector.admission import IngestGate
 from hostpatrol.collector.app import create_app
 from hostpatrol.collector.config import load_config
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.admission import IngestGate
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
+from hostpatrol.collector.intake.trust import Limits
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, rollups
 from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
 from hostpatrol.collector.store.writelock import WriteLock, ingest_writer
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from findings_kit import enroll_host, load_policy, policy_with
+from hostpatrol.collector.intake.policy_feed import agent_policy
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.validation import PolicyError
-from hostpatrol.collector.policy_feed import agent_policy
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import profiles
 from hostpatrol.shared.report import utcnow

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from forge import report_doc, sign
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
+from hostpatrol.collector.intake.trust import Limits
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store import users as user_store
 from hostpatrol.collector.store.db import current_revision, head_revision
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import utcnow
 

@@ -1,0 +1,1 @@
+"""The accounts check and its helpers."""

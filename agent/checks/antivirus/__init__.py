@@ -1,0 +1,1 @@
+"""The antivirus check and its helpers."""

@@ -1,0 +1,1 @@
+"""The firewall check and its helpers."""

@@ -1,0 +1,1 @@
+"""The isolation check and its helpers."""

@@ -1,0 +1,1 @@
+"""The logs check and its helpers."""

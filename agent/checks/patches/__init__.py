@@ -1,0 +1,1 @@
+"""The patches check and its helpers."""

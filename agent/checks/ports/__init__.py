@@ -1,0 +1,1 @@
+"""The ports check and its helpers."""

@@ -1,0 +1,1 @@
+"""The timesync check and its helpers."""

@@ -1,0 +1,260 @@
+"""HTTP API under /api/v1 plus /healthz, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from hostpatrol.shared.jws import loads_strict
+from hostpatrol.shared.keys import public_jwk
+from hostpatrol.shared.report import format_time, utcnow
+from werkzeug.exceptions import HTTPException
+
+from .. import authz
+from ..errors import ApiError
+from ..intake.admission import gated
+from ..intake.enroll import enroll
+from ..intake.throttle import enroll_failed, enroll_refused
+from ..metrics import INGEST_SECONDS, REPORTS, render
+from ..store import agents as agent_store
+from ..store import fleet
+from ..store import reports as report_store
+from .openapi import document
+
+log = logging.getLogger("hostpatrol.collector.api")
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+meta = Blueprint("meta", __name__)
+
+MAX_PAGE = 500
+
+
+def error_response(message: str, status: int, **extra: Any) -> Response:
+    """The one JSON error shape."""
+    resp = jsonify({"ok": False, "error": message, "status": status, **extra})
+    resp.status_code = status
+    return resp
+
+
+@api.errorhandler(ApiError)
+def _api_error(e: ApiError) -> Response:
+    return error_response(e.message, e.status)
+
+
+DB_RETRY_AFTER = 10  # seconds an agent waits when the database is briefly unavailable
+
+
+def database_error(e: sa.exc.OperationalError) -> Response:
+    """503 + Retry-After when the database is briefly unavailable (app-wide handler).
+
+    Locked SQLite past its busy timeout, PostgreSQL restarting: the request did not
+    happen; an agent keeps its spool and comes back after Retry-After.
+    """
+    log.error("database unavailable path=%s error=%r", request.path, str(e.orig)[:200])
+    resp = error_response("database temporarily unavailable; retry later", 503)
+    resp.headers["Retry-After"] = str(DB_RETRY_AFTER)
+    return resp
+
+
+@api.errorhandler(HTTPException)
+def _http_error(e: HTTPException) -> Response:
+    if e.code == 413:
+        REPORTS.labels(outcome="too_large").inc()
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(f"request body is larger than {limit} bytes", 413)
+    return error_response(e.description or e.name, e.code or 500)
+
+
+def _engine() -> sa.Engine:
+    return current_app.extensions["hostpatrol.engine"]
+
+
+def _json_body() -> Any:
+    if not request.mimetype == "application/json":
+        msg = f"expected Content-Type application/json, got {request.mimetype or 'none'}"
+        raise ApiError(msg, status=415)
+    try:
+        return loads_strict(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as e:
+        msg = f"body is not valid JSON: {str(e)[:200]}"
+        raise ApiError(msg, status=400) from e
+
+
+@api.post("/enroll")
+def post_enroll() -> tuple[Response, int]:
+    """Register an agent's new key with an enrollment token."""
+    body = _json_body()
+    ip, now = (request.remote_addr or "unknown")[:56], utcnow()
+    limits = current_app.extensions["hostpatrol.config"].settings["enroll"]
+    window = timedelta(minutes=limits["window_minutes"])
+    with _engine().begin() as conn:
+        if enroll_refused(conn, ip, now, max_failures=limits["max_failures_per_ip"],
+                          window=window):
+            log.warning("enrollment throttled ip=%s", ip)
+            resp = error_response("too many failed enrollments from this address; "
+                                  "try again later", 429)
+            resp.headers["Retry-After"] = str(int(window.total_seconds()))
+            return resp, 429
+    try:
+        with _engine().begin() as conn:
+            done = enroll(conn, body, now)
+    except ApiError as e:
+        if e.status == 401:  # a wrong, expired or used-up token: what guessing produces
+            with _engine().begin() as conn:
+                enroll_failed(conn, ip, now, window)
+        raise
+    key = current_app.extensions["hostpatrol.signing_key"].public_key()
+    log.info("agent enrolled agent=%s status=%s", done.agent_id, done.status)
+    return jsonify({
+        "ok": True, "agent_id": done.agent_id, "status": done.status, "kid": done.kid,
+        "collector_key": public_jwk(key),
+    }), 201
+
+
+@api.post("/reports")
+@gated
+def post_reports() -> tuple[Response, int]:
+    """Accept one JWS (application/jose) or a JSON batch ``{"reports": [...]}``."""
+    started = time.perf_counter()
+    batcher = current_app.extensions["hostpatrol.batcher"]
+    if request.mimetype in ("application/jose", "application/jose+json", "text/plain"):
+        outcomes, extras = batcher.submit([request.get_data(cache=False)])
+        outcome = outcomes[0]
+        INGEST_SECONDS.observe(time.perf_counter() - started)
+        if outcome.outcome == "rejected":
+            return _refusal(outcome), outcome.status
+        return jsonify({**outcome.to_dict(), **extras}), outcome.status
+    body = _json_body()
+    items = body.get("reports") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        msg = 'a JSON batch must be {"reports": ["<JWS>", ...]}'
+        raise ApiError(msg, status=400)
+    max_batch = current_app.config["HOSTPATROL_MAX_BATCH"]
+    if len(items) > max_batch:
+        msg = f"batch of {len(items)} reports; the limit is {max_batch}"
+        raise ApiError(msg, status=413)
+    outcomes, extras = batcher.submit(list(items))
+    INGEST_SECONDS.observe(time.perf_counter() - started)
+    limited = [o for o in outcomes if o.status == 429]
+    if limited and len(limited) == len(outcomes):
+        return _refusal(limited[0]), 429
+    return jsonify({
+        "ok": True,
+        "accepted": sum(o.outcome == "accepted" for o in outcomes),
+        "duplicates": sum(o.outcome == "duplicate" for o in outcomes),
+        "rejected": sum(o.outcome == "rejected" for o in outcomes),
+        "results": [o.to_dict() for o in outcomes],
+        **extras,
+    }), 200
+
+
+def _refusal(outcome: Any) -> Response:
+    """The error answer for a refused report (429 carries Retry-After)."""
+    resp = error_response(outcome.error or "rejected", outcome.status)
+    if outcome.retry_after is not None:
+        resp.headers["Retry-After"] = str(outcome.retry_after)
+    return resp
+
+
+def require_reader() -> Any:
+    """The user behind a Bearer API token or a dashboard session; 401 otherwise.
+
+    ``authz.load_user`` (run before every request) has already resolved either one.
+    """
+    user = getattr(g, "user", None)
+    if user is None:
+        msg = "authentication required (Authorization: Bearer TOKEN)"
+        raise ApiError(msg, status=401)
+    return user
+
+
+def host_dict(row: Any) -> dict[str, Any]:
+    """An agent row as the API shows a host."""
+    return {
+        "id": row.id, "hostname": row.hostname, "status": row.status,
+        "group": row.group_name, "os": row.os_name, "agent_version": row.agent_version,
+        "machine_id": row.machine_id, "worst_status": row.worst_status,
+        "enrolled_at": format_time(row.enrolled_at),
+        "last_seen_at": format_time(row.last_seen_at) if row.last_seen_at else None,
+        "last_report_at": format_time(row.last_report_at) if row.last_report_at else None,
+        "last_seq": row.last_seq,
+        "clone_suspected_at": (format_time(row.clone_suspected_at)
+                               if row.clone_suspected_at else None),
+        "clone_reason": row.clone_reason,
+        "evidence_gap": ({**row.evidence_gap, "reported_at": format_time(row.evidence_gap_at)}
+                         if row.evidence_gap and row.evidence_gap_at else None),
+    }
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as e:
+        msg = f"{name} must be an integer"
+        raise ApiError(msg, status=400) from e
+    if not 0 <= value <= maximum:
+        msg = f"{name} must be between 0 and {maximum}"
+        raise ApiError(msg, status=400)
+    return value
+
+
+@api.get("/hosts")
+@authz.require("read")
+def get_hosts() -> Response:
+    """Hosts (enrolled agents), paginated with limit/offset, optional ?q= search."""
+    limit = _int_arg("limit", 100, MAX_PAGE)
+    offset = _int_arg("offset", 0, 10**9)
+    f = fleet.HostFilter(q=(request.args.get("q") or "")[:100] or None, scope=authz.scope())
+    window = {"now": utcnow(), "silent_after": timedelta(hours=48)}
+    with _engine().connect() as conn:
+        rows = fleet.hosts(conn, f, limit=limit, offset=offset, **window)
+        total = fleet.count_hosts(conn, f, **window)
+    return jsonify({"ok": True, "total": total, "limit": limit, "offset": offset,
+                    "hosts": [host_dict(r) for r in rows]})
+
+
+@api.get("/hosts/<agent_id>")
+@authz.require("read")
+def get_host(agent_id: str) -> Response:
+    """One host with the latest result of every check."""
+    with _engine().connect() as conn:
+        row = agent_store.get(conn, agent_id)
+        if row is None or not authz.visible(row.group_name):
+            msg = f"no host with id {agent_id[:64]!r}"
+            raise ApiError(msg, status=404)
+        results = report_store.latest_results(conn, agent_id)
+        count = report_store.count_reports(conn, agent_id)
+    return jsonify({"ok": True, "host": host_dict(row), "reports": count, "results": [
+        {"check": r.check_name, "status": r.status, "started_at": format_time(r.started_at),
+         "duration_ms": r.duration_ms, "data": r.data, "error": r.error} for r in results
+    ]})
+
+
+@meta.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability."""
+    try:
+        with _engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as e:
+        log.error("healthz database error=%r", str(e)[:200])
+        return jsonify({"ok": False, "error": "database unreachable", "status": 503}), 503
+    return jsonify({"ok": True, "database": "ok"}), 200
+
+
+@meta.get("/metrics")
+def metrics() -> Response:
+    """Prometheus exposition."""
+    body, ctype = render()
+    return Response(body, content_type=ctype)
+
+
+@meta.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the HTTP API."""
+    return Response(json.dumps(document(), indent=1), content_type="application/json")

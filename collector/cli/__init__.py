@@ -1,0 +1,5 @@
+"""``hostpatrol-collector``: the command line."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Everything a report passes through on its way in."""
