@@ -13,8 +13,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from .api.agents import agent_api
+from .api.base import database_error
 from .api.findings import findings_api
-from .api.routes import api, database_error, meta
+from .api.routes import api, meta
 from .config import CollectorConfig
 from .intake.admission import IngestGate
 from .intake.batcher import Batcher

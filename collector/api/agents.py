@@ -1,4 +1,4 @@
-"""api_agents: agent check-in endpoints (policy, key rotation) and commands for hosts.
+"""agents: agent check-in endpoints (policy, key rotation) and commands for hosts.
 
 ``GET /api/v1/policy`` and ``POST /api/v1/agents/rotate`` authenticate the agent by its
 key (never a user); ``POST /api/v1/hosts/<id>/commands`` needs an admin or operator.
@@ -21,12 +21,12 @@ from ..intake.agent_auth import verify_agent_request
 from ..intake.checkin import create_command, policy_token
 from ..intake.rotation import rotate_key
 from ..store import agents as agent_store
-from .routes import _api_error, _http_error, _json_body, require_reader
+from .base import api_error, http_error, json_body, require_reader
 
 log = logging.getLogger("hostpatrol.collector.api_agents")
 agent_api = Blueprint("agent_api", __name__, url_prefix="/api/v1")
-agent_api.register_error_handler(ApiError, _api_error)
-agent_api.register_error_handler(HTTPException, _http_error)
+agent_api.register_error_handler(ApiError, api_error)
+agent_api.register_error_handler(HTTPException, http_error)
 MAX_TTL_HOURS = 24 * 7
 
 
@@ -81,7 +81,7 @@ def post_command(agent_id: str) -> tuple[Response, int]:
     if user.role not in ("admin", "operator"):
         msg = f"role {user.role} may not send commands (admin or operator)"
         raise ApiError(msg, status=403)
-    body = _json_body()
+    body = json_body()
     if not isinstance(body, dict) or body.get("kind", "run_now") != "run_now":
         msg = 'body must be {"kind": "run_now", "checks": [names], "ttl_hours": N}'
         raise ApiError(msg, status=400)

@@ -22,11 +22,11 @@ from ..store import agents as agent_store
 from ..store import profiles
 from ..store.schema import findings
 from ..store.schema import waivers as waiver_table
-from .routes import _api_error, _http_error, _int_arg, _json_body, require_reader
+from .base import api_error, http_error, int_arg, json_body, require_reader
 
 findings_api = Blueprint("findings_api", __name__, url_prefix="/api/v1")
-findings_api.register_error_handler(ApiError, _api_error)
-findings_api.register_error_handler(HTTPException, _http_error)
+findings_api.register_error_handler(ApiError, api_error)
+findings_api.register_error_handler(HTTPException, http_error)
 MAX_PAGE = 500
 
 
@@ -69,7 +69,7 @@ def list_findings() -> Response:
     """Findings, newest first; filters state, level, host, rule, overdue; paginated."""
     require_reader()
     now = utcnow()
-    limit, offset = _int_arg("limit", 100, MAX_PAGE), _int_arg("offset", 0, 10**9)
+    limit, offset = int_arg("limit", 100, MAX_PAGE), int_arg("offset", 0, 10**9)
     where = [authz.scope_clause(findings.c.group_name)]
     if request.args.get("state"):
         where.append(findings.c.state.in_(request.args["state"].split(",")))
@@ -120,7 +120,7 @@ def get_finding(finding_id: int) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    body = _json_body()
+    body = json_body()
     if not isinstance(body, dict):
         msg = "body must be a JSON object"
         raise ApiError(msg, status=400)

@@ -9,8 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from hostpatrol.shared.jws import loads_strict
+from flask import Blueprint, Response, current_app, jsonify, request
 from hostpatrol.shared.keys import public_jwk
 from hostpatrol.shared.report import format_time, utcnow
 from werkzeug.exceptions import HTTPException
@@ -20,74 +19,30 @@ from ..errors import ApiError
 from ..intake.admission import gated
 from ..intake.enroll import enroll
 from ..intake.throttle import enroll_failed, enroll_refused
-from ..metrics import INGEST_SECONDS, REPORTS, render
+from ..metrics import INGEST_SECONDS, render
 from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
+from .base import api_error, error_response, http_error, int_arg, json_body
 from .openapi import document
 
 log = logging.getLogger("hostpatrol.collector.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 meta = Blueprint("meta", __name__)
+api.register_error_handler(ApiError, api_error)
+api.register_error_handler(HTTPException, http_error)
 
 MAX_PAGE = 500
-
-
-def error_response(message: str, status: int, **extra: Any) -> Response:
-    """The one JSON error shape."""
-    resp = jsonify({"ok": False, "error": message, "status": status, **extra})
-    resp.status_code = status
-    return resp
-
-
-@api.errorhandler(ApiError)
-def _api_error(e: ApiError) -> Response:
-    return error_response(e.message, e.status)
-
-
-DB_RETRY_AFTER = 10  # seconds an agent waits when the database is briefly unavailable
-
-
-def database_error(e: sa.exc.OperationalError) -> Response:
-    """503 + Retry-After when the database is briefly unavailable (app-wide handler).
-
-    Locked SQLite past its busy timeout, PostgreSQL restarting: the request did not
-    happen; an agent keeps its spool and comes back after Retry-After.
-    """
-    log.error("database unavailable path=%s error=%r", request.path, str(e.orig)[:200])
-    resp = error_response("database temporarily unavailable; retry later", 503)
-    resp.headers["Retry-After"] = str(DB_RETRY_AFTER)
-    return resp
-
-
-@api.errorhandler(HTTPException)
-def _http_error(e: HTTPException) -> Response:
-    if e.code == 413:
-        REPORTS.labels(outcome="too_large").inc()
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        return error_response(f"request body is larger than {limit} bytes", 413)
-    return error_response(e.description or e.name, e.code or 500)
 
 
 def _engine() -> sa.Engine:
     return current_app.extensions["hostpatrol.engine"]
 
 
-def _json_body() -> Any:
-    if not request.mimetype == "application/json":
-        msg = f"expected Content-Type application/json, got {request.mimetype or 'none'}"
-        raise ApiError(msg, status=415)
-    try:
-        return loads_strict(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as e:
-        msg = f"body is not valid JSON: {str(e)[:200]}"
-        raise ApiError(msg, status=400) from e
-
-
 @api.post("/enroll")
 def post_enroll() -> tuple[Response, int]:
     """Register an agent's new key with an enrollment token."""
-    body = _json_body()
+    body = json_body()
     ip, now = (request.remote_addr or "unknown")[:56], utcnow()
     limits = current_app.extensions["hostpatrol.config"].settings["enroll"]
     window = timedelta(minutes=limits["window_minutes"])
@@ -128,7 +83,7 @@ def post_reports() -> tuple[Response, int]:
         if outcome.outcome == "rejected":
             return _refusal(outcome), outcome.status
         return jsonify({**outcome.to_dict(), **extras}), outcome.status
-    body = _json_body()
+    body = json_body()
     items = body.get("reports") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
         msg = 'a JSON batch must be {"reports": ["<JWS>", ...]}'
@@ -160,18 +115,6 @@ def _refusal(outcome: Any) -> Response:
     return resp
 
 
-def require_reader() -> Any:
-    """The user behind a Bearer API token or a dashboard session; 401 otherwise.
-
-    ``authz.load_user`` (run before every request) has already resolved either one.
-    """
-    user = getattr(g, "user", None)
-    if user is None:
-        msg = "authentication required (Authorization: Bearer TOKEN)"
-        raise ApiError(msg, status=401)
-    return user
-
-
 def host_dict(row: Any) -> dict[str, Any]:
     """An agent row as the API shows a host."""
     return {
@@ -190,25 +133,12 @@ def host_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError as e:
-        msg = f"{name} must be an integer"
-        raise ApiError(msg, status=400) from e
-    if not 0 <= value <= maximum:
-        msg = f"{name} must be between 0 and {maximum}"
-        raise ApiError(msg, status=400)
-    return value
-
-
 @api.get("/hosts")
 @authz.require("read")
 def get_hosts() -> Response:
     """Hosts (enrolled agents), paginated with limit/offset, optional ?q= search."""
-    limit = _int_arg("limit", 100, MAX_PAGE)
-    offset = _int_arg("offset", 0, 10**9)
+    limit = int_arg("limit", 100, MAX_PAGE)
+    offset = int_arg("offset", 0, 10**9)
     f = fleet.HostFilter(q=(request.args.get("q") or "")[:100] or None, scope=authz.scope())
     window = {"now": utcnow(), "silent_after": timedelta(hours=48)}
     with _engine().connect() as conn:

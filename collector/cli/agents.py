@@ -9,7 +9,7 @@ from typing import Any
 
 from hostpatrol.shared.report import CHECK_NAME, utcnow
 
-from .main import CliError, _cli_actor, _config, _engine
+from .context import CliError, cli_actor, config_for, engine_for
 
 
 def run_now(args: argparse.Namespace, engine: Any) -> int:
@@ -29,8 +29,8 @@ def run_now(args: argparse.Namespace, engine: Any) -> int:
         if row is None or row.status != "active":
             msg = f"no active agent matches {args.id!r} (see `agents list`)"
             raise CliError(msg)
-        cid = create_command(conn, row.id, checks, now=now, created_by=_cli_actor())
-        audit.record(conn, actor=_cli_actor(), action="agent.run_now", target=f"agent:{row.id}",
+        cid = create_command(conn, row.id, checks, now=now, created_by=cli_actor())
+        audit.record(conn, actor=cli_actor(), action="agent.run_now", target=f"agent:{row.id}",
                      details={"command": cid, "checks": checks}, now=now)
     print(f"command {cid}: run {', '.join(checks) or 'every enabled check'} on {row.id} "
           f"({row.hostname}) at its next check-in")
@@ -42,8 +42,8 @@ def import_reports(args: argparse.Namespace) -> int:
     from ..intake.importer import import_file
     from ..intake.trust import Limits
 
-    config = _config(args)
-    done = import_file(_engine(args), Path(args.file), Limits.from_config(config.ingest),
+    config = config_for(args)
+    done = import_file(engine_for(args), Path(args.file), Limits.from_config(config.ingest),
                        horizon_days=args.horizon_days)
     count = {k: sum(o.outcome == k for _, o in done)
              for k in ("accepted", "duplicate", "rejected")}

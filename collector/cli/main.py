@@ -10,7 +10,6 @@ import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from hostpatrol.shared import __version__
 from hostpatrol.shared.configfile import ConfigError
@@ -19,13 +18,10 @@ from hostpatrol.shared.report import format_time, utcnow
 
 from ..config import CONFIG_NAME, DEFAULT_BIND, load_config, resolve_data_dir
 from ..errors import CollectorError
+from .context import CliError, cli_actor, config_for, engine_for
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class CliError(CollectorError):
-    """A command cannot do what was asked; printed without a traceback."""
 
 
 def _duration(text: str) -> timedelta:
@@ -34,29 +30,6 @@ def _duration(text: str) -> timedelta:
         msg = f"invalid duration {text!r}: use e.g. 30m, 24h, 7d, 2w"
         raise argparse.ArgumentTypeError(msg)
     return timedelta(**{UNITS[m.group(2)]: int(m.group(1))})
-
-
-def _config(args: argparse.Namespace) -> Any:
-    data_dir = resolve_data_dir(args.data_dir)
-    return load_config(data_dir, Path(args.config) if args.config else None)
-
-
-def _engine(args: argparse.Namespace) -> Any:
-    from ..store.db import current_revision, head_revision, make_engine
-
-    engine = make_engine(_config(args).database_url)
-    if current_revision(engine) != head_revision(engine):
-        msg = "the database schema is not up to date: run `hostpatrol-collector db upgrade`"
-        raise CliError(msg)
-    return engine
-
-
-def _cli_actor() -> str:
-    """Who ran the command, for the audit log (``cli:<os user>``)."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -96,8 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTPS server (granian, TLS)."""
     from ..server import serve
 
-    config = _config(args)
-    _engine(args)
+    config = config_for(args)
+    engine_for(args)
     from .policy import start_worker
 
     worker = None if args.no_worker else start_worker(args)  # background jobs, lease-guarded
@@ -140,14 +113,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if args.role not in users.ROLES:
         msg = f"unknown role {args.role!r}; one of: {', '.join(users.ROLES)}"
         raise CliError(msg)
-    engine = _engine(args)
+    engine = engine_for(args)
     password, generated = _read_password(args)
     with engine.begin() as conn:
         if users.by_name(conn, args.name) is not None:
             msg = f"user {args.name!r} already exists"
             raise CliError(msg)
         uid = users.add_user(conn, args.name, args.role, password, utcnow())
-        audit.record(conn, actor=_cli_actor(), action="user.create", target=f"user:{args.name}",
+        audit.record(conn, actor=cli_actor(), action="user.create", target=f"user:{args.name}",
                      details={"role": args.role, "id": uid}, now=utcnow())
     print(f"user {args.name} created with role {args.role}")
     if generated:
@@ -160,7 +133,7 @@ def cmd_user_token(args: argparse.Namespace) -> int:
     from .. import audit
     from ..store import users
 
-    engine = _engine(args)
+    engine = engine_for(args)
     token = "hpt_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         user = users.by_name(conn, args.name)
@@ -168,7 +141,7 @@ def cmd_user_token(args: argparse.Namespace) -> int:
             msg = f"no user {args.name!r}"
             raise CliError(msg)
         users.set_api_token(conn, user.id, token)
-        audit.record(conn, actor=_cli_actor(), action="user.api_token",
+        audit.record(conn, actor=cli_actor(), action="user.api_token",
                      target=f"user:{args.name}", details={}, now=utcnow())
     print(token)
     return 0
@@ -180,15 +153,15 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from ..intake.identity import fingerprint
     from ..store import agents
 
-    config = _config(args)
-    engine = _engine(args)
+    config = config_for(args)
+    engine = engine_for(args)
     token = "hpe_" + secrets.token_urlsafe(24)  # never starts with "-" (argparse)
     now = utcnow()
     with engine.begin() as conn:
         tid = agents.create_token(conn, token, now=now, expires_at=now + args.expires,
                                   max_uses=args.uses, group=args.group,
                                   auto_approve=args.auto_approve)
-        audit.record(conn, actor=_cli_actor(), action="token.create", target=f"token:{tid}",
+        audit.record(conn, actor=cli_actor(), action="token.create", target=f"token:{tid}",
                      details={"uses": args.uses, "group": args.group,
                               "auto_approve": args.auto_approve,
                               "expires_at": format_time(now + args.expires)}, now=now)
@@ -206,7 +179,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     from .. import audit
     from ..store import agents
 
-    engine = _engine(args)
+    engine = engine_for(args)
     if args.action == "list":
         with engine.connect() as conn:
             rows = agents.list_agents(conn, limit=100000)
@@ -233,7 +206,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
             msg = f"agent {row.id} is revoked; it must enroll again with a new key"
             raise CliError(msg)
         agents.set_status(conn, row.id, status, utcnow())
-        audit.record(conn, actor=_cli_actor(), action=f"agent.{args.action}",
+        audit.record(conn, actor=cli_actor(), action=f"agent.{args.action}",
                      target=f"agent:{row.id}", details={"hostname": row.hostname}, now=utcnow())
     print(f"agent {row.id} ({row.hostname}) is now {status}")
     return 0
@@ -250,7 +223,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Check the audit log's hash chain: exit 0 intact, 1 broken."""
     from ..audit import verify
 
-    with _engine(args).connect() as conn:
+    with engine_for(args).connect() as conn:
         result = verify(conn)
     if result.ok:
         print(f"audit log intact: {result.count} rows, head {result.head_hash}")
@@ -264,7 +237,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Apply database migrations."""
     from ..store.db import current_revision, make_engine, upgrade
 
-    engine = make_engine(_config(args).database_url)
+    engine = make_engine(config_for(args).database_url)
     upgrade(engine)
     print(f"database at revision {current_revision(engine)}")
     return 0
@@ -366,6 +339,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from typing import Any
 
 from hostpatrol.shared.report import format_time, utcnow
 
-from .main import CliError, _cli_actor, _engine
+from .context import CliError, cli_actor, engine_for
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -29,18 +29,18 @@ def cmd_policy(args: argparse.Namespace) -> int:
             print(f"{args.file}: valid ({len(policy.rules)} rules)")
             return 0
         now = utcnow()
-        with _engine(args).begin() as conn:
+        with engine_for(args).begin() as conn:
             stored = loader.store(conn, text, source=str(Path(args.file).name),
-                                  loaded_by=_cli_actor(), now=now)
+                                  loaded_by=cli_actor(), now=now)
             if stored.changed:
-                audit.record(conn, actor=_cli_actor(), action="policy.load",
+                audit.record(conn, actor=cli_actor(), action="policy.load",
                              target=f"policy:{stored.version}",
                              details={"sha256": stored.sha256, "source": stored.source}, now=now)
         state = "loaded" if stored.changed else "unchanged, still"
         print(f"policy {state} version {stored.version} (sha256 {stored.sha256[:16]}…, "
               f"{len(policy.rules)} rules)")
         return 0
-    with _engine(args).connect() as conn:
+    with engine_for(args).connect() as conn:
         if args.action == "show":
             version, text = loader.text_of(conn, args.version)
             print(f"# policy version {version}" + (" (packaged default, never loaded)"
@@ -71,17 +71,17 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     from ..store import profiles
 
     now = utcnow()
-    with _engine(args).begin() as conn:
+    with engine_for(args).begin() as conn:
         host = _find_host(conn, args.id)
         if args.action == "set":
             current = profiles.get_profile(conn, host.id)
             tags = set(current.tags) if current else set()
             tags = (tags | set(args.tag or [])) - set(args.untag or [])
             critical = True if args.critical else (False if args.not_critical else None)
-            profiles.set_profile(conn, host.id, by=_cli_actor(), now=now, critical=critical,
+            profiles.set_profile(conn, host.id, by=cli_actor(), now=now, critical=critical,
                                  tags=sorted(tags), owner=args.owner,
                                  backup_owner=args.backup_owner, group=args.group)
-            audit.record(conn, actor=_cli_actor(), action="host.profile",
+            audit.record(conn, actor=cli_actor(), action="host.profile",
                          target=f"host:{host.id}",
                          details={"critical": critical, "tags": sorted(tags),
                                   "group": args.group, "owner": args.owner,
@@ -100,17 +100,17 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from ..store import profiles
 
     now = utcnow()
-    with _engine(args).begin() as conn:
+    with engine_for(args).begin() as conn:
         host = _find_host(conn, args.id)
         if args.action == "approve":
             if not args.kind:
                 msg = "baseline approve needs a KIND (ports, admins, software, network, hardware)"
                 raise CliError(msg)
             try:
-                items = baselines.approve(conn, host.id, args.kind, _cli_actor(), now)
+                items = baselines.approve(conn, host.id, args.kind, cli_actor(), now)
             except Exception as e:  # ApiError: unknown kind, no result yet
                 raise CliError(str(e)) from e
-            audit.record(conn, actor=_cli_actor(), action="baseline.approve",
+            audit.record(conn, actor=cli_actor(), action="baseline.approve",
                          target=f"host:{host.id}", details={"kind": args.kind,
                                                             "items": len(items)}, now=now)
             print(f"{args.kind} baseline of {host.hostname} approved: {len(items)} item(s)")
@@ -135,7 +135,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
     if args.state:
         q = q.where(findings.c.state.in_(args.state.split(",")))
     now = utcnow()
-    with _engine(args).connect() as conn:
+    with engine_for(args).connect() as conn:
         rows = conn.execute(q).all()
     print(f"{'ID':>6}  {'LEVEL':5}  {'STATE':11}  {'HOST':36}  {'RULE':20}  SUBJECT")
     for r in rows:
@@ -154,7 +154,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s [worker] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    engine = _engine(args)
+    engine = engine_for(args)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -221,8 +221,8 @@ def load_default_policy(engine: Any) -> None:
         if loader.history(conn):
             return
         stored = loader.store(conn, loader.default_text(), source="default policy.yaml",
-                              loaded_by=_cli_actor(), now=now)
-        audit.record(conn, actor=_cli_actor(), action="policy.load",
+                              loaded_by=cli_actor(), now=now)
+        audit.record(conn, actor=cli_actor(), action="policy.load",
                      target=f"policy:{stored.version}",
                      details={"sha256": stored.sha256, "source": stored.source}, now=now)
     print(f"policy: default loaded as version {stored.version}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hostpatrol.shared.report import utcnow
 
-from .main import _config, _engine
+from .context import config_for, engine_for
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -19,8 +19,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..web.report_pages import content
     from ..web.report_render import render_csv, render_html, render_pdf
 
-    config = _config(args)
-    engine = _engine(args)
+    config = config_for(args)
+    engine = engine_for(args)
     try:
         app = create_app(config, engine)
         timezone = config.settings["dashboard"]["timezone"]

@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..findings.evaluate import host_facts
-from ..findings.register import _open, _repeat
+from ..findings.register import open_finding, repeat_finding
 from ..policy import loader
 from ..rules.model import Deviation
 from ..store import profiles
@@ -44,11 +44,11 @@ def note_refusal(conn: sa.Connection, agent_id: str, created_at: datetime, now: 
     host = host_facts(row, last_seen_at=now)
     key = dev.dedup_key(agent_id)
     existing = conn.execute(sa.select(findings).where(findings.c.dedup_key == key)).first()
-    if existing is None and _open(conn, policy, host, rule, dev, now, None):
+    if existing is None and open_finding(conn, policy, host, rule, dev, now, None):
         return "opened"
     if existing is None:
         existing = conn.execute(sa.select(findings).where(findings.c.dedup_key == key)).one()
-    outcome = _repeat(conn, policy, host, rule, dev, existing, now, None)
+    outcome = repeat_finding(conn, policy, host, rule, dev, existing, now, None)
     return "updated" if outcome == "seen" else outcome
 
 

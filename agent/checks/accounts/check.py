@@ -2,7 +2,7 @@
 
 Linux: reads /etc/passwd, /etc/group, /etc/shadow (root only; only derived facts are
 kept, never a hash), /etc/sudoers and /etc/sudoers.d, login.defs, pwquality, faillock
-and PAM config, and runs ``lastlog`` and ``last``. Windows (accounts_wincollect): local
+and PAM config, and runs ``lastlog`` and ``last``. Windows (``wincollect``): local
 users, Administrators members (PowerShell) and ``net accounts``. Without root, shadow and
 sudoers are reported as unreadable and password states are "unknown".
 """
@@ -256,11 +256,11 @@ class AccountsCheck(Check):
         return {
             "login_defs": defs,
             "pwquality": {"enabled_in_pam": pam_pwq is not None,
-                          "minlen": lx._int_or_none(pwq.get("minlen")),
-                          "minclass": lx._int_or_none(pwq.get("minclass"))},
+                          "minlen": lx.int_or_none(pwq.get("minlen")),
+                          "minclass": lx.int_or_none(pwq.get("minclass"))},
             "faillock": {"enabled_in_pam": pam_flk is not None,
-                         "deny": lx._int_or_none(flk.get("deny")),
-                         "unlock_time": lx._int_or_none(flk.get("unlock_time"))},
+                         "deny": lx.int_or_none(flk.get("deny")),
+                         "unlock_time": lx.int_or_none(flk.get("unlock_time"))},
         }
 
     def _optional(self, path: str) -> str | None:

@@ -223,7 +223,7 @@ def parse_login_defs(text: str) -> dict[str, int | None]:
             values[parts[0]] = parts[1]
     keys = {"pass_max_days": "PASS_MAX_DAYS", "pass_min_days": "PASS_MIN_DAYS",
             "pass_warn_age": "PASS_WARN_AGE", "pass_min_len": "PASS_MIN_LEN"}
-    return {k: _int_or_none(values.get(v)) for k, v in keys.items()}
+    return {k: int_or_none(values.get(v)) for k, v in keys.items()}
 
 
 def parse_key_values(text: str) -> dict[str, str]:
@@ -259,7 +259,8 @@ def pam_module_args(text: str, module: str) -> dict[str, str] | None:
     return found
 
 
-def _int_or_none(value: str | None) -> int | None:
+def int_or_none(value: str | None) -> int | None:
+    """A config value as an integer; None when absent or not a number."""
     try:
         return int(value) if value is not None else None
     except ValueError:

@@ -1,6 +1,6 @@
 """patches: pending and security updates, held packages, index age, reboot and kernel.
 
-One normalized model (``patches_model``) over apt, dnf/yum, zypper, Windows Update and
+One normalized model (``model``) over apt, dnf/yum, zypper, Windows Update and
 macOS softwareupdate; the manager is picked by which tool exists here. Read-only: the
 package index is never refreshed and no package-manager lock is taken, so a stale index
 is reported as such. Needs no root on Debian/RHEL/SUSE. Each command has a time limit; a

@@ -3,7 +3,7 @@
 Needs root to see the owner of every socket (without it, sockets of other users have
 no pid). Services are checked with ``systemctl is-active`` where systemd is the init
 system, otherwise by process name. On Windows the sockets come from ``netstat -ano`` and
-the services from ``Get-Service`` (see ports_windows); process names and users still
+the services from ``Get-Service`` (see ``windows``); process names and users still
 come from the pid lookup.
 """
 
@@ -109,7 +109,7 @@ def psutil_connections() -> list[Conn]:
 
 
 def proc_net_connections() -> list[Conn]:
-    """The listening sockets only, from /proc/net (Linux; see ports_linux)."""
+    """The listening sockets only, from /proc/net (Linux; see ``linux``)."""
     return [Conn(family, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM,
                  (addr, port), (), psutil.CONN_LISTEN if protocol == "tcp" else psutil.CONN_NONE,
                  pid)
