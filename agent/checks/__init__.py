@@ -1,4 +1,6 @@
-"""The built-in checks, listed explicitly (nothing registers itself at import)."""
+"""The built-in checks, one module or package each, listed in BUILTIN_CHECKS (none self-registers).
+May import the agent's commands, each other's parsers and hostpatrol.shared; no other agent code.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``hostpatrol-collector``: the command line."""
+"""``hostpatrol-collector``: main (parser, set-up), agents, policy and report; context shared.
+May import any collector package; nothing imports it; the command modules share only context.
+"""
 
 from .main import main
 

@@ -1,1 +1,3 @@
-"""The antivirus check and its helpers."""
+"""antivirus: the check, per-product gathering, host accessors, ClamAV and Microsoft parsers.
+May import ..base, the agent's commands and hostpatrol.shared.
+"""

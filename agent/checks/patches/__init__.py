@@ -1,1 +1,3 @@
-"""The patches check and its helpers."""
+"""patches: the check, its normalized model and the apt, rpm, Windows and macOS backends.
+May import ..base, the agent's commands and hostpatrol.shared.
+"""

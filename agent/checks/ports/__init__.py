@@ -1,1 +1,3 @@
-"""The ports check and its helpers."""
+"""ports: the check, Linux listeners from /proc/net and parsers of the Windows sources.
+May import ..base and the agent's commands.
+"""
