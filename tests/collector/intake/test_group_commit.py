@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from forge import report_doc, sign
+from forge import LIMITS, report_doc, sign
 from harness import wait_until
 from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.intake.batcher import Batcher
@@ -25,7 +25,6 @@ from hostpatrol.collector.store.schema import (
 from hostpatrol.collector.store.writelock import ingest_writer
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
-from test_store_contract import LIMITS
 
 
 def _agents(engine, count: int) -> list[tuple[str, object]]:

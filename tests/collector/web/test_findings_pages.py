@@ -6,20 +6,11 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from forge import disk, result
 from hostpatrol.collector import audit
 from hostpatrol.collector.store.schema import findings, waivers
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import utcnow
 from webapp import BASE, WebApp, make_webapp
-
-
-def disk(percent: float) -> dict:
-    """A disk result with ``/`` at ``percent`` used."""
-    used = int(percent * 10)
-    return {"filesystems": [{
-        "device": "/dev/sda1", "mount": "/", "fstype": "ext4", "total_bytes": 1000,
-        "used_bytes": used, "free_bytes": 1000 - used, "used_percent": percent,
-        "inodes_total": 100, "inodes_used": 10, "inodes_used_percent": 10.0,
-        "read_only": False, "status": "ok"}], "skipped": []}
 
 
 def ports(*numbers: int) -> dict:
@@ -29,12 +20,6 @@ def ports(*numbers: int) -> dict:
                            "pid": None, "process": None, "user": None} for n in numbers],
             "truncated": False, "tcp_ports": list(numbers), "udp_ports": [],
             "owner_unknown": len(numbers), "services": [], "services_down": [], "error": None}
-
-
-def result(check: str, data: dict, now=None) -> dict:
-    """One result entry of a report."""
-    return {"check": check, "status": "ok", "started_at": format_time(now or utcnow()),
-            "duration_ms": 2, "error": None, "data": data}
 
 
 @pytest.fixture(scope="module")

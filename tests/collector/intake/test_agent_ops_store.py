@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from forge import report_doc, sign
+from forge import LIMITS, enroll_in_store, report_doc, sign
 from hostpatrol.agent.checkin import verify_command
 from hostpatrol.agent.rotation import announcement
 from hostpatrol.agent.runner import host_identity
@@ -18,13 +18,12 @@ from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store.schema import agent_commands, agent_keys
 from hostpatrol.shared.keys import generate, key_id, public_b64
 from hostpatrol.shared.report import utcnow
-from test_store_contract import LIMITS, _enroll
 
 SKEW = timedelta(minutes=5)
 
 
 def test_commands_are_signed_handed_out_until_done(engine) -> None:
-    agent_id, key = _enroll(engine)
+    agent_id, key = enroll_in_store(engine)
     collector = generate()
     now = utcnow()
     with engine.begin() as conn:
@@ -49,7 +48,7 @@ def test_commands_are_signed_handed_out_until_done(engine) -> None:
 
 
 def test_rotation_retires_the_old_key(engine) -> None:
-    agent_id, old = _enroll(engine)
+    agent_id, old = enroll_in_store(engine)
     new = generate()
     token = announcement(old, new, agent_id)
     with engine.begin() as conn:
@@ -74,7 +73,7 @@ def test_rotation_retires_the_old_key(engine) -> None:
 
 
 def test_clone_signals(engine) -> None:
-    agent_id, key = _enroll(engine)
+    agent_id, key = enroll_in_store(engine)
     first = report_doc(agent_id, seq=5)
     # what the enrollment proof said; without one, the first report's id is recorded
     first["host"]["machine_id"] = host_identity().get("machine_id") or "a" * 32

@@ -9,7 +9,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-WEB = Path(__file__).resolve().parents[2] / "collector" / "web"
+WEB = Path(__file__).resolve().parents[3] / "collector" / "web"
 CATALOG = WEB / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
 
 
