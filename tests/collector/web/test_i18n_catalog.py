@@ -28,7 +28,7 @@ def test_every_string_in_code_and_templates_has_a_chinese_translation() -> None:
     assert len(found) > 150
     po = _po()
     missing = sorted(m for m in found if not (po.get(m) and po.get(m).string))
-    assert missing == [], "untranslated (run pybabel extract/update, see README)"
+    assert missing == [], "untranslated (run pybabel extract/update, see docs/development.md)"
     assert not [m.id for m in po if m.id and m.fuzzy]
 
 
