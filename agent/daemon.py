@@ -26,12 +26,10 @@ from hostpatrol.shared.report import format_time, utcnow
 
 from .config import AgentConfig
 from .isolate import ChildFailed, run_isolated
+from .pacing import MAX_SLEEP
 from .state import StateError
 
 log = logging.getLogger("hostpatrol.agent.daemon")
-MAX_SLEEP = 300.0
-MIN_SLEEP = 1.0
-LOCK_RETRY = 60.0
 
 
 class AgentUnusable(StateError):

@@ -17,8 +17,8 @@ from hostpatrol.shared.errors import SharedError
 from .client import ClientError
 from .config import AgentConfig
 from .cycle import Agent, CycleResult, describe_next
-from .daemon import LOCK_RETRY, MAX_SLEEP, MIN_SLEEP
 from .delivery import backoff_seconds
+from .pacing import LOCK_RETRY, MAX_SLEEP, MIN_SLEEP
 from .state import StateError
 
 log = logging.getLogger("hostpatrol.agent.daemon")

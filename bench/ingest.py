@@ -104,9 +104,9 @@ def first_inspections(c: BenchCollector, hosts: list[SimHost], factory: ReportFa
 def floor(c: BenchCollector, hosts: list[SimHost], factory: ReportFactory) -> dict[str, float]:
     """In-process reports/s: verify + parse + rules + store, no HTTP."""
     from hostpatrol.collector.config import load_config
-    from hostpatrol.collector.ingest import ingest
+    from hostpatrol.collector.intake.ingest import ingest
+    from hostpatrol.collector.intake.trust import Limits
     from hostpatrol.collector.store.db import make_engine
-    from hostpatrol.collector.trust import Limits
 
     cfg = load_config(c.data_dir)
     engine = make_engine(c.database_url or cfg.database_url)

@@ -58,7 +58,7 @@ def in_use(engine) -> int:  # noqa: ANN001 - an Engine
 
 
 def _host(engine, index: int) -> SimHost:  # noqa: ANN001 - an Engine
-    from hostpatrol.collector.enroll import enroll
+    from hostpatrol.collector.intake.enroll import enroll
     from hostpatrol.collector.store import agents as agent_store
     from hostpatrol.shared.report import utcnow
 
@@ -75,8 +75,8 @@ def _host(engine, index: int) -> SimHost:  # noqa: ANN001 - an Engine
 
 def per_report(engine, factory: ReportFactory) -> dict[str, dict[str, float]]:  # noqa: ANN001
     """Bytes per report of each kind: evidence, parsed, total."""
-    from hostpatrol.collector.ingest import ingest
-    from hostpatrol.collector.trust import Limits
+    from hostpatrol.collector.intake.ingest import ingest
+    from hostpatrol.collector.intake.trust import Limits
 
     limits = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
                     replay_horizon=timedelta(days=30))

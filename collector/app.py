@@ -12,16 +12,17 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-from .admission import IngestGate
-from .api import api, database_error, meta
-from .api_agents import agent_api
-from .api_findings import findings_api
-from .batcher import Batcher
+from .api.agents import agent_api
+from .api.base import database_error
+from .api.findings import findings_api
+from .api.routes import api, meta
 from .config import CollectorConfig
-from .identity import ensure_secret, load_signing_key
+from .intake.admission import IngestGate
+from .intake.batcher import Batcher
+from .intake.identity import ensure_secret, load_signing_key
+from .intake.throttle import AgentRateLimiter
+from .intake.trust import Limits, warm_up
 from .store.db import make_engine
-from .throttle import AgentRateLimiter
-from .trust import Limits, warm_up
 from .web.views import web
 
 SECURITY_HEADERS = {
@@ -114,7 +115,7 @@ def _batcher(app: Flask) -> Batcher:
     """Group commit for deliveries; answers carry policy version and commands."""
     from hostpatrol.shared.report import utcnow
 
-    from .checkin import response_extras_many
+    from .intake.checkin import response_extras_many
 
     engine, key = app.extensions["hostpatrol.engine"], app.extensions["hostpatrol.signing_key"]
 

@@ -29,7 +29,7 @@ trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
 "$BIN/python" - "$URL" "$DATA" <<'PY'
 import sys, time, requests
 from hostpatrol.agent.client import Client
-from hostpatrol.collector.identity import fingerprint
+from hostpatrol.collector.intake.identity import fingerprint
 url, data = sys.argv[1], sys.argv[2]
 client = Client(url, fingerprint(f"{data}/tls/cert.pem"), timeout=3)
 for _ in range(100):

@@ -13,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from forge import report_doc, sign
+from forge import LIMITS, report_doc, sign
 from harness import BIN, run
 from hostpatrol.agent.enrollment import make_proof
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store import agents as agent_store
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import format_time, utcnow
 
-LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
-                replay_horizon=timedelta(days=30))
 CHECKS = ("disk", "patches", "antivirus", "logs", "accounts", "ports", "software_policy",
           "backups", "inventory", "hardware", "time", "firewall", "isolation")
 ROOT = Path(__file__).resolve().parents[1]

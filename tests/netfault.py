@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from hostpatrol.collector.identity import fingerprint, make_self_signed
+from hostpatrol.collector.intake.identity import fingerprint, make_self_signed
 
 
 class HoldingProxy:

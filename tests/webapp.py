@@ -10,24 +10,21 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from forge import report_doc, sign
+from forge import LIMITS, report_doc, sign
 from harness import PASSWORD, Collector, free_port
 from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.app import create_app
 from hostpatrol.collector.config import load_config
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.enroll import enroll
+from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import accounts
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import users as user_store
-from hostpatrol.collector.trust import Limits
 from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import utcnow
 
 BASE = "https://localhost"
 ROLES = ("admin", "operator", "approver", "auditor", "viewer")
-LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
-                replay_horizon=timedelta(days=30))
 
 
 @dataclass

@@ -1,21 +1,23 @@
-"""The built-in checks, listed explicitly (nothing registers itself at import)."""
+"""The built-in checks, one module or package each, listed in BUILTIN_CHECKS (none self-registers).
+May import the agent's commands, each other's parsers and hostpatrol.shared; no other agent code.
+"""
 
 from __future__ import annotations
 
-from .accounts import AccountsCheck
-from .antivirus import AntivirusCheck
+from .accounts.check import AccountsCheck
+from .antivirus.check import AntivirusCheck
 from .backups import BackupsCheck
 from .base import Check
 from .disk import DiskCheck
-from .firewall import FirewallCheck
+from .firewall.check import FirewallCheck
 from .hardware import HardwareCheck
 from .inventory import InventoryCheck
-from .isolation import IsolationCheck
-from .logs import LogsCheck
-from .patches import PatchesCheck
-from .ports import PortsCheck
+from .isolation.check import IsolationCheck
+from .logs.check import LogsCheck
+from .patches.check import PatchesCheck
+from .ports.check import PortsCheck
 from .software_policy import SoftwarePolicyCheck
-from .timesync import TimeCheck
+from .timesync.check import TimeCheck
 
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
     DiskCheck,

@@ -18,7 +18,7 @@ import psutil
 
 from ..commands import CommandError
 from .base import Check, Outcome
-from .isolation_net import parse_ipv6_route, parse_proc_net_route
+from .isolation.net import parse_ipv6_route, parse_proc_net_route
 
 DMI_FIELDS = {
     "vendor": "sys_vendor", "model": "product_name", "version": "product_version",

@@ -98,8 +98,9 @@ def _set_level(conn: sa.Connection, policy: Policy, row: Any, sev: Severity, now
                            **level_record(sev.level, due)})
 
 
-def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
-          now: datetime, result_id: int | None) -> bool:
+def open_finding(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule,
+                 dev: Deviation, now: datetime, result_id: int | None) -> bool:
+    """Open a finding for a new deviation; False when another process opened it first."""
     spread = _spread(conn, policy, rule, host)
     sev = severity(rule, dev.level, critical=host.critical, first_seen=now, now=now,
                    spread=spread)
@@ -125,8 +126,8 @@ def _open(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev:
     return True
 
 
-def _repeat(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule, dev: Deviation,
-            row: Any, now: datetime, result_id: int | None) -> str:
+def repeat_finding(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rule,
+                   dev: Deviation, row: Any, now: datetime, result_id: int | None) -> str:
     """Record a deviation seen again; "reopened", "updated" (the register columns of
     ``row`` changed) or "seen" (only last seen, occurrences and evidence did)."""
     base = {"last_seen": now, "occurrences": findings.c.occurrences + 1,
@@ -253,14 +254,14 @@ def apply(conn: sa.Connection, policy: Policy, host: HostFacts, ev: Evaluation, 
         rule = rules[dev.rule_id]
         rid = result_ids.get(rule.check)
         row = existing.get(key)
-        if row is None and _open(conn, policy, host, rule, dev, now, rid):
+        if row is None and open_finding(conn, policy, host, rule, dev, now, rid):
             counts["opened"] += 1
             continue
         if row is None:  # another process opened it meanwhile
             current = False
             row = conn.execute(sa.select(*_register_columns()).where(
                 findings.c.dedup_key == key)).one()
-        outcome = _repeat(conn, policy, host, rule, dev, row, now, rid)
+        outcome = repeat_finding(conn, policy, host, rule, dev, row, now, rid)
         current = current and outcome == "seen"
         counts["updated" if outcome == "seen" else outcome] += 1
     for key, row in existing.items():

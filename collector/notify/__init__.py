@@ -1,1 +1,3 @@
-"""Notifications: the outbox, email (SMTP) and chat webhooks."""
+"""Notifications: the outbox, email (SMTP) and chat webhooks.
+May import policy, store and errors.
+"""

@@ -1,1 +1,3 @@
-"""Policy as data: the YAML rules, their validation and their stored versions."""
+"""Policy as data: the YAML rules, their validation and their stored versions.
+May import store and hostpatrol.shared.
+"""

@@ -1,1 +1,3 @@
-"""Rules: pure functions from (rule, host facts, results, baseline, now) to deviations."""
+"""Rules: pure functions from (rule, host facts, results, baseline, now) to deviations.
+May import policy (its rule shapes) only: no store, no I/O.
+"""

@@ -12,7 +12,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 
 from .. import audit, authz
-from ..identity import fingerprint
+from ..intake.identity import fingerprint
 from ..store import accounts
 from ..store import agents as agent_store
 from ..store import users as user_store

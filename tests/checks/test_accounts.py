@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hostpatrol.agent.checks import accounts_linux as lx
-from hostpatrol.agent.checks import accounts_windows as win
-from hostpatrol.agent.checks.accounts import AccountsCheck
+from hostpatrol.agent.checks.accounts import linux as lx
+from hostpatrol.agent.checks.accounts import windows as win
+from hostpatrol.agent.checks.accounts.check import AccountsCheck
 from hostpatrol.agent.commands import CommandNotFound, CommandResult, run_command
 from hostpatrol.shared.schemas import load_schema
 

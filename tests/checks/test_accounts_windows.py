@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
-from hostpatrol.agent.checks import accounts_windows as win
-from hostpatrol.agent.checks.accounts import AccountsCheck
+from hostpatrol.agent.checks.accounts import windows as win
+from hostpatrol.agent.checks.accounts.check import AccountsCheck
 from hostpatrol.agent.commands import CommandNotFound, CommandResult
 from hostpatrol.shared.schemas import load_schema
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
-from hostpatrol.agent.checks import antivirus_clamav as clam
-from hostpatrol.agent.checks import antivirus_windows as win
-from hostpatrol.agent.checks.antivirus import AntivirusCheck, known_products, summarize
-from hostpatrol.agent.checks.antivirus_host import Host, base_product
+from hostpatrol.agent.checks.antivirus import clamav as clam
+from hostpatrol.agent.checks.antivirus import windows as win
+from hostpatrol.agent.checks.antivirus.check import AntivirusCheck, known_products, summarize
+from hostpatrol.agent.checks.antivirus.host import Host, base_product
 from hostpatrol.agent.commands import CommandNotFound, CommandResult
 from hostpatrol.shared.schemas import load_schema
 

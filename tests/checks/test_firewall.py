@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hostpatrol.agent.checks.firewall import FirewallCheck
-from hostpatrol.agent.checks.firewall_parsers import (
+from hostpatrol.agent.checks.firewall.check import FirewallCheck
+from hostpatrol.agent.checks.firewall.parsers import (
     parse_firewalld_state,
     parse_iptables_s,
     parse_nft_json,

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hostpatrol.agent.checks.isolation import IsolationCheck
-from hostpatrol.agent.checks.isolation_net import (
+from hostpatrol.agent.checks.isolation.check import IsolationCheck
+from hostpatrol.agent.checks.isolation.net import (
     classify_interfaces,
     egress_probe,
     parse_ipv6_route,
     parse_proc_net_route,
     parse_target,
 )
-from hostpatrol.agent.checks.isolation_usb import (
+from hostpatrol.agent.checks.isolation.usb import (
     module_loaded,
     parse_kernel_usb_log,
     parse_modprobe_conf,

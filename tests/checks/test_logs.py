@@ -13,16 +13,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hostpatrol.agent.checks.logs import PENDING_FILE, STATE_FILE, LogsCheck, commit_state
-from hostpatrol.agent.checks.logs_files import read_since
-from hostpatrol.agent.checks.logs_parse import (
+from hostpatrol.agent.checks.logs.check import PENDING_FILE, STATE_FILE, LogsCheck, commit_state
+from hostpatrol.agent.checks.logs.files import read_since
+from hostpatrol.agent.checks.logs.parse import (
     keyword_severity,
     parse_auth_event,
     parse_syslog_line,
     template_of,
 )
-from hostpatrol.agent.checks.logs_summary import Tally
-from hostpatrol.agent.checks.logs_windows import parse_wevtutil_xml, parse_winevent_json
+from hostpatrol.agent.checks.logs.summary import Tally
+from hostpatrol.agent.checks.logs.windows import parse_wevtutil_xml, parse_winevent_json
 from hostpatrol.agent.commands import CommandResult
 from hostpatrol.shared.schemas import load_schema
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 from hostpatrol.agent.checks.base import CheckSkipped
-from hostpatrol.agent.checks.patches import PatchesCheck, kernel_facts, pick_manager
-from hostpatrol.agent.checks.patches_apt import (
+from hostpatrol.agent.checks.patches.apt import (
     is_security_origin,
     parse_apt_simulation,
     parse_dpkg_log,
 )
-from hostpatrol.agent.checks.patches_model import split_nevra
-from hostpatrol.agent.checks.patches_rpm import (
+from hostpatrol.agent.checks.patches.check import PatchesCheck, kernel_facts, pick_manager
+from hostpatrol.agent.checks.patches.model import split_nevra
+from hostpatrol.agent.checks.patches.rpm import (
     mark_security,
     parse_dnf_check_update,
     parse_metadata_age,
@@ -30,7 +30,7 @@ from hostpatrol.agent.checks.patches_rpm import (
     parse_zypper_patches,
     parse_zypper_updates,
 )
-from hostpatrol.agent.checks.patches_winmac import parse_softwareupdate, parse_windows_updates
+from hostpatrol.agent.checks.patches.winmac import parse_softwareupdate, parse_windows_updates
 from hostpatrol.agent.commands import CommandResult, CommandTimeout, run_command
 from hostpatrol.shared.schemas import load_schema
 

@@ -10,8 +10,8 @@ import sys
 import jsonschema
 import psutil
 import pytest
-from hostpatrol.agent.checks import ports
-from hostpatrol.agent.checks.ports import Conn, PortsCheck, ProcInfo, listeners
+from hostpatrol.agent.checks.ports import check as ports
+from hostpatrol.agent.checks.ports.check import Conn, PortsCheck, ProcInfo, listeners
 from hostpatrol.agent.commands import CommandNotFound, CommandResult
 from hostpatrol.shared.schemas import load_schema
 
@@ -143,7 +143,7 @@ def test_proc_net_reads_only_listeners_with_their_owners():
     """Real sockets of this process: listeners on v4/v6 TCP and UDP are found with our pid;
     established connections and a connected UDP socket are not; the same as psutil's
     full walk for our pid."""
-    from hostpatrol.agent.checks import ports_linux
+    from hostpatrol.agent.checks.ports import linux as ports_linux
 
     opened = []
 
@@ -189,7 +189,7 @@ def test_proc_net_reads_only_listeners_with_their_owners():
 
 
 def test_proc_net_addresses_decode_in_host_byte_order():
-    from hostpatrol.agent.checks import ports_linux
+    from hostpatrol.agent.checks.ports import linux as ports_linux
 
     # proc(5): 32-bit words in host order; this machine is little-endian
     assert sys.byteorder == "little"

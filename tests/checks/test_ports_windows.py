@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsonschema
-from hostpatrol.agent.checks import ports_windows as win
-from hostpatrol.agent.checks.ports import PortsCheck, ProcInfo, listeners, netstat_conns
+from hostpatrol.agent.checks.ports import windows as win
+from hostpatrol.agent.checks.ports.check import PortsCheck, ProcInfo, listeners, netstat_conns
 from hostpatrol.agent.commands import CommandNotFound, CommandResult
 from hostpatrol.shared.schemas import load_schema
 

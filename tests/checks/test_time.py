@@ -13,8 +13,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hostpatrol.agent.checks.timesync import TimeCheck, evaluate, kernel_adjtimex, kernel_view
-from hostpatrol.agent.checks.timesync_parsers import (
+from hostpatrol.agent.checks.timesync.check import TimeCheck, evaluate, kernel_adjtimex, kernel_view
+from hostpatrol.agent.checks.timesync.parsers import (
     SyncReading,
     parse_chronyc_tracking,
     parse_duration,

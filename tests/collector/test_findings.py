@@ -22,7 +22,7 @@ from findings_kit import (
 from hostpatrol.collector.background import acquire, deadlines, release, run_once
 from hostpatrol.collector.errors import ApiError
 from hostpatrol.collector.findings import lifecycle, waivers
-from hostpatrol.collector.ingest import ingest
+from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.retention import purge

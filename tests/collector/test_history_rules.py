@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hostpatrol.agent.checks.isolation_usb import parse_kernel_usb_log, parse_ps_usbstor
+from hostpatrol.agent.checks.isolation.usb import parse_kernel_usb_log, parse_ps_usbstor
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.policy.validation import PolicyError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from findings_kit import data, enroll_host, events_of, findings_of
-from hostpatrol.agent.checks.isolation_usb import parse_kernel_usb_log
+from hostpatrol.agent.checks.isolation.usb import parse_kernel_usb_log
 from hostpatrol.collector.background import run_once
 from hostpatrol.collector.findings.fleet import sweep_fleet
 from hostpatrol.collector.findings.history import load

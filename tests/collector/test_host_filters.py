@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from hostpatrol.agent.enrollment import make_proof
-from hostpatrol.collector.enroll import enroll
+from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, profiles
 from hostpatrol.shared.keys import generate

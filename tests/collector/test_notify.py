@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from findings_kit import data, enroll_host, load_policy
-from hostpatrol.collector.identity import make_self_signed
+from hostpatrol.collector.intake.identity import make_self_signed
 from hostpatrol.collector.notify.dispatch import deliver_due
 from hostpatrol.collector.notify.outbox import build_digests
 from hostpatrol.collector.policy import loader

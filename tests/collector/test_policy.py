@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from findings_kit import enroll_host, load_policy, policy_with
+from hostpatrol.collector.intake.policy_feed import agent_policy
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.validation import PolicyError
-from hostpatrol.collector.policy_feed import agent_policy
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import profiles
 from hostpatrol.shared.report import utcnow
@@ -122,7 +122,7 @@ def test_policy_yaml_documents_every_key() -> None:
     from hostpatrol.collector.policy import validation as v
 
     text = (ROOT / "configs" / "policy.yaml").read_text(encoding="utf-8")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "policy-and-findings.md").read_text(encoding="utf-8")
 
     def walk(spec, prefix=""):
         for key, f in spec.items():
@@ -138,7 +138,7 @@ def test_policy_yaml_documents_every_key() -> None:
         for path, key in spec.items():
             assert f"{key}:" in text or f" {key} " in text or f"{key}," in text, path
     for kind in v.KIND_SPECS:
-        assert kind in readme.split("## Policy and findings", 1)[1], kind
+        assert kind in page, kind
 
 
 def test_the_rules_a_batch_can_feed_cover_every_group_and_any_check_rules() -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from findings_kit import enroll_host
+from forge import disk, result
 from harness import BIN, Collector, free_port
 from hostpatrol.collector import audit
 from hostpatrol.collector.findings import lifecycle
@@ -21,7 +22,6 @@ from hostpatrol.collector.reports.figures import compute, host_class
 from hostpatrol.collector.reports.period import PeriodError, parse
 from hostpatrol.collector.store import profiles
 from hostpatrol.collector.store.schema import findings, self_reports
-from test_findings_pages import disk, result
 from webapp import BASE, WebApp, make_webapp
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Tuesday of ISO week 2026-W48

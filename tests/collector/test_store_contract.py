@@ -5,32 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from forge import report_doc, sign
-from hostpatrol.collector.enroll import enroll
-from hostpatrol.collector.ingest import ingest
+from forge import LIMITS, enroll_in_store, report_doc, sign
+from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store import users as user_store
 from hostpatrol.collector.store.db import current_revision, head_revision
-from hostpatrol.collector.trust import Limits
-from hostpatrol.shared.keys import generate
 from hostpatrol.shared.report import utcnow
-
-LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
-                replay_horizon=timedelta(days=30))
-
-
-def _enroll(engine, auto: bool = True):
-    from hostpatrol.agent.enrollment import make_proof
-
-    now = utcnow()
-    with engine.begin() as conn:
-        agent_store.create_token(conn, "tok", now=now, expires_at=now + timedelta(hours=1),
-                                 max_uses=5, group="g1", auto_approve=auto)
-    key = generate()
-    with engine.begin() as conn:
-        done = enroll(conn, {"token": "tok", "proof": make_proof(key, "tok")}, now)
-    return done.agent_id, key
 
 
 def test_migrations_reach_head(engine) -> None:
@@ -39,7 +20,7 @@ def test_migrations_reach_head(engine) -> None:
 
 
 def test_ingest_stores_once_and_reads_back(engine) -> None:
-    agent_id, key = _enroll(engine)
+    agent_id, key = enroll_in_store(engine)
     tokens = [sign(report_doc(agent_id, seq=i), key) for i in (1, 2)]
     outcomes = ingest(engine, [*tokens, tokens[0]], limits=LIMITS)
     assert [o.outcome for o in outcomes] == ["accepted", "accepted", "duplicate"]
@@ -60,7 +41,7 @@ def test_ingest_stores_once_and_reads_back(engine) -> None:
 
 
 def test_rejected_report_writes_nothing(engine) -> None:
-    agent_id, key = _enroll(engine, auto=False)
+    agent_id, key = enroll_in_store(engine, auto=False)
     out = ingest(engine, [sign(report_doc(agent_id), key)], limits=LIMITS)
     assert out[0].outcome == "rejected"
     assert out[0].status == 403

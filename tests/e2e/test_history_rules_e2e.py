@@ -13,7 +13,7 @@ import pytest
 from findings_kit import data
 from forge import enroll_key, report_doc, sign
 from harness import Collector, free_port, wait_until
-from hostpatrol.agent.checks.isolation_usb import parse_kernel_usb_log
+from hostpatrol.agent.checks.isolation.usb import parse_kernel_usb_log
 from hostpatrol.collector.policy import loader
 from hostpatrol.shared.report import format_time, utcnow
 

@@ -61,14 +61,14 @@ def live(tmp_path_factory) -> Iterator[tuple[Collector, str, dict[str, Any]]]:
 
 
 def _operations() -> list[Any]:
-    from hostpatrol.collector.openapi import document
+    from hostpatrol.collector.api.openapi import document
 
     schema = schemathesis.openapi.from_dict(document())
     return [result.ok() for result in schema.get_all_operations()]
 
 
 def test_openapi_document_is_valid_and_covers_every_api_route(live) -> None:
-    from hostpatrol.collector.openapi import document
+    from hostpatrol.collector.api.openapi import document
 
     c, _, _ = live
     served = c.get("/openapi.json").json()

@@ -2,7 +2,7 @@
 refused cleanly or stored safely; its flood is rate limited without hurting other agents.
 
 Forged signatures, other agents' ids, bad algorithms and timestamps are covered in
-tests/collector/test_hostile_reports.py; reused sequence numbers (clone signal) in
+tests/collector/intake/test_hostile_reports.py; reused sequence numbers (clone signal) in
 tests/e2e/test_checkin.py.
 """
 
@@ -77,7 +77,7 @@ def test_millions_of_log_samples_are_stopped_by_the_size_limits(limited, fleet) 
     assert resp.status_code == 413
     assert resp.json()["error"].startswith("report is ")
     # a batch of them: each refused on its own size (a body over max_body_bytes is refused
-    # before it is read: tests/collector/test_hostile_reports.py)
+    # before it is read: tests/collector/intake/test_hostile_reports.py)
     resp = limited.post("/api/v1/reports", json.dumps({"reports": [big]}), "application/json")
     assert resp.status_code == 200
     assert resp.json()["results"][0]["status"] == 413

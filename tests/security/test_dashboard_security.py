@@ -1,7 +1,7 @@
 """The dashboard and API against a curious or hostile user: every route of the app × every
 role and anonymous (a new route without a declared permission fails here), CSRF on every
 form, open redirects, path traversal in downloads and exports, security headers on every
-kind of response. Session fixation and stolen-cookie replay: tests/collector/
+kind of response. Session fixation and stolen-cookie replay: tests/collector/web/
 test_dashboard_login.py and test_dashboard_access.py; XSS in a real browser: tests/e2e/."""
 
 from __future__ import annotations

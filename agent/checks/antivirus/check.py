@@ -1,0 +1,209 @@
+"""antivirus: AV products installed and running, real-time protection, signature and scan age.
+
+ClamAV is read from its binaries, daemons, clamd.conf, database headers and logs;
+Microsoft Defender from Get-MpComputerStatus / Security Center (Windows) or ``mdatp health``;
+Sophos, ESET, Trellix/McAfee, CrowdStrike, SentinelOne and Kaspersky by process and install
+path. Needs read access to /var/log/clamav (root or group adm) for update and scan history.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from hostpatrol.shared.report import format_time
+
+from ..base import Check, Option, Outcome, worst
+from . import products as gather
+from .host import Host, base_product, try_run
+
+_ORDER = {"ok": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class KnownProduct:
+    """A product recognised by process names and install paths."""
+
+    name: str
+    vendor: str
+    processes: tuple[str, ...]
+    paths: tuple[str, ...] = ()
+    version_cmd: tuple[str, ...] = ()
+
+
+KNOWN_PRODUCTS: tuple[KnownProduct, ...] = (
+    KnownProduct("Sophos Protection", "Sophos",
+                 ("sophos_threat_detector", "savd", "sav-protect", "mcsagent", "sophoshealth.exe",
+                  "savservice.exe", "sedservice.exe"), ("/opt/sophos-spl", "/opt/sophos-av")),
+    KnownProduct("ESET Endpoint Antivirus", "ESET", ("esets_daemon", "oaeventd", "ekrn.exe"),
+                 ("/opt/eset",)),
+    KnownProduct("Trellix Endpoint Security (McAfee)", "Trellix",
+                 ("mfetpd", "mfeespd", "isectpd", "masvc", "mcshield.exe", "mfemms.exe",
+                  "masvc.exe"), ("/opt/McAfee", "/opt/isec")),
+    KnownProduct("CrowdStrike Falcon", "CrowdStrike",
+                 ("falcon-sensor", "falcond", "csfalconservice.exe"), ("/opt/CrowdStrike",),
+                 ("/opt/CrowdStrike/falconctl", "-g", "--version")),
+    KnownProduct("SentinelOne", "SentinelOne",
+                 ("s1-agent", "s1-orchestrator", "s1-scanner", "sentinelagent.exe"),
+                 ("/opt/sentinelone",), ("/opt/sentinelone/bin/sentinelctl", "version")),
+    KnownProduct("Kaspersky Endpoint Security", "Kaspersky",
+                 ("kesl", "wdserver", "avp.exe", "avpsus.exe"), ("/opt/kaspersky/kesl",)),
+)
+_VERSION = re.compile(r"\d+(?:\.\d+)+")
+
+
+def known_products(host: Host,
+                   table: Sequence[KnownProduct] = KNOWN_PRODUCTS) -> list[dict[str, Any]]:
+    """Products from the table that are installed (path) or running (process)."""
+    procs = host.processes()
+    out = []
+    for kp in table:
+        running = [n for n in kp.processes if n in procs]
+        installed = [d for d in kp.paths if host.exists(d)]
+        if not running and not installed:
+            continue
+        p = base_product(kp.name, kp.vendor, "process")
+        p["running"] = bool(running)
+        p["notes"].append(f"processes: {', '.join(running) or 'none'}; "
+                          f"paths: {', '.join(installed) or 'none'}")
+        if kp.version_cmd and host.exists(kp.version_cmd[0]):
+            res, why = try_run(host, kp.version_cmd, 15.0)
+            m = _VERSION.search(res.stdout) if res is not None else None
+            p["version"] = m.group(0) if m else None
+            if why:
+                p["notes"].append(f"version unknown: {why}")
+        p["notes"].append("signature and scan state not readable for this product")
+        out.append(p)
+    return out
+
+
+def evaluate(p: dict[str, Any], now: datetime, sig_max: float,
+             scan_max: float) -> tuple[str, list[str]]:
+    """Local status and issues for one product (times as datetimes)."""
+    issues: list[tuple[str, str]] = []
+    if not p["running"]:
+        issues.append(("fail", "not running"))
+    if p["realtime_protection"] is False:
+        issues.append(("warn", "real-time protection off"))
+    age = _age(now, p["signature_time"])
+    if age is not None and age > sig_max:
+        issues.append(("warn", f"signatures {age:.1f} days old (max {sig_max:g})"))
+    elif age is None and p["signatures_current"] is not True:
+        issues.append(("warn", "signature age unknown (no signature databases found)"
+                       if p.get("databases") == [] else "signature age unknown"))
+    scan_age = _age(now, p["last_scan_time"])
+    if scan_age is None:
+        issues.append(("warn", "no scan recorded"))
+    elif scan_age > scan_max:
+        issues.append(("warn", f"last scan {scan_age:.1f} days ago (max {scan_max:g})"))
+    uncleaned = sum(1 for d in p["detections"] if not d["cleaned"])
+    if uncleaned:
+        issues.append(("fail", f"{uncleaned} detection(s) not cleaned"))
+    return worst(*(s for s, _ in issues)), [msg for _, msg in issues]
+
+
+def _age(now: datetime, ts: datetime | None) -> float | None:
+    return None if ts is None else round((now - ts).total_seconds() / 86400, 2)
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
+              scan_max: float) -> tuple[str, dict[str, Any]]:
+    """Per-product verdicts, the host verdict (best product, fail on uncleaned) and summary."""
+    rows, statuses = [], []
+    for p in products:
+        status, issues = evaluate(p, now, sig_max, scan_max)
+        statuses.append(status)
+        p = {**p, "status": status, "issues": issues,
+             "signature_age_days": _age(now, p["signature_time"]),
+             "notes": [n[:1024] for n in p["notes"][:100]],
+             "detections": [{**d, "path": d["path"][:4096], "threat": d["threat"][:512]}
+                            for d in p["detections"]]}
+        rows.append(_wire(p))
+    uncleaned = sum(1 for p in products for d in p["detections"] if not d["cleaned"])
+    host_issues = []
+    if not products:
+        overall = "fail"
+        host_issues.append("no antivirus product found")
+    else:
+        overall = min(statuses, key=lambda s: _ORDER[s])
+        if not any(p["running"] for p in products):
+            host_issues.append("no antivirus product running")
+    if uncleaned:
+        overall = "fail"
+        host_issues.append(f"{uncleaned} detection(s) not cleaned")
+    rt = [p["realtime_protection"] for p in products if p["realtime_protection"] is not None]
+    sig_ages = [r["signature_age_days"] for r in rows if r["signature_age_days"] is not None]
+    scan_ages = [a for p in products if (a := _age(now, p["last_scan_time"])) is not None]
+    summary = {
+        "installed": bool(products),
+        "running": any(p["running"] for p in products),
+        "realtime_protection": any(rt) if rt else None,
+        "newest_signature_age_days": min(sig_ages) if sig_ages else None,
+        "last_scan_age_days": min(scan_ages) if scan_ages else None,
+        "detections_total": sum(len(p["detections"]) for p in products),
+        "uncleaned_detections": uncleaned,
+        "issues": host_issues,
+    }
+    return overall, {"products": rows, "summary": summary}
+
+
+class AntivirusCheck(Check):
+    """Antivirus presence, health, freshness and detections; root to read ClamAV logs."""
+
+    name: ClassVar[str] = "antivirus"
+    schedule: ClassVar[str] = "daily"
+    timeout: ClassVar[float] = 120.0
+    options: ClassVar = {
+        "signature_max_age_days": Option((int, float), 7, "signatures older than this warn"),
+        "scan_max_age_days": Option((int, float), 2, "a last scan older than this warns"),
+        "clamav_db_dir": Option((str, type(None)), None,
+                                "ClamAV database dir (default: clamd.conf DatabaseDirectory "
+                                "or /var/lib/clamav)"),
+        "clamd_config": Option(str, "/etc/clamav/clamd.conf", "clamd configuration file"),
+        "freshclam_log": Option(str, "/var/log/clamav/freshclam.log", "freshclam update log"),
+        "clamav_scan_logs": Option(list, ["/var/log/clamav/clamscan.log"],
+                                   "clamscan --log files to read scans and detections from"),
+        "clamd_log": Option((str, type(None)), None,
+                            "clamd log with detections (default: clamd.conf LogFile)"),
+        "max_detections": Option(int, 50, "most recent detections reported per product"),
+    }
+
+    def __init__(self, *args: Any, host: Host | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.host = host or Host(run=self.run)
+
+    def collect(self) -> Outcome:
+        """Find every antivirus product and judge it."""
+        c = self.config
+        products: list[dict[str, Any]] = []
+        sources: dict[str, str] = {}
+        clam = gather.clamav(self.host, c)
+        if clam is not None:
+            products.append(clam)
+        if self.host.system == "Windows":
+            found, unavailable = gather.windows(self.host)
+            products.extend(found)
+            if unavailable and not found:
+                sources["windows"] = "; ".join(unavailable)[:500]
+        else:
+            mde = gather.mdatp(self.host)
+            if mde is not None:
+                products.append(mde)
+        products.extend(known_products(self.host))
+        status, data = summarize(products, self.host.now(), float(c["signature_max_age_days"]),
+                                 float(c["scan_max_age_days"]))
+        data["unavailable_sources"] = sources
+        return Outcome(status, data)

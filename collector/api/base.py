@@ -1,0 +1,90 @@
+"""What every API route shares: the one JSON error shape, JSON bodies, integer args, the reader."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, jsonify, request
+from hostpatrol.shared.jws import loads_strict
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ApiError
+from ..metrics import REPORTS
+
+log = logging.getLogger("hostpatrol.collector.api")
+
+
+def error_response(message: str, status: int, **extra: Any) -> Response:
+    """The one JSON error shape."""
+    resp = jsonify({"ok": False, "error": message, "status": status, **extra})
+    resp.status_code = status
+    return resp
+
+
+def api_error(e: ApiError) -> Response:
+    """An ``ApiError`` as the JSON error (registered on every API blueprint)."""
+    return error_response(e.message, e.status)
+
+
+DB_RETRY_AFTER = 10  # seconds an agent waits when the database is briefly unavailable
+
+
+def database_error(e: sa.exc.OperationalError) -> Response:
+    """503 + Retry-After when the database is briefly unavailable (app-wide handler).
+
+    Locked SQLite past its busy timeout, PostgreSQL restarting: the request did not
+    happen; an agent keeps its spool and comes back after Retry-After.
+    """
+    log.error("database unavailable path=%s error=%r", request.path, str(e.orig)[:200])
+    resp = error_response("database temporarily unavailable; retry later", 503)
+    resp.headers["Retry-After"] = str(DB_RETRY_AFTER)
+    return resp
+
+
+def http_error(e: HTTPException) -> Response:
+    """Werkzeug's HTTP errors (404, 405, 413…) in the same JSON shape."""
+    if e.code == 413:
+        REPORTS.labels(outcome="too_large").inc()
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(f"request body is larger than {limit} bytes", 413)
+    return error_response(e.description or e.name, e.code or 500)
+
+
+def json_body() -> Any:
+    """The request's JSON body, strictly parsed (415 or 400 otherwise)."""
+    if not request.mimetype == "application/json":
+        msg = f"expected Content-Type application/json, got {request.mimetype or 'none'}"
+        raise ApiError(msg, status=415)
+    try:
+        return loads_strict(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError) as e:
+        msg = f"body is not valid JSON: {str(e)[:200]}"
+        raise ApiError(msg, status=400) from e
+
+
+def require_reader() -> Any:
+    """The user behind a Bearer API token or a dashboard session; 401 otherwise.
+
+    ``authz.load_user`` (run before every request) has already resolved either one.
+    """
+    user = getattr(g, "user", None)
+    if user is None:
+        msg = "authentication required (Authorization: Bearer TOKEN)"
+        raise ApiError(msg, status=401)
+    return user
+
+
+def int_arg(name: str, default: int, maximum: int) -> int:
+    """A query argument as an integer between 0 and ``maximum`` (400 otherwise)."""
+    raw = request.args.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as e:
+        msg = f"{name} must be an integer"
+        raise ApiError(msg, status=400) from e
+    if not 0 <= value <= maximum:
+        msg = f"{name} must be between 0 and {maximum}"
+        raise ApiError(msg, status=400)
+    return value

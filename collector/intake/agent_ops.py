@@ -1,0 +1,89 @@
+"""agent_ops: per-report signals at ingest — clone suspicion, evidence gaps, commands done.
+
+Called for each verified report before it is stored, in the same transaction. A key
+used from a machine id other than the one enrolled, or a new report whose ``seq`` is
+not above the agent's last one (a re-sent duplicate is fine), marks the agent
+``clone_suspected_at`` / ``clone_reason``; the mark stays until an admin re-enrolls the
+host. A report carrying a ``gap`` marker (its agent's full spool dropped older reports)
+is kept on the agent as ``evidence_gap`` / ``evidence_gap_at`` and shown with the host.
+A report whose ``meta.commands`` lists command ids marks them done.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from hostpatrol.shared.report import Report
+
+from ..store.schema import agents, reports
+from .checkin import mark_done
+
+log = logging.getLogger("hostpatrol.collector.agent_ops")
+MAX_GAP_IDS = 50
+
+
+def clone_reasons(report: Report, enrolled_machine_id: str | None,
+                  last_seq: int | None) -> list[str]:
+    """Why this new (not duplicate) report looks like it came from a cloned host."""
+    reasons = []
+    mid = report.host.get("machine_id")
+    if mid and enrolled_machine_id and mid != enrolled_machine_id:
+        reasons.append(f"machine id {mid[:40]} differs from {enrolled_machine_id[:40]}")
+    if last_seq is not None and report.seq <= last_seq:
+        reasons.append(f"seq {report.seq} is not after the last seq {last_seq}")
+    return reasons
+
+
+def gap_summary(gap: dict[str, Any]) -> dict[str, Any]:
+    """The agent's gap marker as stored: counts and a bounded list of ids, nothing else."""
+    def number(key: str) -> int | None:
+        value = gap.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    ids = gap.get("report_ids")
+    return {"dropped": number("dropped") or 0, "first_seq": number("first_seq"),
+            "last_seq": number("last_seq"),
+            "report_ids": [str(i)[:64] for i in ids[:MAX_GAP_IDS]]
+            if isinstance(ids, list) else []}
+
+
+def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
+    """Flag clone signals and note executed commands (before ``store_report``)."""
+    duplicate = conn.execute(sa.select(reports.c.id).where(
+        reports.c.agent_id == report.agent_id,
+        reports.c.report_id == report.report_id)).first()
+    if duplicate is not None:
+        return
+    row = conn.execute(sa.select(agents.c.machine_id, agents.c.last_seq)
+                       .where(agents.c.id == report.agent_id)).first()
+    if row is not None:
+        inspect_new(conn, report, row, now)
+
+
+def inspect_new(conn: sa.Connection, report: Report, row: Any, now: datetime) -> None:
+    """:func:`inspect_report` for a report known to be new; ``row`` has the agent's
+    ``machine_id`` and ``last_seq`` as they were before this report."""
+    mid = report.host.get("machine_id")
+    if mid and not row.machine_id:
+        conn.execute(agents.update().where(agents.c.id == report.agent_id)
+                     .values(machine_id=mid[:128]))
+    reasons = clone_reasons(report, row.machine_id, row.last_seq)
+    if reasons:
+        reason = "; ".join(reasons)[:255]
+        conn.execute(agents.update().where(agents.c.id == report.agent_id).values(
+            clone_suspected_at=sa.func.coalesce(agents.c.clone_suspected_at, now),
+            clone_reason=reason))
+        log.warning("clone suspected agent=%s report=%s reason=%r", report.agent_id,
+                    report.report_id, reason)
+    if report.gap:
+        gap = gap_summary(report.gap)
+        conn.execute(agents.update().where(agents.c.id == report.agent_id).values(
+            evidence_gap=gap, evidence_gap_at=now))
+        log.warning("evidence gap agent=%s report=%s dropped=%s seq=%s-%s", report.agent_id,
+                    report.report_id, gap["dropped"], gap["first_seq"], gap["last_seq"])
+    commands = report.meta.get("commands")
+    if isinstance(commands, list):
+        mark_done(conn, report.agent_id, commands, now)
