@@ -9,8 +9,9 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import __version__, jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import key_id
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 from requests.adapters import HTTPAdapter
 
 from .errors import ClientError

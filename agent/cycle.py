@@ -16,9 +16,10 @@ from typing import Any
 
 import psutil
 from hostpatrol.shared import __version__
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.keys import load_private_key
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 from . import diskfull
 from .checkin import Command, CommandLog, accept_commands, command_meta

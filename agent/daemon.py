@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 from .config import AgentConfig
 from .isolate import ChildFailed, run_isolated

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.errors import SchemaError
-from hostpatrol.shared.report import format_time, parse_time, utcnow
+from hostpatrol.shared.report import format_time, parse_time
 
 from .client import Client, Refused, Unreachable
 from .spool import Spool

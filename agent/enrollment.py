@@ -7,13 +7,14 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import (
     generate,
     public_from_b64,
     public_jwk,
     save_private_key,
 )
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 from .client import Client
 from .runner import host_identity

@@ -14,8 +14,9 @@ import os
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate, key_id, load_private_key, public_jwk, save_private_key
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 from .client import Client
 from .state import State, StateError, fsync_dir

@@ -14,8 +14,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import __version__, jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import key_id
-from hostpatrol.shared.report import CheckResult, Report, utcnow, validate_report
+from hostpatrol.shared.report import CheckResult, Report, validate_report
 
 from .checks.base import Check, CheckSkipped
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate, key_id, public_jwk
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 BIN = Path(sys.executable).parent
 HEARTBEAT = ("disk",)

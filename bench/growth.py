@@ -59,7 +59,7 @@ def prepare(size: int, work: Path, results: list[dict]) -> tuple[Any, Any, list[
     from hostpatrol.collector.config import load_config
     from hostpatrol.collector.store import accounts
     from hostpatrol.collector.store import users as user_store
-    from hostpatrol.shared.report import utcnow
+    from hostpatrol.shared.clock import utcnow
 
     c = BenchCollector(work / f"g{size}" / "data", free_port())
     marker = c.data_dir.parent / "seeded.txt"  # HOSTPATROL_BENCH_GROWTH_DIR re-uses a seed

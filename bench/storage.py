@@ -60,7 +60,7 @@ def in_use(engine) -> int:  # noqa: ANN001 - an Engine
 def _host(engine, index: int) -> SimHost:  # noqa: ANN001 - an Engine
     from hostpatrol.collector.intake.enroll import enroll
     from hostpatrol.collector.store import agents as agent_store
-    from hostpatrol.shared.report import utcnow
+    from hostpatrol.shared.clock import utcnow
 
     host, key = new_host(index, seed=31)
     token = f"bench-storage-{index}"
@@ -106,9 +106,10 @@ def purge_year(engine, factory: ReportFactory) -> dict[str, float]:  # noqa: ANN
     from hostpatrol.collector.policy import loader
     from hostpatrol.collector.retention import purge
     from hostpatrol.collector.store import intake
+    from hostpatrol.shared.clock import utcnow
     from hostpatrol.shared.jws import parse
     from hostpatrol.shared.keys import b64url_decode
-    from hostpatrol.shared.report import utcnow, validate_report
+    from hostpatrol.shared.report import validate_report
 
     host = _host(engine, 99)
     now = utcnow()

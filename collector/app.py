@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request
+from flask import Flask, Request, g
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from hostpatrol.shared.clock import Clock, utcnow
 
 from .api.agents import agent_api
 from .api.base import database_error
@@ -68,8 +69,12 @@ class _Sessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flask:
-    """Build the collector app for ``config`` (engine injectable for tests)."""
+def create_app(config: CollectorConfig, engine: sa.Engine | None = None,
+               clock: Clock = utcnow) -> Flask:
+    """Build the collector app for ``config`` (engine and clock injectable for tests).
+
+    Every request reads ``clock`` once, as ``g.now``; deliveries read it per group commit.
+    """
     app = Flask(__name__)
     app.session_interface = _Sessions()
     app.config.update(
@@ -85,6 +90,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
         WTF_CSRF_SSL_STRICT=True,
     )
     app.extensions["hostpatrol.config"] = config
+    app.extensions["hostpatrol.clock"] = clock
     app.extensions["hostpatrol.engine"] = engine or make_engine(config.database_url)
     app.extensions["hostpatrol.limits"] = Limits.from_config(config.ingest)
     app.extensions["hostpatrol.agent_limiter"] = AgentRateLimiter(
@@ -95,6 +101,11 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
         config.ingest["busy_retry_after_seconds"])
     app.extensions["hostpatrol.batcher"] = _batcher(app)
     warm_up()
+
+    @app.before_request
+    def _now() -> None:  # registered before the blueprints: their hooks see g.now
+        g.now = clock()
+
     csrf = CSRFProtect(app)
     csrf.exempt(api)
     csrf.exempt(agent_api)
@@ -113,16 +124,16 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None) -> Flas
 
 def _batcher(app: Flask) -> Batcher:
     """Group commit for deliveries; answers carry policy version and commands."""
-    from hostpatrol.shared.report import utcnow
-
     from .intake.checkin import response_extras_many
 
     engine, key = app.extensions["hostpatrol.engine"], app.extensions["hostpatrol.signing_key"]
+    clock = app.extensions["hostpatrol.clock"]
 
     def extras(conn: sa.Connection, deliveries: list[list]) -> list[dict]:  # type: ignore[type-arg]
         return response_extras_many(
             conn, key, [[o.agent_id for o in outcomes if o.outcome != "rejected"]
-                          for outcomes in deliveries], utcnow())
+                          for outcomes in deliveries], clock())
 
     return Batcher(engine, app.extensions["hostpatrol.limits"],
-                   admit=app.extensions["hostpatrol.agent_limiter"].admit, extras=extras)
+                   admit=app.extensions["hostpatrol.agent_limiter"].admit, extras=extras,
+                   clock=clock)

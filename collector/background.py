@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .findings import waivers

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .clock import utcnow  # noqa: F401 - the clock lived here; new code imports clock
 from .errors import SchemaError
 
 FORMAT = "hostpatrol.report/1"

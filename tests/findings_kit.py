@@ -20,8 +20,9 @@ from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store import agents as agent_store
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 CHECKS = ("disk", "patches", "antivirus", "logs", "accounts", "ports", "software_policy",
           "backups", "inventory", "hardware", "time", "firewall", "isolation")

@@ -13,8 +13,9 @@ from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.intake.trust import Limits
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate, key_id
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
                 replay_horizon=timedelta(days=30))

@@ -20,8 +20,8 @@ from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import accounts
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import users as user_store
+from hostpatrol.shared.clock import Clock, utcnow
 from hostpatrol.shared.keys import generate
-from hostpatrol.shared.report import utcnow
 
 BASE = "https://localhost"
 ROLES = ("admin", "operator", "approver", "auditor", "viewer")
@@ -43,12 +43,16 @@ class WebApp:
         """The store engine."""
         return self.app.extensions["hostpatrol.engine"]
 
+    def now(self) -> Any:
+        """The app's clock, read now."""
+        return self.app.extensions["hostpatrol.clock"]()
+
     def client(self, role: str | None = None) -> FlaskClient:
         """A client signed in as the user named after ``role`` (anonymous when None)."""
         c = self.app.test_client()
         if role is not None:
             with self.engine.begin() as conn:
-                token = accounts.open_session(conn, self.users[role], now=utcnow(),
+                token = accounts.open_session(conn, self.users[role], now=self.now(),
                                               lifetime=timedelta(hours=1), ip="127.0.0.1")
             with c.session_transaction(base_url=BASE) as sess:
                 sess["sid"] = token
@@ -56,33 +60,33 @@ class WebApp:
 
     def enroll_host(self, group: str, hostname: str = "host", **doc: Any) -> str:
         """Enroll an agent in ``group`` and store one signed report from it."""
-        now = utcnow()
+        now = self.now()
         token = f"tok-{group}-{hostname}"
         key = generate()
         with self.engine.begin() as conn:
             agent_store.create_token(conn, token, now=now, expires_at=now + timedelta(hours=1),
                                      max_uses=1, group=group, auto_approve=True)
-            agent_id = enroll(conn, {"token": token, "proof": make_proof(key, token)},
+            agent_id = enroll(conn, {"token": token, "proof": make_proof(key, token, now)},
                               now).agent_id
-        d = report_doc(agent_id, **doc)
+        d = report_doc(agent_id, **{"created_at": now, **doc})
         d["host"]["hostname"] = hostname
-        out = ingest(self.engine, [sign(d, key)], limits=LIMITS)
+        out = ingest(self.engine, [sign(d, key)], limits=LIMITS, now=now)
         assert out[0].outcome == "accepted", out
         self.reports[agent_id] = out[0].report_id
         self.keys[agent_id] = key
         return agent_id
 
 
-def make_webapp(root: Path, *, csrf: bool = False) -> WebApp:
+def make_webapp(root: Path, *, csrf: bool = False, clock: Clock = utcnow) -> WebApp:
     """Initialise a data dir with the real CLI, then build the app in-process."""
     c = Collector(root / "data", free_port())
     c.init()
-    app = create_app(load_config(c.data_dir))
+    app = create_app(load_config(c.data_dir), clock=clock)
     app.config["WTF_CSRF_ENABLED"] = csrf
     w = WebApp(app, c.data_dir)
     with w.engine.begin() as conn:
         for role in ROLES:
-            w.users[role] = user_store.add_user(conn, role, role, PASSWORD, utcnow())
+            w.users[role] = user_store.add_user(conn, role, role, PASSWORD, w.now())
         accounts.set_groups(conn, w.users["viewer"], {"g1"})
     w.hosts["g1"] = w.enroll_host("g1", "alpha")
     w.hosts["g2"] = w.enroll_host("g2", "beta")

@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request
-from hostpatrol.shared.report import CHECK_NAME, format_time, utcnow
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from hostpatrol.shared.report import CHECK_NAME, format_time
 from werkzeug.exceptions import HTTPException
 
 from .. import audit
@@ -50,7 +50,7 @@ def _mark(permission: str | None) -> Any:
 @_mark(None)
 def get_policy() -> Response:
     """This agent's policy, signed by the collector key (application/jose)."""
-    now = utcnow()
+    now = g.now
     with _engine().begin() as conn:
         agent = verify_agent_request(conn, request.headers.get("Authorization", ""),
                                      method="GET", path=request.path, now=now, skew=_skew())
@@ -69,7 +69,7 @@ def post_rotate() -> Response:
         msg = "announcement is not a JWS compact serialization"
         raise ApiError(msg, status=400) from e
     with _engine().begin() as conn:
-        answer = rotate_key(conn, token, now=utcnow(), skew=_skew())
+        answer = rotate_key(conn, token, now=g.now, skew=_skew())
     return jsonify(answer)
 
 
@@ -94,7 +94,7 @@ def post_command(agent_id: str) -> tuple[Response, int]:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_HOURS:
         msg = f"ttl_hours must be an integer between 1 and {MAX_TTL_HOURS}"
         raise ApiError(msg, status=400)
-    now = utcnow()
+    now = g.now
     with _engine().begin() as conn:
         row = agent_store.get(conn, agent_id)
         if row is None:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request
-from hostpatrol.shared.report import format_time, utcnow
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from hostpatrol.shared.report import format_time
 from werkzeug.exceptions import HTTPException
 
 from .. import authz
@@ -68,7 +68,7 @@ def _audit(conn: sa.Connection, actor: str, action: str, target: str,
 def list_findings() -> Response:
     """Findings, newest first; filters state, level, host, rule, overdue; paginated."""
     require_reader()
-    now = utcnow()
+    now = g.now
     limit, offset = int_arg("limit", 100, MAX_PAGE), int_arg("offset", 0, 10**9)
     where = [authz.scope_clause(findings.c.group_name)]
     if request.args.get("state"):
@@ -104,7 +104,7 @@ def list_findings() -> Response:
 def get_finding(finding_id: int) -> Response:
     """One finding with its timeline and waivers."""
     require_reader()
-    now = utcnow()
+    now = g.now
     with _engine().connect() as conn:
         row = lifecycle.get_finding(conn, finding_id)
         if not authz.visible(row.group_name):
@@ -139,7 +139,7 @@ def _text(body: dict[str, Any], key: str, limit: int = 2000) -> str | None:
 @authz.require("respond")
 def post_transition(finding_id: int) -> Response:
     """Move a finding: {"to": state, "note": text, "owner": name (for assigned)}."""
-    actor, body, now = _actor(), _body(), utcnow()
+    actor, body, now = _actor(), _body(), g.now
     to = _text(body, "to", 32)
     if not to:
         msg = 'body must name the new state: {"to": "assigned", "note": "..."}'
@@ -157,7 +157,7 @@ def post_transition(finding_id: int) -> Response:
 @authz.require("respond")
 def post_waiver(finding_id: int) -> tuple[Response, int]:
     """Request a waiver: {"justification": text, "days": N} or {"expires_at": RFC 3339}."""
-    actor, body, now = _actor(), _body(), utcnow()
+    actor, body, now = _actor(), _body(), g.now
     days = body.get("days")
     if isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 3650:
         expires = now + timedelta(days=days)
@@ -183,7 +183,7 @@ def post_waiver(finding_id: int) -> tuple[Response, int]:
 
 
 def _decide(waiver_id: int, approve: bool) -> Response:
-    actor, now = _actor(), utcnow()
+    actor, now = _actor(), g.now
     body = _body() if request.get_data(cache=True) else {}
     with _engine().begin() as conn:
         w = waivers.decide(conn, loader.current(conn), waiver_id, actor, approve=approve,
@@ -233,7 +233,7 @@ def get_baseline(agent_id: str) -> Response:
 @authz.require("respond")
 def post_baseline_approve(agent_id: str, kind: str) -> Response:
     """Make the host's current state of ``kind`` its baseline (drift findings verify)."""
-    actor, now = _actor(), utcnow()
+    actor, now = _actor(), g.now
     if actor.role not in ("admin", "operator", "approver"):
         msg = f"role {actor.role} cannot approve baselines"
         raise ApiError(msg, status=403)
@@ -249,7 +249,7 @@ def post_baseline_approve(agent_id: str, kind: str) -> Response:
 @authz.require("admin")
 def post_profile(agent_id: str) -> Response:
     """Set criticality, tags, group, owner, backup owner (admin)."""
-    actor, body, now = _actor(), _body(), utcnow()
+    actor, body, now = _actor(), _body(), g.now
     if actor.role != "admin":
         msg = "changing a host's profile needs the admin role"
         raise ApiError(msg, status=403)

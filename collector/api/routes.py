@@ -9,9 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from hostpatrol.shared.keys import public_jwk
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 from werkzeug.exceptions import HTTPException
 
 from .. import authz
@@ -43,7 +43,7 @@ def _engine() -> sa.Engine:
 def post_enroll() -> tuple[Response, int]:
     """Register an agent's new key with an enrollment token."""
     body = json_body()
-    ip, now = (request.remote_addr or "unknown")[:56], utcnow()
+    ip, now = (request.remote_addr or "unknown")[:56], g.now
     limits = current_app.extensions["hostpatrol.config"].settings["enroll"]
     window = timedelta(minutes=limits["window_minutes"])
     with _engine().begin() as conn:
@@ -140,7 +140,7 @@ def get_hosts() -> Response:
     limit = int_arg("limit", 100, MAX_PAGE)
     offset = int_arg("offset", 0, 10**9)
     f = fleet.HostFilter(q=(request.args.get("q") or "")[:100] or None, scope=authz.scope())
-    window = {"now": utcnow(), "silent_after": timedelta(hours=48)}
+    window = {"now": g.now, "silent_after": timedelta(hours=48)}
     with _engine().connect() as conn:
         rows = fleet.hosts(conn, f, limit=limit, offset=offset, **window)
         total = fleet.count_hosts(conn, f, **window)

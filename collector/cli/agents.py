@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hostpatrol.shared.report import CHECK_NAME, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import CHECK_NAME
 
 from .context import CliError, cli_actor, config_for, engine_for
 

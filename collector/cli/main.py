@@ -12,9 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from hostpatrol.shared import __version__
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 from ..config import CONFIG_NAME, DEFAULT_BIND, load_config, resolve_data_dir
 from ..errors import CollectorError

@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 
 from .context import CliError, cli_actor, engine_for
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 from .context import config_for, engine_for
 

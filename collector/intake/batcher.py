@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import Clock, utcnow
 
 from ..store.writelock import checkpoint_now_and_then
 from .ingest import Outcome, ingest
@@ -58,8 +58,10 @@ class Batcher:
 
     def __init__(self, engine: sa.Engine, limits: Limits, *,
                  admit: Callable[[str, int], Admission] | None = None,
-                 extras: Extras | None = None, max_reports: int = 500) -> None:
+                 extras: Extras | None = None, max_reports: int = 500,
+                 clock: Clock = utcnow) -> None:
         self.engine, self.limits, self.admit, self.extras = engine, limits, admit, extras
+        self.clock = clock
         self.max_reports = max_reports
         self._conn: sa.Connection | None = None  # held while deliveries keep coming
         self._cond = threading.Condition()
@@ -186,7 +188,7 @@ class Batcher:
                 answers[:] = [{"commands": []} for _ in batch]
 
         outcomes = ingest(self.engine, tokens, limits=self.limits, admit=self.admit,
-                          now=utcnow(), conn=conn,
+                          now=self.clock(), conn=conn,
                           before_commit=answer if self.extras is not None else None)
         for d, mine in zip(batch, split(outcomes), strict=True):
             d.outcomes = mine

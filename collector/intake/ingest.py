@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 from ..errors import Rejected
 from ..findings.hook import evaluate_batch

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, render_template, request, stream_with_context
-from hostpatrol.shared.clock import utcnow
+from flask import Response, g, render_template, request, stream_with_context
 
 from .. import audit, authz
 from .blueprint import engine, web
@@ -95,7 +94,7 @@ def _cell(value: Any) -> str:
 def audit_csv() -> Response:
     """Every matching entry, oldest first, as CSV (with the hashes to re-check the chain)."""
     f = _filter()
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    stamp = g.now.strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(_csv_rows(f)), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition":
                              f'attachment; filename="hostpatrol-audit-{stamp}.csv"'})

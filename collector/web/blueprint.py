@@ -15,7 +15,6 @@ from flask_babel import (
     format_timedelta,
 )
 from flask_babel import gettext as _
-from hostpatrol.shared.report import utcnow
 from werkzeug.exceptions import HTTPException
 
 from .. import authz
@@ -64,8 +63,7 @@ def _setup(state: BlueprintSetupState) -> None:
 
 @web.before_app_request
 def _load_user() -> None:
-    g.now = utcnow()
-    authz.load_user(g.now)
+    authz.load_user(g.now)  # g.now: the app's clock, read once a request (app.py)
 
 
 def _dt(value: datetime | None, fmt: str = "medium") -> str:

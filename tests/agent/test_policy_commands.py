@@ -12,8 +12,9 @@ from hostpatrol.agent.checks import BUILTIN_CHECKS, by_name
 from hostpatrol.agent.config import load_agent_config
 from hostpatrol.agent.policy import PolicyCache, PolicyRefused, apply_policy, verify_policy
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import b64url, b64url_decode, generate, key_id, public_b64
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 AGENT = str(uuid.uuid4())
 COLLECTOR = generate()

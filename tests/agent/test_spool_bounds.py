@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from hostpatrol.agent.delivery import DeliveryState, backoff_seconds
 from hostpatrol.agent.spool import MAX_GAP_IDS, Spool
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 
 def _fill(spool: Spool, seqs: range, size: int = 100) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from harness import Collector, free_port
 from hostpatrol.collector import audit
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 
 def _fill(engine, n: int = 5) -> None:

@@ -27,7 +27,7 @@ from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.retention import purge
 from hostpatrol.collector.store.schema import check_results, outbox, reports
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 OPERATOR = lifecycle.Actor("olga", "operator")
 APPROVER = lifecycle.Actor("arno", "approver")

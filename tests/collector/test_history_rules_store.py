@@ -19,7 +19,7 @@ from hostpatrol.collector.findings.fleet import sweep_fleet
 from hostpatrol.collector.findings.history import load
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.rules.model import Result
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "isolation"
 

@@ -8,8 +8,8 @@ from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, profiles
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate
-from hostpatrol.shared.report import utcnow
 from webapp import BASE, WebApp, make_webapp
 
 

@@ -13,7 +13,7 @@ from hostpatrol.collector.notify.dispatch import deliver_due
 from hostpatrol.collector.notify.outbox import build_digests
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store.schema import outbox
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 from receivers import SMTP_PASSWORD, SMTP_USER, Sink, SmtpServer
 
 

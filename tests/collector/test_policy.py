@@ -12,7 +12,7 @@ from hostpatrol.collector.policy import loader
 from hostpatrol.collector.policy.validation import PolicyError
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import profiles
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 

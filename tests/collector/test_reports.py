@@ -152,7 +152,7 @@ def w(tmp_path_factory) -> WebApp:
 
 def _period(w: WebApp) -> str:
     from hostpatrol.collector.reports.period import current_week
-    from hostpatrol.shared.report import utcnow
+    from hostpatrol.shared.clock import utcnow
 
     return current_week(utcnow())
 
@@ -214,7 +214,7 @@ def test_report_workflow_separates_duties_and_locks_the_approved_report(w: WebAp
 
 
 def test_chinese_layout_and_csv(w: WebApp) -> None:
-    from hostpatrol.shared.report import utcnow
+    from hostpatrol.shared.clock import utcnow
 
     now = utcnow()
     key = f"{now.year}-{now.month:02d}"  # this month: no report stored, live figures

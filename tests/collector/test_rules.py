@@ -11,7 +11,7 @@ from findings_kit import data, enroll_host, events_of, findings_of
 from hostpatrol.collector.findings.evaluate import sweep_checkins
 from hostpatrol.collector.policy.model import LEVELS
 from hostpatrol.collector.store import profiles
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 
 def _disk(percent: float, mount: str = "/") -> dict:

@@ -11,7 +11,7 @@ from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store import users as user_store
 from hostpatrol.collector.store.db import current_revision, head_revision
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 
 def test_migrations_reach_head(engine) -> None:

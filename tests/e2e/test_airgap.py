@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from forge import report_doc, sign
 from harness import Collector, agent
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import load_private_key
-from hostpatrol.shared.report import utcnow
 
 
 def test_export_import_round_trip_idempotent_and_tamper_evident(collector: Collector,

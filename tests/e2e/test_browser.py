@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from forge import enroll_key, sign
 from harness import PASSWORD, Collector, agent, free_port
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 from webapp import XSS_HOST, hostile_results
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,9 @@ from harness import PASSWORD, Collector, agent
 from hostpatrol.agent.client import agent_authorization
 from hostpatrol.agent.policy import verify_policy
 from hostpatrol.shared import jws
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import key_id, load_private_key
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 
 def _enrolled(collector: Collector, state: Path) -> tuple[str, dict]:

@@ -13,7 +13,8 @@ from forge import enroll_key, report_doc, sign
 from harness import Collector, free_port, wait_until
 from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store.db import make_engine
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 from receivers import Sink
 
 pytestmark = pytest.mark.slow

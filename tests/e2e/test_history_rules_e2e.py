@@ -15,7 +15,8 @@ from forge import enroll_key, report_doc, sign
 from harness import Collector, free_port, wait_until
 from hostpatrol.agent.checks.isolation.usb import parse_kernel_usb_log
 from hostpatrol.collector.policy import loader
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "isolation"

@@ -10,7 +10,7 @@ from forge import enroll_key, report_doc, sign
 from harness import Collector
 from hostpatrol.agent.delivery import deliver_spool
 from hostpatrol.agent.spool import Spool
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 
 
 def _clock_findings(collector: Collector, token: str, agent_id: str) -> list[dict]:

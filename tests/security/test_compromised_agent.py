@@ -17,7 +17,8 @@ from datetime import timedelta
 import pytest
 from forge import enroll_key, report_doc, sign
 from harness import PASSWORD, Collector, free_port
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 from webapp import hostile_results
 
 BURST, PER_MINUTE = 30, 6

@@ -16,8 +16,8 @@ from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.intake.rotation import rotate_key
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store.schema import agent_commands, agent_keys
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate, key_id, public_b64
-from hostpatrol.shared.report import utcnow
 
 SKEW = timedelta(minutes=5)
 

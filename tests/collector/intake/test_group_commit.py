@@ -23,8 +23,9 @@ from hostpatrol.collector.store.schema import (
     reports,
 )
 from hostpatrol.collector.store.writelock import ingest_writer
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 
 def _agents(engine, count: int) -> list[tuple[str, object]]:

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from forge import an_hour_ago, enroll_key, report_doc, sign
 from harness import Collector
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import b64url, generate, key_id
-from hostpatrol.shared.report import utcnow
 
 
 @pytest.fixture(scope="module")

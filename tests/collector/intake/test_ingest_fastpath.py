@@ -22,8 +22,9 @@ from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, rollups
 from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
 from hostpatrol.collector.store.writelock import WriteLock, ingest_writer
+from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.report import format_time
 
 LIMITS = Limits(max_report_bytes=1 << 20, clock_skew=timedelta(minutes=5),
                 replay_horizon=timedelta(days=30))

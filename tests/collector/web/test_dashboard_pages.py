@@ -12,7 +12,8 @@ from hostpatrol.collector import audit
 from hostpatrol.collector.store.schema import reports
 from hostpatrol.collector.web.charts import bar_plot, time_plot
 from hostpatrol.collector.web.forecast import days_to_full, least_squares
-from hostpatrol.shared.report import format_time, utcnow
+from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.report import format_time
 from webapp import BASE, XSS_HOST, XSS_SAMPLE, WebApp, hostile_results, make_webapp
 
 

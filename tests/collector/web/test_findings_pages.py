@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from forge import disk, result
 from hostpatrol.collector import audit
 from hostpatrol.collector.store.schema import findings, waivers
-from hostpatrol.shared.report import utcnow
+from hostpatrol.shared.clock import utcnow
 from webapp import BASE, WebApp, make_webapp
 
 
