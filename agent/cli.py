@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hostpatrol.shared import __version__
 from hostpatrol.shared.configfile import ConfigError
@@ -17,12 +17,16 @@ from hostpatrol.shared.report import format_time
 
 from .checks import BUILTIN_CHECKS, by_name
 from .config import AgentConfig, load_agent_config
-from .errors import ClientError
+from .errors import ClientError, UsageError
 from .spool import Spool
 from .state import State, StateError
 from .summaries import summarize
 
 EXIT_BY_STATUS = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 2}
+# sysexits.h codes, apart from the 0/1/2 that `check` gives its results.
+EX_USAGE = 64  # a wrong command line: unknown command, flag or check name
+EX_SOFTWARE = 70  # `check` could not run (a state or OS error)
+EX_CONFIG = 78  # agent.yaml (or --config) is wrong
 
 
 def _config(args: argparse.Namespace) -> AgentConfig:
@@ -35,7 +39,7 @@ def _selected(config: AgentConfig, names: list[str] | None) -> list[Any]:
         unknown = [n for n in names if n not in registry]
         if unknown:
             msg = f"unknown check(s): {', '.join(unknown)}; known: {', '.join(registry)}"
-            raise ConfigError(msg)
+            raise UsageError(msg)
         chosen = [registry[n] for n in names]
     else:
         chosen = [c for c in BUILTIN_CHECKS if config.enabled(c.name)]
@@ -173,7 +177,7 @@ def _table(results: list[Any], width: int = 110) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run checks locally and print them; exit 0 ok, 1 warn, 2 fail."""
+    """Run checks locally and print them; exit 0 ok, 1 warn, 2 fail (64 usage, 78 config)."""
     from .runner import run_checks
 
     config = _config(args)
@@ -218,10 +222,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a bad command line: that is `check`'s "fail"; use EX_USAGE."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+CHECK_EPILOG = """exit status: 0 every check ok (or skipped), 1 the worst is warn, 2 the worst is
+fail or error; 64 a usage error (unknown check name or flag), 78 a configuration error
+(agent.yaml), 70 any other error that kept the checks from running."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and flag of the public interface."""
-    p = argparse.ArgumentParser(prog="hostpatrol-agent", description="hostpatrol agent")
-    common = argparse.ArgumentParser(add_help=False)
+    p = _Parser(prog="hostpatrol-agent", description="hostpatrol agent",
+                epilog=f"A wrong command line exits {EX_USAGE} (EX_USAGE) for every command.")
+    common = _Parser(add_help=False)
     for parser, default in ((p, None), (common, argparse.SUPPRESS)):
         parser.add_argument("--config", default=default,
                             help="agent.yaml (default /etc/hostpatrol/agent.yaml when present)")
@@ -243,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--all", action="store_true", help="every enabled check, due or not")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("check", parents=[common], help="run checks locally and print them")
+    s = sub.add_parser("check", parents=[common], help="run checks locally and print them",
+                       epilog=CHECK_EPILOG)
     s.add_argument("names", nargs="*", help="checks to run (default: all enabled)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_check)
@@ -280,8 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as e:
+        print(f"hostpatrol-agent: error: {e}", file=sys.stderr)
+        return EX_USAGE
     except (ClientError, StateError, SharedError, ConfigError, OSError) as e:
         print(f"hostpatrol-agent: error: {e}", file=sys.stderr)
+        if args.func is cmd_check:  # 1 and 2 are results there, never errors
+            return EX_CONFIG if isinstance(e, ConfigError) else EX_SOFTWARE
         return 1
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,8 @@ Summary = Callable[[dict[str, Any]], str]
 
 
 def _disk(d: dict[str, Any]) -> str:
-    return ", ".join(f"{fs['mount']} {fs['used_percent']:.0f}%" for fs in d["filesystems"])
+    # df rounds Use% up (96.01 % is "97%"): so does the table, so both say the same
+    return ", ".join(f"{fs['mount']} {math.ceil(fs['used_percent'])}%" for fs in d["filesystems"])
 
 
 def _inventory(d: dict[str, Any]) -> str:

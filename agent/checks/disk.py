@@ -1,13 +1,18 @@
 """disk: usage, free space and inodes of every real filesystem (like ``df -P`` / ``df -i``).
 
-Needs no privileges. Pseudo filesystems (proc, tmpfs, cgroup…) and read-only image
-mounts (squashfs, iso9660 — snaps, live media) are listed under ``skipped`` with why.
+Needs no privileges. Measures what ``df`` lists by default, tmpfs and devtmpfs included
+(a full ``/tmp``, ``/run`` or ``/dev/shm`` breaks a host as surely as a full disk). Pseudo
+filesystems (proc, sysfs, cgroup…) and read-only image mounts (squashfs, iso9660 —
+snaps, live media) are listed under ``skipped`` with why; so are bind mounts of a
+filesystem already reported (on Linux, ``/proc/self/mountinfo`` says which mount shows
+the filesystem's own root, and that one is reported, as df does).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -15,23 +20,27 @@ from typing import Any, ClassVar, NamedTuple
 import psutil
 
 from .base import Check, Option, Outcome, worst
+from .inventory import read_text
 
 PSEUDO_FS = frozenset({
     "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
-    "devtmpfs", "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
-    "ramfs", "rpc_pipefs", "securityfs", "selinuxfs", "sysfs", "tmpfs", "tracefs",
+    "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
+    "ramfs", "rpc_pipefs", "securityfs", "selinuxfs", "sysfs", "tracefs",
     "fuse.gvfsd-fuse", "fuse.portal", "fuse.lxcfs", "overlay_pseudo", "devfs", "none",
 })
 IMAGE_FS = frozenset({"squashfs", "iso9660", "udf", "cramfs", "erofs"})
 
 
 class Partition(NamedTuple):
-    """A mounted filesystem as psutil lists it."""
+    """A mounted filesystem as psutil lists it, plus the directory of the filesystem that
+    is mounted there (mountinfo's root: ``/`` for a real mount, the subdirectory for a
+    bind mount; None where the OS does not say)."""
 
     device: str
     mountpoint: str
     fstype: str
     opts: str
+    root: str | None = None
 
 
 class Usage(NamedTuple):
@@ -108,6 +117,28 @@ def skip_reason(part: Partition, ignore_mounts: Iterable[str]) -> str | None:
     return None
 
 
+def _unescape(field: str) -> str:
+    """mountinfo's octal escapes (``\\040`` for a space) undone."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> dict[str, str]:
+    """``/proc/self/mountinfo`` → mount point → root of the mount (the last mount wins)."""
+    roots: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 10 and "-" in fields[6:]:
+            roots[_unescape(fields[4])] = _unescape(fields[3])
+    return roots
+
+
+def _preference(part: Partition) -> tuple[int, int]:
+    """df's choice among mounts of one filesystem: the filesystem's own root first (a bind
+    mount of a subdirectory never replaces it), then the shortest mount point."""
+    depth = 0 if part.root in (None, "/") else len(part.root.rstrip("/").split("/"))
+    return depth, len(part.mountpoint)
+
+
 def measure(
     partitions: Iterable[Partition],
     usage: Callable[[str], Usage],
@@ -117,7 +148,7 @@ def measure(
 
     Like df: when a mount point is listed twice the later mount (the visible one) is
     measured, and a filesystem mounted at several places (bind mounts, same st_dev) is
-    reported once, at its shortest mount point.
+    reported once: at the mount of its own root, else at its shortest mount point.
     """
     ignore = tuple(ignore_mounts)
     parts = list(partitions)
@@ -145,8 +176,7 @@ def measure(
     keep: dict[int, int] = {}  # st_dev -> index in measured of the mount to report
     for i, (part, u) in enumerate(measured):
         j = keep.get(u.dev) if u.dev is not None else None
-        if u.dev is not None and (j is None or len(part.mountpoint) < len(
-                measured[j][0].mountpoint)):
+        if u.dev is not None and (j is None or _preference(part) < _preference(measured[j][0])):
             keep[u.dev] = i
     found: list[Filesystem] = []
     for i, (part, u) in enumerate(measured):
@@ -176,21 +206,25 @@ def _filesystem(part: Partition, u: Usage) -> Filesystem:
     )
 
 
-def status_of(fs: Filesystem, warn: float, fail: float, inode_warn: float) -> str:
-    """Local status for one filesystem against the configured thresholds."""
-    status = "ok"
-    if fs.used_percent >= fail:
-        status = "fail"
-    elif fs.used_percent >= warn:
-        status = "warn"
-    if fs.inodes_used_percent is not None and fs.inodes_used_percent >= inode_warn:
-        status = worst(status, "warn")
-    return status
+def _level(percent: float | None, warn: float, fail: float) -> str:
+    if percent is None:
+        return "ok"
+    return "fail" if percent >= fail else "warn" if percent >= warn else "ok"
 
 
-def psutil_partitions() -> list[Partition]:
-    """Every mount, pseudo ones included, so the skipped list is complete."""
-    return [Partition(p.device, p.mountpoint, p.fstype, p.opts)
+def status_of(fs: Filesystem, warn: float, fail: float, inode_warn: float,
+              inode_fail: float = 95) -> str:
+    """Local status for one filesystem: space and inodes, each against its thresholds (no
+    free inode is as full as no free block: nothing new can be written)."""
+    return worst(_level(fs.used_percent, warn, fail),
+                 _level(fs.inodes_used_percent, inode_warn, inode_fail))
+
+
+def psutil_partitions(mountinfo: str = "/proc/self/mountinfo") -> list[Partition]:
+    """Every mount, pseudo ones included, so the skipped list is complete; on Linux with
+    the root of each mount from mountinfo."""
+    roots = parse_mountinfo(read_text(mountinfo) or "")
+    return [Partition(p.device, p.mountpoint, p.fstype, p.opts, roots.get(p.mountpoint))
             for p in psutil.disk_partitions(all=True)]
 
 
@@ -204,7 +238,9 @@ class DiskCheck(Check):
         "warn_percent": Option((int, float), 85, "used % at which a filesystem warns"),
         "fail_percent": Option((int, float), 95, "used % at which a filesystem fails"),
         "inode_warn_percent": Option((int, float), 90, "inode use % at which it warns"),
-        "ignore_mounts": Option(list, [], "mount point globs never reported"),
+        "inode_fail_percent": Option((int, float), 95, "inode use % at which it fails"),
+        "ignore_mounts": Option(list, [], "mount point globs never reported (e.g. "
+                                "/run/user/*; tmpfs is measured like any disk)"),
     }
 
     def __init__(self, *args: Any, partitions: Callable[[], list[Partition]] = psutil_partitions,
@@ -220,7 +256,8 @@ class DiskCheck(Check):
         rows = []
         statuses = []
         for fs in found:
-            st = status_of(fs, c["warn_percent"], c["fail_percent"], c["inode_warn_percent"])
+            st = status_of(fs, c["warn_percent"], c["fail_percent"], c["inode_warn_percent"],
+                           c["inode_fail_percent"])
             statuses.append(st)
             rows.append({**fs.to_dict(), "status": st})
         return Outcome(worst(*statuses), {"filesystems": rows, "skipped": skipped})

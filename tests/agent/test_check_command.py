@@ -40,8 +40,25 @@ def test_named_checks_only_and_unknown_name(tmp_path) -> None:
     proc = agent(tmp_path, "check", "disk", "--json", check=False)
     assert [r["check"] for r in json.loads(proc.stdout)] == ["disk"]
     bad = agent(tmp_path, "check", "dsik", check=False)
-    assert bad.returncode == 1
+    assert bad.returncode == 64  # EX_USAGE: never 1 ("warn") or 2 ("fail")
     assert "unknown check(s): dsik" in bad.stderr
+    assert bad.stdout == ""
+
+
+def test_usage_and_config_errors_have_their_own_codes(tmp_path) -> None:
+    flag = agent(tmp_path, "check", "--jsno", check=False)
+    assert flag.returncode == 64
+    assert "unrecognized arguments: --jsno" in flag.stderr
+    run = agent(tmp_path, "run", "--checks", "nosuch", check=False)
+    assert run.returncode == 64
+    assert "unknown check(s): nosuch" in run.stderr
+    conf = tmp_path / "agent.yaml"
+    conf.write_text("checks:\n  disk:\n    warn: 80\n")
+    bad = agent(tmp_path, "check", "disk", config=conf, check=False)
+    assert bad.returncode == 78  # EX_CONFIG
+    assert "warn" in bad.stderr
+    helptext = agent(tmp_path, "check", "--help").stdout
+    assert "64 a usage error" in " ".join(helptext.split())
 
 
 def test_summary_never_raises_on_odd_data() -> None:
