@@ -40,7 +40,9 @@ def _logs(d: dict[str, Any]) -> str:
 
 def _accounts(d: dict[str, Any]) -> str:
     admins = ", ".join(a["name"] for a in d["admins"][:5])
-    return (f"{len(d['users'])} user(s), admins: {admins or 'none'}, "
+    extra = d.get("extra_uid0_accounts") or []
+    return (("SECOND UID 0: " + ", ".join(extra) + "; " if extra else "")
+            + f"{len(d['users'])} user(s), admins: {admins or 'none'}, "
             f"{len(d['empty_password'])} empty password(s), {len(d['dormant'])} dormant")
 
 

@@ -4,10 +4,12 @@
 set -euo pipefail
 PKGS=(
   clamav clamav-daemon clamav-freshclam   # antivirus check: clamscan, clamd, sigtool
+  clamdscan                                # antivirus check: scans through clamd
   openssh-server sshpass rsyslog           # logs check: real sshd failures through rsyslog
   systemd-journal-remote                   # logs check: builds a real journal file
   chrony nftables iptables iproute2        # time and firewall checks, ss, netns
   util-linux login procps                  # lsblk, lastlog, ps
+  sudo passwd logrotate                    # accounts: sudo -l, passwd -S; logs: copytruncate
   lynis                                    # the benchmark compares against lynis
   chromium chromium-driver                 # dashboard tests in a real headless browser
   libpango-1.0-0 libpangoft2-1.0-0         # report PDF (WeasyPrint)

@@ -13,10 +13,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 from hostpatrol.agent.checks.accounts import linux as lx
+from hostpatrol.agent.checks.accounts import sudoers as sudo
 from hostpatrol.agent.checks.accounts import windows as win
 from hostpatrol.agent.checks.accounts.check import AccountsCheck
 from hostpatrol.agent.commands import CommandNotFound, CommandResult, run_command
 from hostpatrol.shared.schemas import load_schema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FIX = Path(__file__).parent.parent / "fixtures" / "accounts"
 HASH_LIKE = re.compile(r"\$[0-9a-z]{1,3}\$")
@@ -74,7 +77,8 @@ def base_files(**extra: str | Exception) -> dict[str, str | Exception]:
 def make(files, run=None, **config) -> AccountsCheck:
     return AccountsCheck(config, read=fake_files(files), listdir=lambda p: [],
                          run=run or fake_run({"lastlog": LASTLOG, "last": ""}),
-                         now=lambda: NOW, platform="linux")
+                         now=lambda: NOW, platform="linux",
+                         host_names=lambda: ({"web1"}, {"192.0.2.10"}))
 
 
 LASTLOG = (FIX / "lastlog_debian12.txt").read_text()
@@ -86,29 +90,70 @@ def validate(data: dict) -> None:
 
 # --- pure parsers on recorded files ----------------------------------------------------
 
+def _access(text: str, names=frozenset({"web1", "web1.example.org"}),
+            addresses=frozenset({"192.0.2.10"})):
+    return sudo.access_by_user(sudo.parse(text), lx.parse_passwd(PASSWD), lx.parse_group(GROUP),
+                               set(names), set(addresses))
+
+
 def test_debian_sudoers_grants_root_and_group_sudo():
-    principals, aliases = lx.parse_sudoers((FIX / "debian12_sudoers").read_text())
-    assert principals == ["root", "%sudo"]
-    assert aliases == {}
-    assert lx.sudoers_includes((FIX / "debian12_sudoers").read_text()) == [
-        ("includedir", "/etc/sudoers.d")]
-    passwd, groups = lx.parse_passwd(PASSWD), lx.parse_group(GROUP)
-    resolved = lx.resolve_sudo_principals(principals, aliases, passwd, groups)
+    text = (FIX / "debian12_sudoers").read_text()
+    assert sudo.includes(text) == [("includedir", "/etc/sudoers.d")]
+    access = _access(text)
     # alice is an explicit member, dave has sudo (gid 27) as primary group
-    assert resolved == {"root": "root", "alice": "%sudo", "dave": "%sudo"}
+    assert {u: a.full for u, a in access.items()} == {
+        "root": ("root",), "alice": ("%sudo",), "dave": ("%sudo",)}
+    assert all(a.limited == () for a in access.values())
 
 
 def test_sudoers_aliases_lists_uids_and_negation():
     text = ("User_Alias OPS = carol, #1001\nDefaults:OPS !lecture\n"
             "OPS ALL=(ALL) NOPASSWD: ALL\nalice , dave\tALL = (root) /usr/bin/apt\n"
             "!bob ALL=ALL\n# root ALL=(ALL) ALL\nmallory ALL=(ALL) \\\n  ALL\n")
-    principals, aliases = lx.parse_sudoers(text)
-    assert aliases == {"OPS": ["carol", "#1001"]}
-    assert principals == ["OPS", "alice", "dave", "mallory"]
-    resolved = lx.resolve_sudo_principals(principals, aliases, lx.parse_passwd(PASSWD),
-                                          lx.parse_group(GROUP))
-    # mallory is not a local user; bob arrives through the alias by uid
-    assert resolved == {"carol": "OPS", "bob": "OPS", "alice": "alice", "dave": "dave"}
+    access = _access(text)
+    # mallory is not a local user; bob arrives through the alias by uid; "!bob" names no one
+    assert {u: a.full for u, a in access.items() if a.full} == {"carol": ("OPS",),
+                                                                "bob": ("OPS",)}
+    assert access["alice"].limited == (("root", "/usr/bin/apt"),)
+    assert access["dave"].full == ()
+
+
+@pytest.mark.parametrize(("rule", "full", "limited"), [
+    ("alice ALL=(ALL:ALL) ALL", True, False),
+    ("alice web1=(ALL) ALL", True, False),
+    ("alice web1.example.org=(ALL) ALL", True, False),
+    ("alice web*=(ALL) ALL", True, False),
+    ("alice 192.0.2.0/24=(ALL) ALL", True, False),
+    ("alice db1=(ALL) ALL", False, False),  # another host: nothing here
+    ("alice ALL,!web1=(ALL) ALL", False, False),
+    ("Host_Alias DB = db1, db2\nalice DB=(ALL) ALL", False, False),
+    ("Host_Alias WEB = web1\nalice WEB=(ALL) ALL", True, False),
+    ("alice ALL=(root) /usr/bin/apt", False, True),  # one command is not full sudo
+    ("alice ALL=/usr/bin/systemctl restart nginx, /usr/bin/journalctl", False, True),
+    ("alice ALL=(bob) ALL", False, True),  # everything, but as bob
+    ("alice ALL=(:adm) ALL", False, True),  # as herself with another group
+    ("alice ALL=(ALL,!root) ALL", False, True),
+    ("alice ALL=(root) NOPASSWD: /bin/bash", True, False),  # a root shell is everything
+    ("alice ALL=(root) /usr/bin/su", True, False),
+    ("alice ALL=(root) sudoedit /etc/sudoers", True, False),
+    ("alice ALL=(root) sudoedit /etc/motd", False, True),
+    ("Cmnd_Alias EVERY = ALL\nalice ALL=(ALL) EVERY", True, False),
+    ("Cmnd_Alias PKG = /usr/bin/apt, /usr/bin/dpkg\nalice ALL=(ALL) PKG", False, True),
+    ("alice ALL=(ALL) CWD=* TIMEOUT=1h NOPASSWD:SETENV: ALL", True, False),
+    ("alice db1=(ALL) ALL : web1=(root) /usr/bin/apt", False, True),
+])
+def test_sudoers_rule_scope(rule, full, limited):
+    access = _access(rule).get("alice")
+    assert bool(access and access.full) is full
+    assert bool(access and access.limited and not access.full) is limited
+
+
+def test_sudoers_all_users_is_everyone():
+    access = _access("ALL ALL=(ALL) ALL\n")
+    assert set(access) == {p.name for p in lx.parse_passwd(PASSWD)}
+    access = _access("ALL, !carol ALL=(ALL) ALL\n")
+    assert "carol" not in access
+    assert "alice" in access
 
 
 def test_shadow_facts_never_keep_the_hash():
@@ -224,7 +269,7 @@ def test_sudoers_includedir_is_followed():
                           "/etc/sudoers.d/README": "# nothing\n"})
     chk = AccountsCheck({}, read=fake_files(files), now=lambda: NOW, platform="linux",
                         listdir=lambda p: ["90-ops", "README", "old.bak", "x~"],
-                        run=fake_run({}))
+                        run=fake_run({}), host_names=lambda: ({"web1"}, set()))
     out = chk.collect()
     assert {a["name"] for a in out.data["admins"]} == {"root", "alice", "dave", "bob"}
     assert "/etc/sudoers.d/90-ops" in out.data["sources"]["sudoers"]["detail"]
@@ -308,3 +353,49 @@ def test_password_state_classifies_every_shadow_form(field):
     expected = {"": "empty", "!": "locked", "!!": "locked", "*": "none", "!*": "locked",
                 "$6$x$y": "set", "!$6$x$y": "locked"}[field]
     assert lx.password_state(field) == expected
+
+
+def test_second_uid0_empty_passwd_field_and_locked_root_age():
+    passwd = PASSWD.replace("root:x:0:0", "root:*:0:0") + (
+        "toor:x:0:0::/root:/bin/sh\nguest::1100:1100::/home/guest:/bin/bash\n"
+        "ghost:x:1101:1101::/home/ghost:/bin/bash\n")
+    shadow = SHADOW.replace("root:$y$j9T$abcdefgh$ijklmnopqrstuvwxyz0123456789ABCDEFGHIJK:",
+                            "root:*:") + "toor:!:19000:0:99999:7:::\n"
+    out = make(base_files(**{"/etc/passwd": passwd, "/etc/shadow": shadow})).collect()
+    validate(out.data)
+    assert out.data["uid0_accounts"] == ["root", "toor"]
+    assert out.data["extra_uid0_accounts"] == ["toor"]
+    assert out.status == "fail"
+    users = {u["name"]: u for u in out.data["users"]}
+    # guest: empty passwd field, no shadow line -> su lets anyone in
+    assert (users["guest"]["password_state"], users["guest"]["password_source"]) == (
+        "empty", "passwd")
+    assert "guest" in out.data["empty_password"]
+    # ghost: "x" but no shadow line -> PAM finds no password at all
+    assert (users["ghost"]["password_state"], users["ghost"]["password_source"]) == (
+        "none", "none")
+    # root's passwd field "*" wins over shadow: no password, so no age to judge
+    ages = {a["name"]: a for a in out.data["privileged_password_age"]}
+    assert ages["root"]["password_state"] == "none"
+    assert (ages["root"]["age_days"], ages["root"]["too_old"]) == (None, False)
+
+
+def test_limited_sudo_is_listed_apart_from_admins():
+    files = base_files(**{"/etc/sudoers.d/50-ops": "bob ALL=(root) /usr/bin/apt\n"
+                                                    "carol db9=(ALL) ALL\n"})
+    chk = AccountsCheck({}, read=fake_files(files), now=lambda: NOW, platform="linux",
+                        listdir=lambda p: ["50-ops"], run=fake_run({}),
+                        host_names=lambda: ({"web1"}, set()))
+    out = chk.collect()
+    validate(out.data)
+    assert {a["name"] for a in out.data["admins"]} == {"root", "alice", "dave"}
+    assert out.data["limited_sudo"] == [
+        {"name": "bob", "commands": [{"runas": "root", "command": "/usr/bin/apt"}]}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abAL =(),:!%#@+\\/\n\t*NOPASSWD")), max_size=200))
+def test_sudoers_parser_never_raises(text):
+    rules = sudo.parse(text)
+    sudo.access_by_user(rules, lx.parse_passwd(PASSWD), lx.parse_group(GROUP), {"web1"},
+                        {"192.0.2.10"})

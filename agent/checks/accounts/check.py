@@ -2,7 +2,11 @@
 
 Linux: reads /etc/passwd, /etc/group, /etc/shadow (root only; only derived facts are
 kept, never a hash), /etc/sudoers and /etc/sudoers.d, login.defs, pwquality, faillock
-and PAM config, and runs ``lastlog`` and ``last``. Windows (``wincollect``): local
+and PAM config, and runs ``lastlog`` and ``last``. A password state is what PAM sees:
+the passwd field unless it is ``x``, then shadow (an empty passwd field lets anyone in).
+Admins are uid-0 accounts (any one but root fails the check), members of the admin
+groups and users whom sudoers lets run everything as root on this host; narrower sudo
+grants are listed apart (``limited_sudo``). Windows (``wincollect``): local
 users, Administrators members (PowerShell) and ``net accounts``. Without root, shadow and
 sudoers are reported as unreadable and password states are "unknown".
 """
@@ -10,23 +14,24 @@ sudoers are reported as unreadable and password states are "unknown".
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
 from ...commands import CommandError
 from ..base import Check, CheckSkipped, Option, Outcome, worst
 from . import linux as lx
+from . import sudoers as sudo
 from .wincollect import collect_windows
 
 MAX_USERS = 5000
-PAM_FILES = ("/etc/pam.d/common-password", "/etc/pam.d/common-auth",
-             "/etc/pam.d/system-auth", "/etc/pam.d/password-auth")
 
 
 def read_file(path: str) -> str:
@@ -37,6 +42,21 @@ def read_file(path: str) -> str:
 def list_dir(path: str) -> list[str]:
     """Names in a directory; raises OSError."""
     return sorted(os.listdir(path))
+
+
+def this_host() -> tuple[set[str], set[str]]:
+    """This host's names (as sudo matches them: the hostname, short and as set) and its
+    addresses, for sudoers host lists."""
+    name = socket.gethostname()
+    addresses = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+                 if a.family in (socket.AF_INET, socket.AF_INET6)}
+    return {name, name.split(".", 1)[0]}, addresses
+
+
+def _password_source(p: lx.PasswdEntry, sf: lx.ShadowFacts | None) -> str:
+    if p.field_state != lx.SHADOWED:
+        return "passwd"
+    return "shadow" if sf is not None else "none"
 
 
 def _why(e: OSError) -> str:
@@ -64,11 +84,13 @@ class AccountsCheck(Check):
     def __init__(self, *args: Any, read: Callable[[str], str] = read_file,
                  listdir: Callable[[str], list[str]] = list_dir,
                  now: Callable[[], datetime] = utcnow,
+                 host_names: Callable[[], tuple[set[str], set[str]]] = this_host,
                  platform: str = sys.platform, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read = read
         self.listdir = listdir
         self.now = now
+        self.host_names = host_names
         self.platform = platform
 
     def collect(self) -> Outcome:
@@ -92,22 +114,22 @@ class AccountsCheck(Check):
         shadow_text = self._source("/etc/shadow", "shadow", sources)
         shadow = lx.parse_shadow(shadow_text, today) if shadow_text is not None else None
         del shadow_text  # hashes never leave this line
-        via = self._admins(passwd, groups, sources)
+        via, limited = self._admins(passwd, groups, sources)
         logins = self._last_logins(sources)
         users, admins, dormant, priv_age = [], [], [], []
         empty, locked, empty_login = [], [], False
         for p in passwd[:MAX_USERS]:
             sf = shadow.get(p.name) if shadow is not None else None
-            state = sf.password if sf else "unknown"
+            state = lx.account_password(p, shadow)
             capable = (lx.is_login_shell(p.shell) and state not in ("locked", "none")
                        and not (sf and sf.expired))
             last = logins.get(p.name)
-            changed = sf.last_change if sf else None
+            changed = sf.last_change if sf and p.field_state == lx.SHADOWED else None
             users.append({
                 "name": p.name, "uid": p.uid, "gid": p.gid, "home": p.home, "shell": p.shell,
                 "login_shell": lx.is_login_shell(p.shell), "login_capable": capable,
-                "password_state": state, "expired": bool(sf and sf.expired),
-                "admin": p.name in via,
+                "password_state": state, "password_source": _password_source(p, sf),
+                "expired": bool(sf and sf.expired), "admin": p.name in via,
                 "password_changed": changed.isoformat() if changed else None,
                 "last_login": format_time(last) if last else None,
             })
@@ -118,18 +140,16 @@ class AccountsCheck(Check):
                 locked.append(p.name)
             if p.name in via:
                 admins.append({"name": p.name, "via": sorted(via[p.name])})
-                age = (today - changed).days if changed else None
-                priv_age.append({"name": p.name,
-                                 "password_changed": changed.isoformat() if changed else None,
-                                 "age_days": age,
-                                 "too_old": age is not None
-                                 and age > c["admin_password_max_age_days"]})
+                priv_age.append(self._password_age(p.name, state, changed, today))
             if capable and sources["last_login"]["available"]:
                 entry = self._dormant(p.name, last, changed, today, now)
                 if entry:
                     dormant.append(entry)
+        uid0 = [p.name for p in passwd if p.uid == 0]
+        # root is the one uid-0 account a system needs; every other one is a second root
+        extra_uid0 = [n for n in uid0 if n != "root"] if "root" in uid0 else uid0[1:]
         status = worst(
-            "fail" if empty_login else "ok",
+            "fail" if empty_login or extra_uid0 else "ok",
             "warn" if dormant or any(a["too_old"] for a in priv_age) else "ok",
         )
         data = {
@@ -137,15 +157,28 @@ class AccountsCheck(Check):
             "users": users,
             "users_truncated": len(passwd) > MAX_USERS,
             "admins": admins,
+            "uid0_accounts": uid0[:100],
+            "extra_uid0_accounts": extra_uid0[:100],
+            "limited_sudo": limited[:MAX_USERS],
             "empty_password": empty,
             "locked": locked,
-            "password_policy": self._policy(sources),
+            "password_policy": lx.password_policy(self._optional),
             "privileged_password_age": priv_age,
             "dormant_days": c["dormant_days"],
             "dormant": dormant,
             "sources": sources,
         }
         return Outcome(status, data)
+
+    def _password_age(self, name: str, state: str, changed: date | None,
+                      today: date) -> dict[str, Any]:
+        """An admin's password age; an account without a usable password has no age to
+        judge (a locked root on stock Debian is not "too old")."""
+        age = (today - changed).days if changed and state == "set" else None
+        return {"name": name, "password_state": state,
+                "password_changed": changed.isoformat() if changed else None,
+                "age_days": age,
+                "too_old": age is not None and age > self.config["admin_password_max_age_days"]}
 
     def _source(self, path: str, key: str, sources: dict[str, dict[str, Any]]) -> str | None:
         try:
@@ -157,7 +190,8 @@ class AccountsCheck(Check):
         return text
 
     def _admins(self, passwd: list[lx.PasswdEntry], groups: list[lx.GroupEntry],
-                sources: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+                sources: dict[str, dict[str, Any]]
+                ) -> tuple[dict[str, set[str]], list[dict[str, Any]]]:
         via: dict[str, set[str]] = {}
         for p in passwd:
             if p.uid == 0:
@@ -165,28 +199,35 @@ class AccountsCheck(Check):
         for gname in self.config["admin_groups"]:
             for user in lx.group_members(gname, passwd, groups):
                 via.setdefault(user, set()).add(f"group:{gname}")
-        principals, aliases, read_files = self._sudoers("/etc/sudoers", sources, depth=0)
-        for user, pr in lx.resolve_sudo_principals(principals, aliases, passwd, groups).items():
-            via.setdefault(user, set()).add(f"sudoers:{pr}")
+        rules, read_files = self._sudoers("/etc/sudoers", sources, depth=0)
+        names, addresses = self.host_names()
+        access = sudo.access_by_user(rules, passwd, groups, names, addresses)
+        limited = []
+        for user, acc in access.items():
+            for principal in acc.full:
+                via.setdefault(user, set()).add(f"sudoers:{principal}"[:256])
+            if acc.limited and not acc.full:
+                limited.append({"name": user, "commands": [
+                    {"runas": r[:256], "command": cmd[:512]} for r, cmd in acc.limited[:50]]})
         if "sudoers" in sources and sources["sudoers"]["available"]:
             sources["sudoers"]["detail"] = ", ".join(read_files)[:1000]
-        return via
+        return via, limited
 
     def _sudoers(self, path: str, sources: dict[str, dict[str, Any]],
-                 depth: int) -> tuple[list[str], dict[str, list[str]], list[str]]:
+                 depth: int) -> tuple[sudo.Sudoers, list[str]]:
         try:
             text = self.read(path)
         except OSError as e:
             if depth == 0:
                 sources["sudoers"] = {"available": False, "detail": f"{path}: {_why(e)}"}
-            return [], {}, []
+            return sudo.Sudoers(), []
         if depth == 0:
             sources["sudoers"] = {"available": True, "detail": path}
-        principals, aliases = lx.parse_sudoers(text)
+        rules = sudo.parse(text)
         files = [path]
         if depth >= 3:
-            return principals, aliases, files
-        for kind, target in lx.sudoers_includes(text):
+            return rules, files
+        for kind, target in sudo.includes(text):
             targets = [target]
             if kind == "includedir":
                 try:
@@ -195,11 +236,10 @@ class AccountsCheck(Check):
                 except OSError:
                     continue
             for t in targets:
-                more, more_aliases, more_files = self._sudoers(t, sources, depth + 1)
-                principals += more
-                aliases.update(more_aliases)
+                more, more_files = self._sudoers(t, sources, depth + 1)
+                rules.merge(more)
                 files += more_files
-        return principals, aliases, files
+        return rules, files
 
     def _last_logins(self, sources: dict[str, dict[str, Any]]) -> dict[str, datetime]:
         logins: dict[str, datetime] = {}
@@ -234,35 +274,6 @@ class AccountsCheck(Check):
         if changed is not None and (today - changed).days < limit:
             return None  # a new account that has not logged in yet
         return {"name": name, "last_login": None, "days": None, "reason": "never logged in"}
-
-    def _policy(self, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        defs = lx.parse_login_defs(self._optional("/etc/login.defs") or "")
-        pwq = lx.parse_key_values(self._optional("/etc/security/pwquality.conf") or "")
-        flk = lx.parse_key_values(self._optional("/etc/security/faillock.conf") or "")
-        pam_pwq: dict[str, str] | None = None
-        pam_flk: dict[str, str] | None = None
-        for path in PAM_FILES:
-            text = self._optional(path)
-            if text is None:
-                continue
-            for module in ("pam_pwquality.so", "pam_cracklib.so"):
-                args = lx.pam_module_args(text, module)
-                if args is not None:
-                    pam_pwq = {**(pam_pwq or {}), **args}
-            args = lx.pam_module_args(text, "pam_faillock.so")
-            if args is not None:
-                pam_flk = {**(pam_flk or {}), **args}
-        pwq.update(pam_pwq or {})
-        flk.update(pam_flk or {})
-        return {
-            "login_defs": defs,
-            "pwquality": {"enabled_in_pam": pam_pwq is not None,
-                          "minlen": lx.int_or_none(pwq.get("minlen")),
-                          "minclass": lx.int_or_none(pwq.get("minclass"))},
-            "faillock": {"enabled_in_pam": pam_flk is not None,
-                         "deny": lx.int_or_none(flk.get("deny")),
-                         "unlock_time": lx.int_or_none(flk.get("unlock_time"))},
-        }
 
     def _optional(self, path: str) -> str | None:
         try:

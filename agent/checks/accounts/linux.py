@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 NOLOGIN_SHELLS = frozenset({"nologin", "false", "true", "sync", "shutdown", "halt"})
 EPOCH = date(1970, 1, 1)
+SHADOWED = "shadow"  # the passwd field is "x": /etc/shadow holds the password state
+PAM_FILES = ("/etc/pam.d/common-password", "/etc/pam.d/common-auth",
+             "/etc/pam.d/system-auth", "/etc/pam.d/password-auth")
 
 
 @dataclass(frozen=True, slots=True)
 class PasswdEntry:
-    """One line of /etc/passwd (no password field: it is always 'x' or '*' nowadays)."""
+    """One line of /etc/passwd. ``field_state`` is the password field as classified by
+    :func:`passwd_field_state` ("shadow" for the usual ``x``), never the field itself."""
 
     name: str
     uid: int
@@ -26,6 +32,7 @@ class PasswdEntry:
     gecos: str
     home: str
     shell: str
+    field_state: str = "shadow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +65,29 @@ def parse_passwd(text: str) -> list[PasswdEntry]:
             uid, gid = int(parts[2]), int(parts[3])
         except ValueError:
             continue
-        out.append(PasswdEntry(parts[0], uid, gid, parts[4], parts[5], parts[6]))
+        field = "x" if parts[1] == f"##{parts[0]}" else parts[1]  # old SunOS-style shadow
+        out.append(PasswdEntry(parts[0], uid, gid, parts[4], parts[5], parts[6],
+                               passwd_field_state(field)))
     return out
+
+
+def passwd_field_state(field: str) -> str:
+    """The passwd(5) password field: "shadow" (``x``: shadow decides) or, when the field
+    itself holds the password, its state as :func:`password_state` names it (an empty
+    field means no password at all: ``su`` and ``login`` let anyone in)."""
+    return SHADOWED if field == "x" else password_state(field)
+
+
+def account_password(entry: PasswdEntry, shadow: dict[str, ShadowFacts] | None) -> str:
+    """What logging in as this account takes, as PAM (pam_unix) sees it: the passwd field
+    unless it is ``x``, then the shadow line; ``x`` with no shadow line is "none" (pam_unix
+    refuses every password), "unknown" when shadow cannot be read."""
+    if entry.field_state != SHADOWED:
+        return entry.field_state
+    if shadow is None:
+        return "unknown"
+    facts = shadow.get(entry.name)
+    return facts.password if facts else "none"
 
 
 def parse_group(text: str) -> list[GroupEntry]:
@@ -109,95 +137,6 @@ def is_login_shell(shell: str) -> bool:
     """True when the shell lets someone in interactively (not nologin/false/sync…)."""
     base = shell.rstrip("/").rsplit("/", 1)[-1]
     return bool(base) and base not in NOLOGIN_SHELLS
-
-
-# --- sudoers -------------------------------------------------------------------------
-
-_ALIAS_KINDS = ("User_Alias", "Runas_Alias", "Host_Alias", "Cmnd_Alias", "Cmd_Alias")
-_INCLUDE = re.compile(r"^[@#](include|includedir)\s+(\S.*)$")
-
-
-def sudoers_logical_lines(text: str) -> list[str]:
-    """Lines with backslash continuations joined and comments removed (includes kept)."""
-    out: list[str] = []
-    buf = ""
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if line.endswith("\\"):
-            buf += line[:-1] + " "
-            continue
-        line = (buf + line).strip()
-        buf = ""
-        if not line:
-            continue
-        if _INCLUDE.match(line):
-            out.append(line)
-            continue
-        if line.startswith("#") and not re.match(r"^#-?\d", line):
-            continue
-        out.append(line)
-    return out
-
-
-def sudoers_includes(text: str) -> list[tuple[str, str]]:
-    """The include directives of a sudoers file as (kind, path) pairs."""
-    out = []
-    for line in sudoers_logical_lines(text):
-        m = _INCLUDE.match(line)
-        if m:
-            out.append((m.group(1), m.group(2).strip().strip('"')))
-    return out
-
-
-def parse_sudoers(text: str) -> tuple[list[str], dict[str, list[str]]]:
-    """User principals granted rules (``alice``, ``%wheel``, ``#0``, ``ALL``) and User_Aliases."""
-    principals: list[str] = []
-    aliases: dict[str, list[str]] = {}
-    for line in sudoers_logical_lines(text):
-        if _INCLUDE.match(line) or line.startswith("Defaults"):
-            continue
-        kind = line.split(None, 1)[0]
-        if kind in _ALIAS_KINDS:
-            if kind == "User_Alias":
-                for spec in line.split(None, 1)[1].split(":"):
-                    name, _, members = spec.partition("=")
-                    aliases[name.strip()] = [m.strip() for m in members.split(",") if m.strip()]
-            continue
-        if "=" not in line:
-            continue
-        before = re.sub(r"\s*,\s*", ",", line.split("=", 1)[0]).split()
-        for user in before[0].split(",") if len(before) >= 2 else []:
-            user = user.strip()
-            if user and not user.startswith("!"):
-                principals.append(user)
-    return principals, aliases
-
-
-def resolve_sudo_principals(
-    principals: list[str], aliases: dict[str, list[str]], passwd: list[PasswdEntry],
-    groups: list[GroupEntry],
-) -> dict[str, str]:
-    """Map each local user a sudoers principal names to the principal that grants it."""
-    by_uid = {p.uid: p.name for p in passwd}
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    todo = [(pr, pr) for pr in principals]
-    while todo:
-        pr, origin = todo.pop(0)
-        if pr in seen:
-            continue
-        seen.add(pr)
-        if pr in aliases:
-            todo.extend((member, origin) for member in aliases[pr])
-        elif pr.startswith("%"):
-            for user in group_members(pr[1:], passwd, groups):
-                out.setdefault(user, origin)
-        elif pr.startswith("#") and pr[1:].isdigit():
-            if int(pr[1:]) in by_uid:
-                out.setdefault(by_uid[int(pr[1:])], origin)
-        elif pr != "ALL" and any(p.name == pr for p in passwd):
-            out.setdefault(pr, origin)
-    return out
 
 
 def group_members(spec: str, passwd: list[PasswdEntry], groups: list[GroupEntry]) -> list[str]:
@@ -257,6 +196,38 @@ def pam_module_args(text: str, module: str) -> dict[str, str] | None:
             key, sep, value = tok.partition("=")
             found[key] = value if sep else "1"
     return found
+
+
+def password_policy(optional: Callable[[str], str | None]) -> dict[str, Any]:
+    """login.defs, pwquality and faillock settings, PAM arguments winning over the files
+    (``optional`` reads a file, None when absent)."""
+    defs = parse_login_defs(optional("/etc/login.defs") or "")
+    pwq = parse_key_values(optional("/etc/security/pwquality.conf") or "")
+    flk = parse_key_values(optional("/etc/security/faillock.conf") or "")
+    pam_pwq: dict[str, str] | None = None
+    pam_flk: dict[str, str] | None = None
+    for path in PAM_FILES:
+        text = optional(path)
+        if text is None:
+            continue
+        for module in ("pam_pwquality.so", "pam_cracklib.so"):
+            args = pam_module_args(text, module)
+            if args is not None:
+                pam_pwq = {**(pam_pwq or {}), **args}
+        args = pam_module_args(text, "pam_faillock.so")
+        if args is not None:
+            pam_flk = {**(pam_flk or {}), **args}
+    pwq.update(pam_pwq or {})
+    flk.update(pam_flk or {})
+    return {
+        "login_defs": defs,
+        "pwquality": {"enabled_in_pam": pam_pwq is not None,
+                      "minlen": int_or_none(pwq.get("minlen")),
+                      "minclass": int_or_none(pwq.get("minclass"))},
+        "faillock": {"enabled_in_pam": pam_flk is not None,
+                     "deny": int_or_none(flk.get("deny")),
+                     "unlock_time": int_or_none(flk.get("unlock_time"))},
+    }
 
 
 def int_or_none(value: str | None) -> int | None:
