@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   clamav clamav-daemon clamav-freshclam   # antivirus check: clamscan, clamd, sigtool
   clamdscan                                # antivirus check: scans through clamd
+  faketime                                 # antivirus tests: sigtool builds an old database
   openssh-server sshpass rsyslog           # logs check: real sshd failures through rsyslog
   systemd-journal-remote                   # logs check: builds a real journal file
   chrony nftables iptables iproute2        # time and firewall checks, ss, netns

@@ -18,6 +18,7 @@ from hostpatrol.shared.report import format_time
 
 from ..base import Check, Option, Outcome, worst
 from . import products as gather
+from .clamav import active_paths
 from .host import Host, base_product, try_run
 
 _ORDER = {"ok": 0, "warn": 1, "fail": 2}
@@ -92,14 +93,22 @@ def evaluate(p: dict[str, Any], now: datetime, sig_max: float,
     if age is not None and age > sig_max:
         issues.append(("warn", f"signatures {age:.1f} days old (max {sig_max:g})"))
     elif age is None and p["signatures_current"] is not True:
+        dbs = p.get("databases")
         issues.append(("warn", "signature age unknown (no signature databases found)"
-                       if p.get("databases") == [] else "signature age unknown"))
+                       if dbs == [] else "signature age unknown (only local databases)"
+                       if dbs else "signature age unknown"))
+    update = p.get("last_update") or {}
+    if update.get("result") == "failed":
+        since = update.get("failing_since")
+        issues.append(("warn", f"signature updates failing ({update.get('failed_runs', 1)} "
+                       f"run(s) since {format_time(since) if since else 'unknown'}): "
+                       f"{(update.get('message') or '')[:120]}"))
     scan_age = _age(now, p["last_scan_time"])
     if scan_age is None:
         issues.append(("warn", "no scan recorded"))
     elif scan_age > scan_max:
         issues.append(("warn", f"last scan {scan_age:.1f} days ago (max {scan_max:g})"))
-    uncleaned = sum(1 for d in p["detections"] if not d["cleaned"])
+    uncleaned = len(active_paths(p["detections"]))
     if uncleaned:
         issues.append(("fail", f"{uncleaned} detection(s) not cleaned"))
     return worst(*(s for s, _ in issues)), [msg for _, msg in issues]
@@ -129,10 +138,11 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
         p = {**p, "status": status, "issues": issues,
              "signature_age_days": _age(now, p["signature_time"]),
              "notes": [n[:1024] for n in p["notes"][:100]],
-             "detections": [{**d, "path": d["path"][:4096], "threat": d["threat"][:512]}
+             "detections": [{"resolved": False, "resolution": None, **d,
+                             "path": d["path"][:4096], "threat": d["threat"][:512]}
                             for d in p["detections"]]}
         rows.append(_wire(p))
-    uncleaned = sum(1 for p in products for d in p["detections"] if not d["cleaned"])
+    uncleaned = sum(len(active_paths(p["detections"])) for p in products)
     host_issues = []
     if not products:
         overall = "fail"
@@ -147,6 +157,8 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
     rt = [p["realtime_protection"] for p in products if p["realtime_protection"] is not None]
     sig_ages = [r["signature_age_days"] for r in rows if r["signature_age_days"] is not None]
     scan_ages = [a for p in products if (a := _age(now, p["last_scan_time"])) is not None]
+    failing = [a for p in products if (a := _age(now, (p.get("last_update") or {}).get(
+        "failing_since"))) is not None]
     summary = {
         "installed": bool(products),
         "running": any(p["running"] for p in products),
@@ -155,6 +167,7 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
         "last_scan_age_days": min(scan_ages) if scan_ages else None,
         "detections_total": sum(len(p["detections"]) for p in products),
         "uncleaned_detections": uncleaned,
+        "update_failing_days": max(failing) if failing else None,
         "issues": host_issues,
     }
     return overall, {"products": rows, "summary": summary}

@@ -6,6 +6,7 @@ Pure functions over bytes and text; the antivirus check reads the files and runs
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,7 +111,8 @@ def _log_time(text: str) -> datetime | None:
 
 
 def parse_freshclam_log(text: str) -> dict[str, Any] | None:
-    """The last update run in a freshclam log: when, ok/failed, and the error if any."""
+    """The last update run in a freshclam log (when, ok/failed, the error) and, when it
+    failed, since when updates fail: the first failed run after the last good one."""
     runs: list[list[tuple[datetime | None, str]]] = []
     for line in text.splitlines():
         m = _LOG_LINE.match(line)
@@ -123,20 +125,34 @@ def parse_freshclam_log(text: str) -> dict[str, Any] | None:
             runs[-1].append((_log_time(m.group("ts")), msg))
     if not runs:
         return None
-    last = runs[-1]
-    errors = [msg[len("ERROR:"):].strip() for _, msg in last if msg.startswith("ERROR:")]
-    updated = [msg for _, msg in last if " updated (version" in msg or "is up-to-date" in msg
+    results = [_run_result(run) for run in runs]
+    last_ok = max((i for i, r in enumerate(results) if r[0] == "ok"), default=None)
+    failed = [i for i, r in enumerate(results) if r[0] == "failed"
+              and (last_ok is None or i > last_ok)]
+    result, message = results[-1]
+    return {"time": runs[-1][0][0], "result": result, "message": message,
+            "failed_runs": len(failed) if result == "failed" else 0,
+            "failing_since": runs[failed[0]][0][0] if result == "failed" and failed else None,
+            "last_success": runs[last_ok][0][0] if last_ok is not None else None}
+
+
+def _run_result(run: list[tuple[datetime | None, str]]) -> tuple[str, str | None]:
+    errors = [msg[len("ERROR:"):].strip() for _, msg in run if msg.startswith("ERROR:")]
+    updated = [msg for _, msg in run if " updated (version" in msg or "is up-to-date" in msg
                or "is up to date" in msg]
-    result = "failed" if errors else "ok" if updated else "unknown"
-    return {"time": last[0][0], "result": result,
-            "message": (errors[-1] if errors else updated[-1] if updated else None)}
+    if errors:
+        return "failed", errors[-1]
+    return ("ok", updated[-1]) if updated else ("unknown", None)
 
 
 def parse_clamscan_log(text: str, cap: int = 50) -> dict[str, Any]:
-    """clamscan ``--log`` output: scans (End Date, infected count) and detections (bounded)."""
+    """A ``clamscan --log`` or ``clamdscan --log`` file: its scans in order (End Date,
+    infected count, which tool, the paths it found and, for clamdscan, the roots it
+    reported clean) and its detections (bounded), each tied to its scan."""
     scans: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     detections: list[dict[str, Any]] = []
+    ok_paths: list[str] = []
     summary: dict[str, str] | None = None
     for line in text.splitlines():
         if line.startswith("----------- SCAN SUMMARY"):
@@ -150,15 +166,53 @@ def parse_clamscan_log(text: str, cap: int = 50) -> dict[str, Any]:
                 end = _summary_time(value.strip())
                 for d in pending:
                     d["time"] = end
+                    d["scan"] = len(scans)
                 detections.extend(pending)
-                pending = []
+                # clamscan's summary names its engine; clamdscan's (through clamd) does not
+                tool = "clamscan" if "Engine version" in summary else "clamdscan"
                 scans.append({"time": end, "infected": _int(summary.get("Infected files")),
-                              "errors": _int(summary.get("Total errors")) or 0})
-                summary = None
+                              "errors": _int(summary.get("Total errors")) or 0, "tool": tool,
+                              "found": sorted({d["path"] for d in pending}),
+                              "ok_paths": ok_paths[:100]})
+                pending, ok_paths, summary = [], [], None
             continue
-        _match_detection(line.strip(), pending)
+        line = line.strip()
+        if line.endswith(": OK"):
+            ok_paths.append(line[:-4])
+            continue
+        _match_detection(line, pending)
     detections.extend(pending)
     return {"scans": scans, "detections": detections[-cap:]}
+
+
+def settle(detections: list[dict[str, Any]], scans: list[dict[str, Any]],
+           exists: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """Mark detections a later look shows are over (``resolved`` with why): a later
+    clamdscan reported a directory holding the file clean, or the file is gone and a
+    later scan ran without finding it. Each has ``order`` keys (time, log, position)."""
+    out = []
+    for d in detections:
+        later = [s for s in scans if s["order"] > d["order"] and d["path"] not in s["found"]]
+        why = None
+        if not d["cleaned"]:
+            covered = next((s for s in later for root in s["ok_paths"]
+                            if d["path"] == root or d["path"].startswith(root.rstrip("/") + "/")),
+                           None)
+            if covered is not None:
+                why = f"a later scan ({covered['tool']}) found {d['path']} clean"
+            elif later and d["path"].startswith("/") and not exists(d["path"]):
+                why = "the file is gone and a later scan found nothing there"
+        out.append({**d, "resolved": why is not None, "resolution": why and why[:512]})
+    return out
+
+
+def active_paths(detections: list[dict[str, Any]]) -> list[str]:
+    """Files whose newest detection (the list is oldest first) is neither cleaned nor
+    resolved: what is still there. A file found in three scans counts once."""
+    newest: dict[str, dict[str, Any]] = {}
+    for d in detections:
+        newest[d["path"]] = d
+    return [p for p, d in newest.items() if not d["cleaned"] and not d.get("resolved")]
 
 
 def parse_clamd_log(text: str, cap: int = 50) -> list[dict[str, Any]]:

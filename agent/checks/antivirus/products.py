@@ -14,6 +14,7 @@ from . import clamav as clam
 from . import windows as win
 from .host import Host, base_product, try_run
 
+FLOOR = datetime.min.replace(tzinfo=UTC)
 MAX_DB_FILES = 200
 MAX_TEXT_DB_BYTES = 8 * 1024 * 1024
 LOG_TAIL_BYTES = 2 * 1024 * 1024
@@ -108,11 +109,21 @@ def _databases(host: Host, p: dict[str, Any], db_dir: str) -> None:
     if not dbs:
         p["notes"].append(f"no signature databases in {db_dir} (freshclam never succeeded?)")
         return
-    times = [d["build_time"] for d in dbs if d["build_time"] is not None]
+    # Signature age is the official databases' own build time (cvd/cld/cud header): a
+    # fresh local .hdb/.ndb must not hide a month-old daily.
+    official = [d for d in dbs if d["time_source"] == "header"]
+    local = [d["name"] for d in dbs if d["kind"] == "text"]
+    times = [d["build_time"] for d in official if d["build_time"] is not None]
     p["signature_time"] = max(times) if times else None
-    daily = [d for d in dbs if d["name"].split(".")[0] == "daily" and d["version"] is not None]
-    signed = [d for d in dbs if d["version"] is not None]
-    pick = daily or signed
+    if not official:
+        p["notes"].append("no official database (cvd/cld) with a build time in "
+                          f"{db_dir}; local ones ({', '.join(local[:10])}) do not date "
+                          "the signatures")
+    elif local:
+        p["notes"].append(f"local databases not counted in the signature age: "
+                          f"{', '.join(local[:10])}")
+    daily = [d for d in official if d["name"].split(".")[0] == "daily" and d["version"]]
+    pick = daily or [d for d in official if d["version"] is not None]
     if pick:
         p["signature_version"] = str(max(d["version"] for d in pick))
 
@@ -121,30 +132,43 @@ def _scans(host: Host, p: dict[str, Any], scan_logs: list[str], clamd_log: str |
            cap: int) -> None:
     scans: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
-    for path in scan_logs:
+    for i, path in enumerate(scan_logs):
         try:
             parsed = clam.parse_clamscan_log(host.tail(path, LOG_TAIL_BYTES), cap)
         except OSError as e:
             p["notes"].append(f"scan log {path}: {e.strerror or e}")
             continue
-        scans.extend(parsed["scans"])
-        found.extend(parsed["detections"])
+        # order: (time, log, position); a detection sits just before its scan's summary
+        for j, scan in enumerate(parsed["scans"]):
+            scans.append({**scan, "log": path, "order": (scan["time"] or FLOOR, i, 2 * j + 1)})
+        for d in parsed["detections"]:
+            j = d.pop("scan", None)
+            found.append({**d, "order": (d["time"] or FLOOR, i,
+                                         2 * j if j is not None else 1 << 40)})
     if clamd_log:
         try:
-            found.extend(clam.parse_clamd_log(host.tail(clamd_log, LOG_TAIL_BYTES), cap))
+            hits = clam.parse_clamd_log(host.tail(clamd_log, LOG_TAIL_BYTES), cap)
         except OSError as e:
             p["notes"].append(f"clamd log {clamd_log}: {e.strerror or e}")
+            hits = []
+        # clamdscan's --log and clamd's LogFile tell of the same detection: keep one
+        seen = {(d["path"], d["time"]) for d in found}
+        found += [{**d, "order": (d["time"] or FLOOR, len(scan_logs), k)}
+                  for k, d in enumerate(hits) if (d["path"], d["time"]) not in seen]
+        if not scans:
+            p["notes"].append("clamd keeps no record of clean scans: run clamdscan with "
+                              "--log FILE and list FILE in clamav_scan_logs")
     dated = [s for s in scans if s["time"] is not None]
     if dated:
-        last = max(dated, key=lambda s: s["time"])
+        last = max(dated, key=lambda s: s["order"])  # same second: the later in its log
         p["last_scan_time"] = last["time"]
+        p["last_scan_source"] = {"log": last["log"][:4096], "tool": last["tool"]}
         inf = last["infected"] or 0
         p["last_scan_result"] = "clean" if inf == 0 else f"{inf} infected"
         if last["errors"]:
             p["last_scan_result"] += f", {last['errors']} errors"
-    floor = datetime.min.replace(tzinfo=UTC)
-    found.sort(key=lambda d: d["time"] or floor)
-    p["detections"] = found[-cap:]
+    settled = sorted(clam.settle(found, scans, host.exists), key=lambda d: d["order"])
+    p["detections"] = [{k: v for k, v in d.items() if k != "order"} for d in settled[-cap:]]
 
 
 def _age(now: datetime, ts: datetime | None) -> float | None:
