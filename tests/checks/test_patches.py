@@ -256,12 +256,13 @@ def ok(out: str, rc: int = 0) -> CommandResult:
 
 
 def make(run, *, tools=("apt-get",), system="Linux", files=None, mtimes=None, globs=None,
-         config=None, release="6.1.0-9-amd64"):
+         config=None, release="6.1.0-9-amd64", ctimes=None):
     files, mtimes, globs = files or {}, mtimes or {}, globs or {}
     return PatchesCheck(
         config, run=run, which=lambda t: f"/usr/bin/{t}" if t in tools else None,
         system=lambda: system, release=lambda: release, now=lambda: NOW,
         read=files.get, mtime=mtimes.get, glob=lambda p: globs.get(p, []),
+        ctime=(mtimes if ctimes is None else ctimes).get,
     )
 
 
@@ -365,6 +366,42 @@ def test_no_package_manager_skips():
     assert pick_manager("Windows", lambda t: None) is None
 
 
+def test_frozen_mirror_is_not_an_old_index():
+    # the mirror last changed 40 days ago; this host fetched its Release files an hour ago
+    lists = "/var/lib/apt/lists/*Release"
+    release = "/var/lib/apt/lists/x_InRelease"
+    run = FakeRun({"apt-get": ok(""), "apt-mark": ok("")})
+    d = make(run, mtimes={release: (NOW - timedelta(days=40)).timestamp()},
+             ctimes={release: (NOW - timedelta(hours=1)).timestamp()},
+             globs={lists: [release]}).collect().data
+    assert d["index"]["age_days"] == round(1 / 24, 3)
+    assert not any("index" in r for r in d["reasons"])
+
+
+def test_held_security_update_stays_counted_and_named():
+    sim = ("Inst libzstd1 [1.5.4+dfsg2-5] (1.5.4+dfsg2-5+deb12u1 Debian-Security:12/"
+           "oldstable-security [amd64])\n")
+    run = FakeRun({"apt-mark": ok("libzstd1\n")})
+    calls = []
+
+    def apt(argv, timeout):
+        calls.append(list(argv))
+        return ok(sim if "--ignore-hold" in argv else "")
+
+    def both(argv, timeout):
+        return apt(argv, timeout) if argv[0] == "apt-get" else run(argv, timeout)
+
+    out = make(both).collect()
+    VALIDATOR.validate(out.data)
+    d = out.data
+    assert [c for c in calls if "--ignore-hold" in c]
+    assert (d["security_count"], d["pending_count"]) == (1, 1)
+    assert d["updates"][0]["held"] is True
+    assert d["held_security"] == ["libzstd1"]
+    assert any("held back by apt-mark hold: libzstd1" in r for r in d["reasons"])
+    assert out.status == "fail"
+
+
 def test_kernel_facts_natural_order_and_rescue():
     k = kernel_facts("5.14.0-70.el9.x86_64", [
         "/boot/vmlinuz-5.14.0-362.8.1.el9_3.x86_64", "/boot/vmlinuz-5.14.0-70.el9.x86_64",
@@ -427,11 +464,15 @@ def test_real_host_agrees_with_apt_list_and_apt_get_upgrade():
 def test_real_host_index_age_dpkg_log_and_reboot_flag():
     out = PatchesCheck().collect()
     d = out.data
-    mtimes = [p.stat().st_mtime for p in Path("/var/lib/apt/lists").glob("*Release")]
-    assert mtimes, "this Debian host has apt lists"
-    newest = datetime.fromtimestamp(max(mtimes), UTC)
+    lists = sorted(str(p) for p in Path("/var/lib/apt/lists").glob("*Release"))
+    assert lists, "this Debian host has apt lists"
+    # stat's %Z: when this host wrote the file (apt sets %Y, the mtime, to the mirror's time)
+    ctimes = [int(x) for x in subprocess.run(["stat", "-c", "%Z", *lists], capture_output=True,
+                                             text=True, check=True).stdout.split()]
+    newest = datetime.fromtimestamp(max(ctimes), UTC)
     age = (datetime.now(UTC) - newest).total_seconds() / 86400
     assert abs(d["index"]["age_days"] - age) < 0.01
+    assert "written here" in d["index"]["source"]
     assert d["reboot"]["required"] == Path("/var/run/reboot-required").exists()
     log = Path("/var/log/dpkg.log").read_text(errors="replace").splitlines()
     changes = [x for x in log if " install " in x or " upgrade " in x]

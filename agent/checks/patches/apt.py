@@ -7,6 +7,7 @@ Nothing here takes the dpkg/apt lock or refreshes the index: ``apt-get -s`` with
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from .model import Host, ManagerReport, PendingUpdate
@@ -88,6 +89,31 @@ def parse_reboot_pkgs(text: str | None) -> list[str]:
     return list(seen)
 
 
+def held_updates(host: Host, pending: set[str], errors: list[str]) -> list[PendingUpdate]:
+    """Updates the upgrade skips because of a hold (the package itself, or one that must
+    move with it): they are still pending (a held security fix is an open hole), so they
+    are counted and named."""
+    res, err = host.call(["apt-get", "-s", "-o", "Debug::NoLocking=1", "--ignore-hold",
+                          "dist-upgrade"])
+    if err or res is None:
+        errors.append(err or "apt-get --ignore-hold: no output")
+        return []
+    found, _new, _kept = parse_apt_simulation(res.stdout)
+    return [replace(u, held=True) for u in found if u.name not in pending]
+
+
+def index_refreshed(host: Host) -> tuple[float | None, str | None]:
+    """When this host last refreshed its package index. apt stamps each Release file with
+    the mirror's Last-Modified (a frozen mirror's are months old), so the time apt wrote
+    them here (ctime) counts, as does the APT::Periodic success stamp."""
+    newest, count = host.newest_ctime(APT_LISTS)
+    source = f"newest of {count} apt list Release files (written here)" if count else None
+    stamp = host.mtime(APT_STAMP)
+    if stamp is not None and (newest is None or stamp > newest):
+        newest, source = stamp, APT_STAMP
+    return newest, source
+
+
 def collect_apt(host: Host) -> ManagerReport:
     """Run the read-only apt commands and read apt/dpkg state files."""
     errors: list[str] = []
@@ -104,11 +130,9 @@ def collect_apt(host: Host) -> ManagerReport:
         errors.append(err)
     elif res is not None:
         held = parse_showhold(res.stdout)
-    newest, count = host.newest_mtime(APT_LISTS)
-    stamp = host.mtime(APT_STAMP)
-    source = f"newest of {count} apt list Release files" if count else None
-    if stamp is not None and (newest is None or stamp > newest):
-        newest, source = stamp, APT_STAMP
+    if held:
+        updates += held_updates(host, {u.name for u in updates}, errors)
+    newest, source = index_refreshed(host)
     last = None
     for path in DPKG_LOGS:
         last = parse_dpkg_log(host.read(path) or "")

@@ -20,7 +20,16 @@ from hostpatrol.shared.report import format_time
 
 from ..base import Check, CheckSkipped, Option, Outcome, worst
 from .apt import collect_apt
-from .model import Host, ManagerReport, clip, file_mtime, natural_key, read_text
+from .kernel import package_facts
+from .model import (
+    Host,
+    ManagerReport,
+    clip,
+    file_ctime,
+    file_mtime,
+    natural_key,
+    read_text,
+)
 from .rpm import collect_dnf, collect_zypper
 from .winmac import collect_macos, collect_windows
 
@@ -41,8 +50,10 @@ def pick_manager(system: str, which: Callable[[str], str | None]) -> str | None:
     return None
 
 
-def kernel_facts(running: str | None, installed_paths: list[str]) -> dict[str, Any]:
-    """Running kernel vs the newest one installed under /boot."""
+def kernel_facts(running: str | None, installed_paths: list[str],
+                 package: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Running kernel vs the newest one installed under /boot and, where the package
+    manager says (Debian/Ubuntu), the running vs installed build of its own package."""
     names = [p.rsplit("/", 1)[-1] for p in installed_paths]
     installed = sorted({n.split("-", 1)[1] for n in names if "-" in n and "rescue" not in n},
                        key=natural_key)
@@ -50,8 +61,14 @@ def kernel_facts(running: str | None, installed_paths: list[str]) -> dict[str, A
     pending = None
     if newest is not None and running:
         pending = natural_key(newest) > natural_key(running)
+    package = package or {}
+    if package.get("package_update_pending"):
+        pending = True  # same ABI name, newer build: /boot file names cannot show it
+    elif pending is None and package.get("package_update_pending") is False:
+        pending = False
     return {"running": clip(running), "newest_installed": clip(newest),
-            "installed": [clip(k) for k in installed[:50]], "update_pending": pending}
+            "installed": [clip(k) for k in installed[:50]], "update_pending": pending,
+            **package}
 
 
 def verdict(data: dict[str, Any], max_age_days: float, fail_on_security: bool
@@ -69,6 +86,10 @@ def verdict(data: dict[str, Any], max_age_days: float, fail_on_security: bool
         reasons.append(("warn", "reboot required"))
     if data["kernel"]["update_pending"]:
         reasons.append(("warn", "a newer kernel is installed than the one running"))
+    held = [u["name"] for u in data["updates"] if u.get("held") and u["security"]]
+    if held:
+        reasons.append(("warn", f"security update(s) held back by apt-mark hold: "
+                        f"{', '.join(held[:5])}"))
     age = data["index"]["age_days"]
     if age is not None and age > max_age_days:
         reasons.append(("warn", f"package index is {age:.1f} days old (> {max_age_days:g})"))
@@ -94,6 +115,7 @@ def to_data(rep: ManagerReport, now: datetime, kernel: dict[str, Any]) -> dict[s
         "updates_truncated": len(updates) > MAX_UPDATES,
         "advisories": [a.to_dict() for a in rep.advisories[:MAX_UPDATES]],
         "held": [clip(h) for h in rep.held[:MAX_NAMES]],
+        "held_security": [clip(u.name) for u in updates if u.held and u.security][:MAX_NAMES],
         "kept_back": [clip(k) for k in rep.kept_back[:MAX_NAMES]],
         "index": {"updated_at": format_time(updated) if updated else None, "age_days": age,
                   "source": clip(rep.index_source)},
@@ -129,15 +151,16 @@ class PatchesCheck(Check):
                  read: Callable[[str], str | None] = read_text,
                  glob: Callable[[str], list[str]] | None = None,
                  mtime: Callable[[str], float | None] = file_mtime,
+                 ctime: Callable[[str], float | None] = file_ctime,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.which, self.system, self.release, self.now = which, system, release, now
-        self.read, self.glob, self.mtime = read, glob, mtime
+        self.read, self.glob, self.mtime, self.ctime = read, glob, mtime, ctime
 
     def _host(self) -> Host:
         extra = {"glob": self.glob} if self.glob is not None else {}
         return Host(run=self.run, timeout=float(self.config["command_timeout"]),
-                    read=self.read, mtime=self.mtime, **extra)
+                    read=self.read, mtime=self.mtime, ctime=self.ctime, **extra)
 
     def collect(self) -> Outcome:
         """Ask the host's package manager, then judge the result."""
@@ -159,7 +182,9 @@ class PatchesCheck(Check):
         else:
             rep = collect_macos(host)
         boot = [p for g in KERNEL_GLOBS for p in host.glob(g)] if system == "Linux" else []
-        kernel = kernel_facts(self.release() if system == "Linux" else None, boot)
+        release = self.release() if system == "Linux" else None
+        package = package_facts(host, release) if manager == "apt-get" else None
+        kernel = kernel_facts(release, boot, package)
         data = to_data(rep, now, kernel)
         status, reasons = verdict(data, float(self.config["index_max_age_days"]),
                                   bool(self.config["fail_on_security"]))

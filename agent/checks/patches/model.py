@@ -39,6 +39,7 @@ class PendingUpdate:
     security: bool = False
     advisories: tuple[str, ...] = ()
     severity: str | None = None
+    held: bool = False  # on hold (apt-mark hold): the upgrade skips it, it is still pending
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form."""
@@ -47,7 +48,7 @@ class PendingUpdate:
             "candidate": clip(self.candidate), "arch": clip(self.arch, 32),
             "origin": clip(self.origin, 512), "security": self.security,
             "advisories": [clip(a, 64) for a in self.advisories[:50]],
-            "severity": clip(self.severity, 32),
+            "severity": clip(self.severity, 32), "held": self.held,
         }
 
 
@@ -108,6 +109,15 @@ def file_mtime(path: str) -> float | None:
         return None
 
 
+def file_ctime(path: str) -> float | None:
+    """When this host last wrote a file or its times (st_ctime: no program can set it
+    back, unlike the mtime apt copies from the mirror), or None when absent."""
+    try:
+        return os.stat(path).st_ctime
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class Host:
     """The injected OS: command runner with its time limit, and file accessors."""
@@ -117,6 +127,7 @@ class Host:
     read: Callable[[str], str | None] = read_text
     glob: Callable[[str], list[str]] = field(default=lambda p: sorted(globmod.glob(p)))
     mtime: Callable[[str], float | None] = file_mtime
+    ctime: Callable[[str], float | None] = file_ctime
 
     def call(self, argv: Sequence[str], ok: Sequence[int] = (0,)
              ) -> tuple[CommandResult | None, str | None]:
@@ -136,6 +147,12 @@ class Host:
         """Newest modification time over files matching the globs, and how many."""
         times = [t for p in patterns for f in self.glob(p)
                  if (t := self.mtime(f)) is not None]
+        return (max(times) if times else None), len(times)
+
+    def newest_ctime(self, patterns: Sequence[str]) -> tuple[float | None, int]:
+        """Newest change time (when this host wrote them) over files matching the globs."""
+        times = [t for p in patterns for f in self.glob(p)
+                 if (t := self.ctime(f)) is not None]
         return (max(times) if times else None), len(times)
 
 
