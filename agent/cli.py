@@ -119,6 +119,15 @@ def cmd_install(args: argparse.Namespace) -> int:
     """Write unit files for unattended runs (systemd timer or daemon, or cron)."""
     from .install import install_cron, install_systemd, installed_exe
 
+    if args.rsyslog:
+        from .install import install_rsyslog
+
+        rsyslog_dest = Path(args.dest or "/etc/rsyslog.d")
+        logrotate_dest = Path(args.dest or "/etc/logrotate.d")
+        for path in install_rsyslog(rsyslog_dest, logrotate_dest):
+            print(f"wrote {path}")
+        print("next: systemctl restart rsyslog (the logs check then reads real priorities)")
+        return 0
     exe = args.exe or installed_exe()
     state_dir = str(_config(args).state_dir)
     if args.systemd:
@@ -273,9 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--systemd", action="store_true", help="service + timer (run --once)")
     g.add_argument("--cron", action="store_true", help="a cron.d entry (run --once)")
+    g.add_argument("--rsyslog", action="store_true",
+                   help="an rsyslog drop-in (and logrotate entry) writing errors and logins "
+                        "with their priority, for the logs check on hosts without journald")
     s.add_argument("--daemon", action="store_true",
                    help="with --systemd: one long-running `daemon` service, no timer")
-    s.add_argument("--dest", help="target dir (default /etc/systemd/system or /etc/cron.d)")
+    s.add_argument("--dest", help="target dir (default /etc/systemd/system, /etc/cron.d, or "
+                                  "/etc/rsyslog.d and /etc/logrotate.d)")
     s.add_argument("--exe", help="path of hostpatrol-agent (default: this one)")
     s.set_defaults(func=cmd_install)
     s = sub.add_parser("export", parents=[common],

@@ -14,6 +14,13 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .checks.logs.rsyslog import (
+    DROPIN_NAME,
+    LOGROTATE_NAME,
+    PRIORITY_FILE,
+    logrotate_entry,
+    rsyslog_dropin,
+)
 from .state import write_atomic
 
 DEFAULT_EXE = "/usr/local/bin/hostpatrol-agent"
@@ -203,6 +210,14 @@ def install_cron(dest: Path, exe: str, state_dir: str) -> list[Path]:
     return _write(dest, {"hostpatrol-agent": cron_entry(exe, state_dir)})
 
 
+def install_rsyslog(rsyslog_dest: Path, logrotate_dest: Path,
+                    log_file: str = PRIORITY_FILE) -> list[Path]:
+    """Write the rsyslog drop-in (real priorities for the logs check) and its logrotate
+    entry; rsyslog must be restarted to read the drop-in."""
+    return (_write(rsyslog_dest, {DROPIN_NAME: rsyslog_dropin(log_file)})
+            + _write(logrotate_dest, {LOGROTATE_NAME: logrotate_entry(log_file)}))
+
+
 def _write(dest: Path, files: dict[str, str]) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     out = []
@@ -223,6 +238,8 @@ def committed_files() -> dict[str, str]:
         "hostpatrol-agent.cron": cron_entry(),
         "hostpatrol-agent-task.xml": windows_task(),
         "com.hostpatrol.agent.plist": launchd_plist(),
+        "hostpatrol-rsyslog.conf": rsyslog_dropin(),
+        "hostpatrol-syslog.logrotate": logrotate_entry(),
     }
 
 

@@ -34,8 +34,11 @@ def _antivirus(d: dict[str, Any]) -> str:
 
 def _logs(d: dict[str, Any]) -> str:
     alive = "logging alive" if d["logging"]["alive"] else "NO logging daemon"
-    return (f"{d['errors']['total']} error line(s), {d['auth']['failed_attempts']} failed "
-            f"login(s), {alive}")
+    unknown = d["errors"].get("severity_unknown_lines") or 0
+    guessed = (f" (+{unknown} line(s) whose source gives no severity: "
+               "`hostpatrol-agent install --rsyslog`)" if unknown else "")
+    return (f"{d['errors']['total']} error line(s){guessed}, {d['auth']['failed_attempts']} "
+            f"failed login(s), {alive}")
 
 
 def _accounts(d: dict[str, Any]) -> str:

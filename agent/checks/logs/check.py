@@ -17,7 +17,6 @@ reads the same lines again: a line is reported at least once, never lost. Needs 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,12 +30,12 @@ from ...commands import CommandError
 from ..base import Check, Option, Outcome, worst
 from .files import Position, read_since
 from .journal import JournalRead, read_journal, stream_command
-from .parse import LogLine, parse_syslog_line
+from .parse import LogLine, line_time, parse_syslog_line
+from .rsyslog import PRIORITY_FILE
+from .state import PENDING_FILE, commit_state, load_state, write_json_atomic
 from .summary import Tally
 from .windows import parse_wevtutil_xml
 
-STATE_FILE = "positions.json"
-PENDING_FILE = "pending.json"
 LOG_DAEMONS = (
     "systemd-journald", "systemd-journal", "rsyslogd", "syslog-ng", "syslogd", "journald",
 )
@@ -46,52 +45,6 @@ WINDOWS_QUERIES = {
     "Application": "(Level=1 or Level=2)",
     "Security": "(EventID=4624 or EventID=4625)",
 }
-
-
-def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` via a temp file, fsync and rename (then fsync the dir)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(doc, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def load_state(state_dir: Path | None) -> dict[str, Any]:
-    """The committed positions (empty on first run or when the file is unreadable)."""
-    empty: dict[str, Any] = {"version": 1, "files": {}, "journal": {}, "windows": {}}
-    if state_dir is None:
-        return empty
-    try:
-        doc = json.loads((state_dir / "logs" / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return empty
-    if not isinstance(doc, dict):
-        return empty
-    return {k: doc.get(k) if isinstance(doc.get(k), dict) else {} for k in empty} | {"version": 1}
-
-
-def commit_state(state_dir: Path) -> bool:
-    """Make the pending positions the committed ones; False when nothing was pending."""
-    folder = state_dir / "logs"
-    try:
-        os.replace(folder / PENDING_FILE, folder / STATE_FILE)
-    except FileNotFoundError:
-        return False
-    _fsync_dir(folder)
-    return True
 
 
 def running_process_names() -> set[str]:
@@ -117,14 +70,18 @@ class LogsCheck(Check):
     timeout: ClassVar[float] = 300.0
     options: ClassVar = {
         "system_files": Option(list, SYSTEM_FILES,
-                               "syslog files read when journald is absent"),
+                               "syslog files read when journald and priority_file are absent"),
+        "priority_file": Option(str, PRIORITY_FILE,
+                                "rsyslog file with real priorities (`install --rsyslog` sets "
+                                "it up); read instead of system_files when it exists"),
         "extra_files": Option(list, [], "more plain log files, always read"),
         "max_priority": Option(int, 3, "worst-to-this syslog severity counted (3 = err)"),
         "max_lines": Option(int, 200000, "lines/entries read per run, all sources together"),
         "max_samples": Option(int, 3, "sample messages kept per template"),
         "max_templates": Option(int, 50, "message templates reported"),
         "failure_threshold": Option(int, 5, "failed logins from one source that flag it"),
-        "first_run_hours": Option(int, 24, "journal look-back when there is no cursor yet"),
+        "first_run_hours": Option(int, 24, "look-back when a source was never read: the "
+                                  "journal without a cursor, a file without a position"),
         "journal_directory": Option(str, "", "read this journal directory, not the system's"),
         "stale_hours": Option((int, float), 24, "a log file unwritten this long is stale"),
     }
@@ -170,12 +127,22 @@ class LogsCheck(Check):
         elif use_journal:
             sources["journal"] = self._journal(state, new, tally, budget)
         files = list(c["extra_files"])
-        for path in c["system_files"]:
+        system = [*([c["priority_file"]] if c["priority_file"] else []), *c["system_files"]]
+        has_priority = bool(c["priority_file"]) and os.path.exists(c["priority_file"])
+        for path in system:
             if self.platform == "win32":
                 sources["skipped_files"].append({"path": path, "reason": "not on Windows"})
             elif use_journal:
                 sources["skipped_files"].append(
                     {"path": path, "reason": "journald present: these repeat the journal"})
+            elif path == c["priority_file"]:
+                files.append(path) if has_priority else sources["skipped_files"].append(
+                    {"path": path, "reason": "absent: `hostpatrol-agent install --rsyslog` "
+                                             "sets it up (these files give no severity)"})
+            elif has_priority:
+                sources["skipped_files"].append(
+                    {"path": path, "reason": "priority_file present: rsyslog writes these "
+                                             "lines there with their priority"})
             else:
                 files.append(path)
         sources["files"] = self._files(files, state, new, feed, budget, sources["skipped_files"])
@@ -230,17 +197,26 @@ class LogsCheck(Check):
                feed: Callable[[LogLine], None], budget: list[int],
                skipped: list[dict[str, str]]) -> list[dict[str, Any]]:
         out = []
+        now = self.clock()
+        since = now - float(self.config["first_run_hours"]) * 3600
         for path in dict.fromkeys(paths):
             saved = Position.from_dict(state["files"].get(path))
             if saved is None and not os.path.lexists(path):
                 skipped.append({"path": path, "reason": "absent"})
                 continue
-            result = read_since(path, saved, max(budget[0], 0),
-                                lambda raw: feed(parse_syslog_line(raw)))
+            unknown = [0]
+
+            def sink(raw: str, unknown: list[int] = unknown) -> None:
+                line = parse_syslog_line(raw)
+                unknown[0] += line.by_keyword
+                feed(line)
+
+            result = read_since(path, saved, max(budget[0], 0), sink, since,
+                                lambda raw, now=now: line_time(raw, now))
             budget[0] -= result.lines
             if result.position is not None:
                 new["files"][path] = result.position.to_dict()
-            out.append(result.to_dict())
+            out.append({**result.to_dict(), "lines_without_severity": unknown[0]})
         return out
 
     def _windows(self, state: dict[str, Any], new: dict[str, Any], tally: Tally,

@@ -3,14 +3,18 @@
 Everything here works on strings already read; nothing touches the OS. A plain syslog
 line is parsed as RFC 5424 (``<PRI>1 TS HOST APP PROCID MSGID SD MSG``), RFC 3164
 (``<PRI>Mmm dd hh:mm:ss HOST TAG: MSG``) or the rsyslog file formats, which carry no
-priority (``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` or with an RFC 3339 timestamp). For
-those, severity is guessed from keywords (``severity_basis: "keyword"``).
+priority (``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` or with an RFC 3339 timestamp). Those
+have no severity: a keyword guess (error/fail/panic…) is kept beside it, marked as a
+guess, and never counted as an error (``user.info "failed over as planned"`` is not one,
+``user.err "disk controller timeout"`` is, and only the priority tells them apart).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 SEVERITY_NAMES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
@@ -36,7 +40,8 @@ _KEYWORDS = (
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One log message: where it came from, its text and its syslog severity."""
+    """One log message: where it came from, its text and its syslog severity. A line whose
+    format carries no priority has ``by_keyword`` set: ``severity`` is then only a guess."""
 
     source: str
     message: str
@@ -61,7 +66,8 @@ def parse_syslog_line(line: str) -> LogLine:
     m = _RFC5424.match(line)
     if m:
         app = m["app"] if m["app"] != "-" else "unknown"
-        return LogLine(app, m["msg"], int(m["pri"]) % 8)
+        # rsyslog's RFC 5424 template keeps the space a relayed BSD message starts with
+        return LogLine(app, m["msg"].lstrip(" "), int(m["pri"]) % 8)
     m = _RFC3164.match(line)
     if m:
         return LogLine(m["tag"], m["msg"], int(m["pri"]) % 8)
@@ -172,3 +178,35 @@ def parse_auth_event(source: str, message: str) -> AuthEvent | None:
         if m:
             return AuthEvent("su_failed", m["user"] or m["user2"], None)
     return None
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_ISO_AT = re.compile(r"^(?:<\d{1,3}>1 )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
+                     r"(?:Z|[+-]\d\d:\d\d))")
+_BSD_AT = re.compile(r"^(?:<\d{1,3}>)?([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) ")
+
+
+def line_time(line: str, now: float) -> float | None:
+    """When a syslog line was written (epoch seconds), None when it has no time. BSD
+    times have no year or zone: local time, in the latest year not after ``now`` + 1 day."""
+    m = _ISO_AT.match(line)
+    if m:
+        try:
+            return datetime.fromisoformat(m[1].replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    m = _BSD_AT.match(line)
+    if not m or m[1] not in _MONTHS:
+        return None
+    year = time.gmtime(now).tm_year
+    for y in (year + 1, year, year - 1):
+        try:
+            local = time.mktime((y, _MONTHS[m[1]], int(m[2]), int(m[3]), int(m[4]), int(m[5]),
+                                 0, 0, -1))
+        except (OverflowError, ValueError):
+            continue
+        if local <= now + 86400:
+            return local
+    return None
+

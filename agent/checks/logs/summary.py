@@ -46,6 +46,9 @@ class Tally:
     threshold: int = 5
     errors_total: int = 0
     keyword_classified: int = 0
+    severity_unknown: int = 0
+    guessed_by_source: Counter[str] = field(default_factory=Counter)
+    guess_samples: list[dict[str, str]] = field(default_factory=list)
     by_priority: Counter[str] = field(default_factory=Counter)
     by_source: Counter[str] = field(default_factory=Counter)
     templates: dict[tuple[str, int, str], list[Any]] = field(default_factory=dict)
@@ -59,11 +62,20 @@ class Tally:
     success_after_failures: list[dict[str, Any]] = field(default_factory=list)
 
     def add_error(self, line: LogLine, max_severity: int = 3, n: int = 1) -> bool:
-        """Count ``line`` (``n`` times) if its severity is ``max_severity`` or worse."""
+        """Count ``line`` (``n`` times) if its severity is ``max_severity`` or worse. A line
+        without a real severity is never counted: a keyword guess is only noted."""
+        if line.by_keyword:
+            self.severity_unknown += n
+            if line.severity is not None and line.severity <= max_severity:
+                self.keyword_classified += n
+                _bump(self.guessed_by_source, line.source, n)
+                if len(self.guess_samples) < self.max_samples * 5:
+                    self.guess_samples.append({"source": line.source[:128],
+                                               "message": line.message[:SAMPLE_LENGTH]})
+            return False
         if line.severity is None or line.severity > max_severity:
             return False
         self.errors_total += n
-        self.keyword_classified += n if line.by_keyword else 0
         _bump(self.by_priority, SEVERITY_NAMES[line.severity], n)
         _bump(self.by_source, line.source, n)
         key = (line.source[:128], line.severity, template_of(line.message))
@@ -114,6 +126,9 @@ class Tally:
         errors = {
             "total": self.errors_total,
             "keyword_classified": self.keyword_classified,
+            "severity_unknown_lines": self.severity_unknown,
+            "guesses": {"by_source": _top(self.guessed_by_source, 20, "source"),
+                        "samples": self.guess_samples},
             "by_priority": dict(self.by_priority),
             "by_source": _top(self.by_source, 50, "source"),
             "templates": [
