@@ -40,6 +40,7 @@ EVENTS = {
 RULE_TITLES = {
     "Disk used": _l("Disk used"), "Inodes used": _l("Inodes used"),
     "Security updates pending": _l("Security updates pending"),
+    "Security update held back (apt-mark hold)": _l("Security update held back (apt-mark hold)"),
     "Reboot required after patching": _l("Reboot required after patching"),
     "Package index is stale": _l("Package index is stale"),
     "No antivirus installed": _l("No antivirus installed"),
@@ -47,6 +48,7 @@ RULE_TITLES = {
     "Antivirus real-time protection off": _l("Antivirus real-time protection off"),
     "Antivirus signatures old": _l("Antivirus signatures old"),
     "Last antivirus scan too old": _l("Last antivirus scan too old"),
+    "Antivirus signature updates failing": _l("Antivirus signature updates failing"),
     "Malware detected": _l("Malware detected"),
     "Malware detected and not cleaned": _l("Malware detected and not cleaned"),
     "Failed logins from one source": _l("Failed logins from one source"),
@@ -55,6 +57,7 @@ RULE_TITLES = {
         _l("Log errors above the host's weekly baseline"),
     "Logging service dead": _l("Logging service dead"),
     "Account with an empty password": _l("Account with an empty password"),
+    "Second account with uid 0": _l("Second account with uid 0"),
     "Required service down": _l("Required service down"),
     "Admin account not in baseline": _l("Admin account not in baseline"),
     "Listening port not in baseline": _l("Listening port not in baseline"),

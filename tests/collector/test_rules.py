@@ -165,3 +165,39 @@ def test_error_results_are_not_judged(engine) -> None:
     host.send({"disk": _disk(97.0)}, now)
     host.send({"disk": _disk(10.0)}, now + timedelta(hours=1), status="error")
     assert findings_of(engine, host.agent_id, "disk-used")[0].state == "open"
+
+
+def test_edge_facts_become_findings_at_their_levels(engine) -> None:
+    """issue 19: a second root, a held security fix, inodes exhausted, freshclam failing."""
+    now = utcnow()
+    plain = enroll_host(engine, group=None, now=now)
+    critical = enroll_host(engine, group=None, now=now)
+    with engine.begin() as conn:
+        profiles.set_profile(conn, critical.agent_id, by="t", now=now, critical=True)
+    accounts = data("accounts", extra_uid0_accounts=["toor"],
+                    uid0_accounts=["root", "toor"], empty_password=["guest"])
+    patches = data("patches", security_count=2, held_security=["libzstd1"])
+    fs = dict(data("disk")["filesystems"][0], inodes_used_percent=100.0, used_percent=10.0)
+    disk = dict(data("disk"), filesystems=[fs])
+    av = data("antivirus")
+    av["summary"] = dict(av["summary"], update_failing_days=2.5)
+    for host in (plain, critical):
+        host.send({"accounts": accounts, "patches": patches, "disk": disk, "antivirus": av}, now)
+    [root2] = findings_of(engine, plain.agent_id, "extra-uid0")
+    assert (root2.subject, root2.level) == ("toor", LEVELS["III"])
+    assert findings_of(engine, critical.agent_id, "extra-uid0")[0].level == LEVELS["II"]
+    assert [f.subject for f in findings_of(engine, plain.agent_id, "empty-passwords")] == ["guest"]
+    [held] = findings_of(engine, plain.agent_id, "security-update-held")
+    assert (held.subject, held.level) == ("libzstd1", LEVELS["IV"])
+    assert findings_of(engine, plain.agent_id, "security-updates")[0].evidence["value"] == 2
+    assert findings_of(engine, plain.agent_id, "inodes-used")[0].level == LEVELS["IV"]
+    assert findings_of(engine, critical.agent_id, "inodes-used")[0].level == LEVELS["II"]
+    [fresh] = findings_of(engine, plain.agent_id, "av-update-failing")
+    assert (fresh.level, fresh.evidence["value"]) == (LEVELS["IV"], 2.5)
+    # fixed on the host: the next run verifies each
+    av["summary"] = dict(av["summary"], update_failing_days=None)
+    plain.send({"accounts": data("accounts", extra_uid0_accounts=[], empty_password=[]),
+                "patches": data("patches", security_count=0, held_security=[]),
+                "antivirus": av}, now + timedelta(hours=1))
+    for rule in ("extra-uid0", "security-update-held", "av-update-failing", "empty-passwords"):
+        assert {f.state for f in findings_of(engine, plain.agent_id, rule)} == {"verified"}, rule
