@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from findings_kit import enroll_host, load_policy, policy_with
 from hostpatrol.collector.intake.policy_feed import agent_policy
 from hostpatrol.collector.policy import loader
@@ -31,7 +32,8 @@ def test_packaged_default_is_configs_policy_yaml() -> None:
     ("  - {id: x, kind: treshold, check: disk}", "unknown kind 'treshold'; did you mean "
                                                 "'threshold'?"),
     ("  - {id: x, kind: count, check: dsk, path: a}", "unknown check 'dsk'; did you mean 'disk'"),
-    ("  - {id: x, kind: count, check: disk, path: a, level: V}", "rules[32].level: must be one"),
+    ("  - {id: x, kind: count, check: disk, path: a, level: V}",
+     f"rules[{len(yaml.safe_load(loader.default_text())['rules'])}].level: must be one"),
     ("  - {id: x, kind: count, check: disk, pth: a}", "unknown option 'pth'; did you mean "
                                                      "'path'?"),
     ("  - {id: disk-used, kind: count, check: disk, path: a}", "duplicate rule id"),
