@@ -238,9 +238,7 @@ def first_line_since(path: Path, since: float, stamp: Callable[[str], float | No
                 lo = found[0]
             else:
                 hi = mid
-        f.seek(lo)
-        if lo:
-            f.readline(MAX_LINE_BYTES)  # lo may sit inside a line
+        f.seek(lo)  # lo is always a line start: 0, or just past an older stamped line
         while True:
             at = f.tell()
             raw = f.readline(MAX_LINE_BYTES)
