@@ -175,3 +175,17 @@ def held(package: str) -> Iterator[None]:
         yield
     finally:
         sh("apt-mark", "unhold", package, check=False)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a process this test started (kill it after 10 s) and close its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()

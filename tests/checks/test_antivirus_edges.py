@@ -16,6 +16,7 @@ import pytest
 from hostpatrol.agent.checks.antivirus import clamav as clam
 from hostpatrol.agent.checks.antivirus.check import AntivirusCheck
 from hostpatrol.shared.schemas import load_schema
+from machine import stop_process
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema("antivirus"))
@@ -162,12 +163,7 @@ def clamd(tmp_path) -> Iterator[dict]:
             time.sleep(0.1)
         yield {"conf": conf, "db": db, "log": tmp_path / "clamd.log"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _clamdscan(conf: Path, log: Path, target: Path) -> int:

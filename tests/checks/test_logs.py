@@ -26,6 +26,7 @@ from hostpatrol.agent.checks.logs.summary import Tally
 from hostpatrol.agent.checks.logs.windows import parse_wevtutil_xml, parse_winevent_json
 from hostpatrol.agent.commands import CommandResult
 from hostpatrol.shared.schemas import load_schema
+from machine import stop_process
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "logs"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema("logs"))
@@ -408,19 +409,6 @@ def free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
-
-
 def wait_for(predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -475,7 +463,7 @@ def sshd_rsyslog(tmp_path):
         yield {"log": log, "port": ssh_port, "rsyslog": rsyslog}
     finally:
         for proc in reversed(procs):
-            stop(proc)
+            stop_process(proc)
 
 
 def ssh_wrong_password(port: int, user: str) -> None:

@@ -19,6 +19,7 @@ from hostpatrol.agent.checks.logs.check import LogsCheck
 from hostpatrol.agent.checks.logs.parse import line_time, parse_syslog_line
 from hostpatrol.agent.checks.logs.rsyslog import logrotate_entry, rsyslog_dropin
 from hostpatrol.shared.schemas import load_schema
+from machine import stop_process
 
 VALIDATOR = jsonschema.Draft202012Validator(load_schema("logs"))
 pytestmark = pytest.mark.skipif(shutil.which("rsyslogd") is None and
@@ -78,12 +79,7 @@ def rsyslog(tmp_path) -> Iterator[dict]:
                  and any("ready" in x for x in lines(errs)))
         yield {"prio": prio, "plain": plain, "errs": errs, "send": send, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def make(tmp_path: Path, prio: Path | str, system: list[Path], **config) -> LogsCheck:
