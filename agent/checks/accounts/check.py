@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
+from ... import ostext
 from ...commands import CommandError
 from ..base import Check, CheckSkipped, Option, Outcome, worst
 from . import linux as lx
@@ -31,7 +31,7 @@ PAM_FILES = ("/etc/pam.d/common-password", "/etc/pam.d/common-auth",
 
 def read_file(path: str) -> str:
     """A config file's text; raises OSError (FileNotFoundError, PermissionError…)."""
-    return Path(path).read_text(encoding="utf-8", errors="replace")
+    return ostext.read_text(path)
 
 
 def list_dir(path: str) -> list[str]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import ostext
+
 MAX_LINE_BYTES = 64 * 1024
 _COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".lz4")
 
@@ -91,7 +93,7 @@ def _read_from(path: Path, offset: int, budget: int,
                 return offset, lines, False  # partial line still being written
             offset += len(raw)
             lines += 1
-            sink(raw.decode("utf-8", errors="replace"))
+            sink(ostext.decode(raw))
         more = f.read(1) != b""
     return offset, lines, more
 
