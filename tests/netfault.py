@@ -1,10 +1,12 @@
-"""Network faults on loopback for agent tests: a proxy that withholds answers, a busy server."""
+"""Network faults on loopback for agent tests: proxies that withhold answers or cut large
+uploads, a busy server."""
 
 from __future__ import annotations
 
 import json
 import socket
 import ssl
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -122,3 +124,72 @@ class BusyServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+class CuttingProxy:
+    """TCP proxy to ``upstream`` that resets a connection once its client has sent more
+    than ``cut_above`` bytes: a body-size limit in front of the collector that refuses a
+    large upload without a word, as a reverse proxy or a server that will not read it
+    does. Smaller requests (TLS end to end, the fingerprint still matches) pass."""
+
+    def __init__(self, upstream_port: int, cut_above: int) -> None:
+        self.cut_above = cut_above
+        self.upstream_port = upstream_port
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        self.stop = threading.Event()
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.srv.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                client, _ = self.srv.accept()
+            except OSError:
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:  # the collector is down: so is this path
+                client.close()
+                continue
+            pair = (client, upstream)
+            threading.Thread(target=self._up, args=pair, daemon=True).start()
+            threading.Thread(target=self._down, args=pair, daemon=True).start()
+
+    def _up(self, client: socket.socket, upstream: socket.socket) -> None:
+        sent = 0
+        try:
+            while not self.stop.is_set():
+                data = client.recv(65536)
+                if not data:
+                    break
+                sent += len(data)
+                if sent > self.cut_above:
+                    self.cuts += 1
+                    for s in (client, upstream):  # RST, not FIN: linger 0
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     struct.pack("ii", 1, 0))
+                    break
+                upstream.sendall(data)
+        except OSError:
+            pass
+        for s in (client, upstream):
+            s.close()
+
+    def _down(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while not self.stop.is_set():
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Stop accepting."""
+        self.stop.set()
+        self.srv.close()
