@@ -77,7 +77,7 @@ def verify_command(token: str, collector_key: str, agent_id: str, now: datetime)
     try:
         expires = parse_time(doc.get("expires_at"), "expires_at")
         parse_time(doc.get("issued_at"), "issued_at")
-    except SchemaError as e:
+    except (SchemaError, OverflowError) as e:  # OverflowError: a time at the calendar's end
         msg = f"command refused: {e}"
         raise CommandRefused(msg) from e
     if expires <= now:
@@ -114,7 +114,7 @@ class CommandLog:
 def _after(text: str, now: datetime) -> bool:
     try:
         return parse_time(text, "expires_at") > now
-    except SchemaError:
+    except (SchemaError, OverflowError):
         return False
 
 

@@ -13,13 +13,13 @@ from typing import Any, NoReturn
 from hostpatrol.shared import __version__
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
-from hostpatrol.shared.report import format_time
 
+from . import crashlog
 from .checks import BUILTIN_CHECKS, by_name
-from .config import AgentConfig, load_agent_config
+from .config import DEFAULT_STATE_DIR, AgentConfig, load_agent_config
 from .errors import ClientError, UsageError
 from .spool import Spool
-from .state import State, StateError
+from .state import LockHeld, State, StateError
 from .summaries import summarize
 
 EXIT_BY_STATUS = {"ok": 0, "skipped": 0, "warn": 1, "fail": 2, "error": 2}
@@ -167,7 +167,10 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         if spool.pending():
             from .delivery import deliver_spool
 
-            deliver_spool(spool, agent.client(config), state=agent.delivery_state)
+            settings = config.settings["delivery"]
+            deliver_spool(spool, agent.client(config), settings["batch_size"],
+                          state=agent.delivery_state,
+                          max_body_bytes=settings["max_batch_bytes"])
         kid = rotate(agent.state, agent.client(config), agent.enrollment.agent_id,
                      len(spool.pending()))
     print(f"key rotated; new key id {kid}")
@@ -198,36 +201,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     return max((EXIT_BY_STATUS[r.status] for r in results), default=0)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    """Enrollment, last run and delivery, spool, dead letters, policy, next runs."""
-    from .cycle import describe_next
-    from .policy import summary
+def _state_dir(args: argparse.Namespace) -> Path:
+    """The state dir even when agent.yaml is broken (the environment, else the default)."""
+    try:
+        return _config(args).state_dir
+    except (ConfigError, OSError, ValueError):
+        return Path(os.environ.get("HOSTPATROL_STATE_DIR") or DEFAULT_STATE_DIR).absolute()
 
-    agent = _agent(args)
-    state, ident = agent.state, agent.enrollment
-    config, schedules = agent.effective()
-    spool = agent.spool(config)
-    runs = agent.last_runs.load()
-    delivery = agent.delivery_state.load()
-    dead = sorted(spool.dead.glob("*.jws")) if spool.dead.exists() else []
-    print(f"collector: {ident.server} ({ident.fingerprint})")
-    print(f"agent id: {ident.agent_id} (enrollment status: {ident.status})")
-    print(f"state dir: {state.root}")
-    print(f"last run: {format_time(max(runs.values())) if runs else 'never'}")
-    print(f"last successful delivery: {delivery['last_success'] or 'never'}")
-    if delivery["last_error"]:
-        print(f"last delivery error: {delivery['last_error']}")
-    if delivery["not_before"]:
-        print(f"collector asked to wait until: {delivery['not_before']}")
-    pending = spool.pending()
-    print(f"spooled reports: {len(pending)} ({sum(p.path.stat().st_size for p in pending)} "
-          f"bytes, cap {spool.max_bytes})")
-    print(f"dead letters: {len(dead)}" + (f" (in {spool.dead})" if dead else ""))
-    print(f"policy: {summary(agent.policy)}")
-    print(f"monitoring level: {schedules.level}; splay {int(schedules.splay.total_seconds())}s")
-    print("next scheduled runs:")
-    for line in describe_next(agent.next_due()):
-        print(f"  {line}")
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Enrollment, last failed run, last run and delivery, spool, dead letters, policy."""
+    from .status import agent_lines, crash_lines
+
+    crash = crash_lines(_state_dir(args))
+    try:
+        agent = _agent(args)
+    except (ConfigError, StateError, SharedError, OSError) as e:
+        for line in crash:
+            print(line)
+        print(f"hostpatrol-agent: error: the agent cannot run: {e}", file=sys.stderr)
+        return 1
+    for line in agent_lines(agent, crash):
+        print(line)
     return 0
 
 
@@ -242,6 +237,16 @@ class _Parser(argparse.ArgumentParser):
 CHECK_EPILOG = """exit status: 0 every check ok (or skipped), 1 the worst is warn, 2 the worst is
 fail or error; 64 a usage error (unknown check name or flag), 78 a configuration error
 (agent.yaml), 70 any other error that kept the checks from running."""
+
+
+RECORDED = ("run", "daemon")  # commands whose failure is a silent host: recorded
+
+
+def _failed(args: argparse.Namespace, error: BaseException) -> None:
+    if args.command in RECORDED and not isinstance(error, LockHeld):
+        root = _state_dir(args)
+        if root.is_dir():
+            crashlog.record(root, args.command, error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,12 +321,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hostpatrol-agent: error: {e}", file=sys.stderr)
         return EX_USAGE
     except (ClientError, StateError, SharedError, ConfigError, OSError) as e:
+        _failed(args, e)
         print(f"hostpatrol-agent: error: {e}", file=sys.stderr)
         if args.func is cmd_check:  # 1 and 2 are results there, never errors
             return EX_CONFIG if isinstance(e, ConfigError) else EX_SOFTWARE
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug: the traceback for us, the record for the collector
+        logging.getLogger("hostpatrol.agent").exception("%s failed", args.command)
+        _failed(args, e)
+        print(f"hostpatrol-agent: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import key_id
 from hostpatrol.shared.report import format_time
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from .errors import ClientError
 
@@ -20,7 +22,15 @@ REQUEST_FORMAT = "hostpatrol.request/1"
 
 
 class Unreachable(ClientError):
-    """The collector could not be reached or did not answer in time: try later."""
+    """The collector could not be reached or did not answer in time: try later.
+
+    ``connected`` is True when a connection was made and then cut (reset, TLS EOF):
+    after a large upload that is how a collector refusing the size looks.
+    """
+
+    def __init__(self, message: str, *, connected: bool = False) -> None:
+        super().__init__(message)
+        self.connected = connected
 
 
 class FingerprintMismatch(ClientError):
@@ -75,6 +85,40 @@ def agent_authorization(key: Ed25519PrivateKey, agent_id: str, method: str,
     return f"Agent {token}"
 
 
+LIMIT_HEADERS = {"max_body_bytes": "Hostpatrol-Max-Body-Bytes",
+                 "max_report_bytes": "Hostpatrol-Max-Report-Bytes",
+                 "max_batch": "Hostpatrol-Max-Batch"}
+
+
+def advertised_limits(headers: Any) -> dict[str, int]:
+    """The ingest limits a collector states in its answer's headers (positive integers)."""
+    out = {}
+    for key, header in LIMIT_HEADERS.items():
+        value = (headers.get(header) or "").strip()
+        if value.isdigit() and 0 < int(value) < 2**53:
+            out[key] = int(value)
+    return out
+
+
+def batch_body(reports: list[str]) -> bytes:
+    """The exact request body for a batch: ``{"reports":[...]}`` (JWS are ASCII)."""
+    return json.dumps({"reports": reports}, separators=(",", ":")).encode("ascii")
+
+
+def batch_body_size(sizes: list[int]) -> int:
+    """:func:`batch_body`'s length for reports of these lengths, without building it."""
+    return len('{"reports":[]}') + sum(n + 2 for n in sizes) + max(0, len(sizes) - 1)
+
+
+def _connected(error: Exception) -> bool:
+    """Whether a request's connection was made and then cut (reset, TLS EOF); not when it
+    was refused or unresolved, nor a timeout (a slow link is no size limit)."""
+    if isinstance(error, requests.exceptions.Timeout):
+        return False
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return not isinstance(reason, NewConnectionError)
+
+
 class _PinnedAdapter(HTTPAdapter):
     def __init__(self, fingerprint: str, **kwargs: Any) -> None:
         self._fingerprint = fingerprint
@@ -100,6 +144,7 @@ class Client:
         self.session = requests.Session()
         self.session.mount("https://", _PinnedAdapter(self.fingerprint))
         self.session.headers["User-Agent"] = f"hostpatrol-agent/{__version__}"
+        self.limits: dict[str, int] = {}  # the collector's, from its last answer
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
@@ -114,10 +159,15 @@ class Client:
                        f"(wrong server, or the collector's certificate changed)")
                 raise FingerprintMismatch(msg) from e
             msg = f"{self.server}: TLS error: {e}"
-            raise Unreachable(msg) from e
+            raise Unreachable(msg, connected=_connected(e)) from e
         except requests.exceptions.RequestException as e:
             msg = f"{self.server}: {type(e).__name__}: {e}"
-            raise Unreachable(msg) from e
+            raise Unreachable(msg, connected=_connected(e)) from e
+
+    def _note_limits(self, resp: requests.Response) -> None:
+        limits = advertised_limits(resp.headers)
+        if limits:
+            self.limits = limits
 
     @staticmethod
     def _answer(resp: requests.Response, ok: tuple[int, ...]) -> dict[str, Any]:
@@ -136,9 +186,19 @@ class Client:
         return self._answer(resp, (201,))
 
     def deliver(self, reports: list[str]) -> dict[str, Any]:
-        """Send a batch of JWS reports; the answer lists each one's outcome."""
-        resp = self._request("POST", "/api/v1/reports", json={"reports": reports})
+        """Send a batch of JWS reports (:func:`batch_body`); the answer lists each one's
+        outcome. The collector's limits it sends along are kept in :attr:`limits`."""
+        resp = self._request("POST", "/api/v1/reports", data=batch_body(reports),
+                             headers={"Content-Type": "application/json"})
+        self._note_limits(resp)
         return self._answer(resp, (200,))
+
+    def probe(self) -> dict[str, int]:
+        """Whether the collector answers at all (``GET /healthz``, any status): its
+        advertised limits (empty from a collector that sends none); Unreachable if not."""
+        resp = self._request("GET", "/healthz")
+        self._note_limits(resp)
+        return advertised_limits(resp.headers)
 
     def policy(self, key: Ed25519PrivateKey, agent_id: str) -> str:
         """Fetch this agent's signed policy (a JWS; verify it before use)."""

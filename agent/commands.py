@@ -1,4 +1,8 @@
-"""Running external commands with a time limit and a fixed C locale."""
+"""Running external commands with a time limit and a fixed C locale.
+
+Output is decoded by the agent's one rule for OS text (:mod:`ostext`): whatever bytes a
+command prints, the result is valid text that shows them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from . import ostext
 
 
 class CommandError(Exception):
@@ -45,7 +51,8 @@ def run_command(argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
     env.update(LC_ALL="C", LANG="C", SYSTEMD_PAGER="", PAGER="cat", SYSTEMD_COLORS="0")
     try:
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout,
+            list(argv), capture_output=True, text=True, encoding=ostext.encoding(),
+            errors=ostext.ERRORS, timeout=timeout,
             env=env, stdin=subprocess.DEVNULL, check=False,
         )
     except subprocess.TimeoutExpired as e:

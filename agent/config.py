@@ -22,6 +22,9 @@ BASE_SPEC: dict[str, Field] = {
     "delivery": Field(dict, doc="how reports reach the collector", children={
         "timeout_seconds": Field((int, float), 20, "HTTP timeout for one request"),
         "batch_size": Field(int, 50, "most reports sent in one request"),
+        "max_batch_bytes": Field(int, 4 * 1024 * 1024,
+                                 "largest request body sent (the collector's own stated "
+                                 "limit wins when lower)"),
         "backoff_initial_seconds": Field((int, float), 30,
                                          "daemon: first wait after a failed delivery"),
         "backoff_max_seconds": Field((int, float), 3600,

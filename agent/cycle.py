@@ -21,7 +21,7 @@ from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.keys import load_private_key
 from hostpatrol.shared.report import format_time
 
-from . import diskfull
+from . import crashlog, diskfull
 from .checkin import Command, CommandLog, accept_commands, command_meta
 from .client import Client, ClientError
 from .config import AgentConfig
@@ -115,9 +115,13 @@ class Agent:
 
     def cycle(self, names: list[str] | None = None, *, force_all: bool = False,
               now: datetime | None = None) -> CycleResult:
-        """One run under the run lock."""
+        """One run under the run lock (a run that never finishes is found by the next)."""
         with self.state.run_lock():
-            return self._cycle(names, force_all, now or utcnow())
+            crashlog.begin(self.state.root, names or ["all" if force_all else "due"], now)
+            try:
+                return self._cycle(names, force_all, now or utcnow())
+            finally:
+                crashlog.end(self.state.root)
 
     def _cycle(self, names: list[str] | None, force_all: bool, now: datetime) -> CycleResult:
         result = CycleResult()
@@ -144,9 +148,10 @@ class Agent:
         for _ in range(MAX_COMMAND_ROUNDS):
             if not spool.pending():
                 break
-            delivery = deliver_spool(spool, self.client(config),
-                                     config.settings["delivery"]["batch_size"],
-                                     state=self.delivery_state)
+            settings = config.settings["delivery"]
+            delivery = deliver_spool(spool, self.client(config), settings["batch_size"],
+                                     state=self.delivery_state,
+                                     max_body_bytes=settings["max_batch_bytes"])
             _merge(result.delivery, delivery)
             commands = self._checkin(config, delivery, utcnow(), result)
             if not commands:
@@ -173,12 +178,21 @@ class Agent:
             meta["policy_version"] = policy["version"]
         full = diskfull.marks(self.state.root)
         meta.update(diskfull.meta(full))
+        crash = crashlog.pending(self.state.root)
+        if crash is not None:
+            meta["last_crash"] = crash
         gap = spool.gap()
-        report = build_report(self.enrollment.agent_id, self.state.next_seq(), label,
-                              results, meta=meta, gap=gap)
+        seq = self.state.next_seq()
+        if self.state.repairs:
+            meta["state_repaired"] = list(self.state.repairs)
+        report = build_report(self.enrollment.agent_id, seq, label, results, meta=meta,
+                              gap=gap)
         item = spool.put(report.seq, report.report_id, sign_report(report, self.key))
+        self.state.repairs.clear()
         if gap is not None:
             spool.gap_carried(report.seq)
+        if crash is not None:
+            crashlog.carried(self.state.root, report.seq)
         diskfull.clear(full)
         for check, res in zip(checks, results, strict=True):
             if res.status != "error":

@@ -25,6 +25,7 @@ from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
 from hostpatrol.shared.report import format_time
 
+from . import crashlog
 from .config import AgentConfig
 from .isolate import ChildFailed, run_isolated
 from .pacing import MAX_SLEEP
@@ -103,6 +104,9 @@ class Daemon:
                                               self.clock)))
         except ChildFailed as e:
             log.error("cycle failed: %s", e)
+            root = self.config.state_dir
+            if not crashlog.unfinished(root):  # else the next run records it, knowing more
+                crashlog.record(root, "daemon", str(e))
             return MAX_SLEEP
 
     def run(self) -> int:

@@ -14,12 +14,12 @@ from typing import Any
 from hostpatrol.shared.configfile import ConfigError
 from hostpatrol.shared.errors import SharedError
 
-from .client import ClientError
+from . import crashlog
 from .config import AgentConfig
 from .cycle import Agent, CycleResult, describe_next
 from .delivery import backoff_seconds
 from .pacing import LOCK_RETRY, MAX_SLEEP, MIN_SLEEP
-from .state import StateError
+from .state import LockHeld, StateError
 
 log = logging.getLogger("hostpatrol.agent.daemon")
 OPEN_ERRORS = (ConfigError, StateError, SharedError, OSError)
@@ -41,15 +41,17 @@ def step(config: AgentConfig, registry: Mapping[str, type[Any]],
         agent = Agent(config, registry, out=log.info)
     except OPEN_ERRORS as e:
         log.error("cycle failed: %s", e)
+        crashlog.record(config.state_dir, "daemon", e)
         return MAX_SLEEP
     now = clock()
     try:
         result = agent.cycle(now=now)
-    except StateError as e:  # another run holds the lock
+    except LockHeld as e:  # another run holds the lock
         log.warning("%s; retrying in %gs", e, LOCK_RETRY)
         return LOCK_RETRY
-    except (ClientError, SharedError, OSError) as e:
-        log.error("cycle failed: %s", e)
+    except Exception as e:  # noqa: BLE001 - recorded, told with the next report
+        log.exception("cycle failed: %s", e)
+        crashlog.record(config.state_dir, "daemon", e)
         return MAX_SLEEP
     log_result(result)
     return sleep_seconds(agent, result, now, clock)

@@ -79,7 +79,7 @@ def _shape_problem(doc: Any, agent_id: str) -> str | None:
         return "version must be a non-negative integer"
     try:
         parse_time(doc.get("issued_at"), "issued_at")
-    except SchemaError as e:
+    except (SchemaError, OverflowError) as e:  # OverflowError: a time at the calendar's end
         return str(e)
     schedules = doc.get("schedules", {})
     if not isinstance(schedules, dict) or not all(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostpatrol.shared import __version__, jws
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import key_id
-from hostpatrol.shared.report import CheckResult, Report, validate_report
+from hostpatrol.shared.report import MAX_ERROR_CHARS, CheckResult, Report, validate_report
 
+from . import ostext, wirecheck
 from .checks.base import Check, CheckSkipped
 
 log = logging.getLogger("hostpatrol.agent.runner")
@@ -34,10 +37,19 @@ def _machine_id() -> str | None:
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def _host_field(text: str) -> str:
+    """OS text for the envelope's host fields: visible, no control characters, bounded."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", ostext.visible(text))
+    return shown[:255]
+
+
 def host_identity() -> dict[str, str]:
     """What every report says about the host it came from."""
-    ident = {"hostname": socket.gethostname()[:255], "agent_version": __version__,
-             "os": f"{platform.system()} {platform.release()}"[:255]}
+    ident = {"hostname": _host_field(socket.gethostname()), "agent_version": __version__,
+             "os": _host_field(f"{platform.system()} {platform.release()}")}
     mid = _machine_id()
     if mid:
         ident["machine_id"] = mid
@@ -67,10 +79,38 @@ def run_one(check: Check) -> CheckResult:
         return CheckResult(check.name, "error", started, ms, {},
                            f"timed out after {check.timeout:g}s")
     if "outcome" in box:
-        return CheckResult(check.name, box["outcome"].status, started, ms, box["outcome"].data)
+        outcome = box["outcome"]
+        return wire_safe(CheckResult(check.name, outcome.status, started, ms, outcome.data))
     if "skipped" in box:
-        return CheckResult(check.name, "skipped", started, ms, {"reason": box["skipped"][:500]})
-    return CheckResult(check.name, "error", started, ms, {}, box.get("error", "unknown")[:4000])
+        reason = ostext.visible(box["skipped"])[:500]
+        return CheckResult(check.name, "skipped", started, ms, {"reason": reason})
+    error = ostext.visible_message(box.get("error", "unknown"))
+    return CheckResult(check.name, "error", started, ms, {}, error[:MAX_ERROR_CHARS])
+
+
+def wire_safe(result: CheckResult) -> CheckResult:
+    """``result`` as it may travel: OS text made visible (:mod:`ostext`), and checked to
+    serialise and to pass its schema; otherwise an ``error`` result saying why, so one
+    odd result never costs the report (and the other checks and the heartbeat in it)."""
+    try:
+        data = ostext.visible_tree(result.data)
+        if not isinstance(data, dict):
+            msg = f"data is a {type(data).__name__}, not an object"
+            raise TypeError(msg)
+        safe = replace(result, data=data)
+        jws.dumps_compact(safe.to_dict())
+        problem = (wirecheck.problem(result.check, data)
+                   if result.status not in ("error", "skipped") else None)
+    except Exception as e:  # noqa: BLE001 - whatever it is, the report must still go out
+        problem = f"{type(e).__name__}: {ostext.visible_message(str(e))}"
+        why = "result could not be serialised"
+    else:
+        why = "result would be refused by the collector's schema"
+    if problem is None:
+        return safe
+    log.error("check result replaced by an error check=%s reason=%r", result.check, problem)
+    return CheckResult(result.check, "error", result.started_at, result.duration_ms, {},
+                       f"{why} ({result.status}): {problem}"[:MAX_ERROR_CHARS])
 
 
 def run_checks(checks: Iterable[Check]) -> list[CheckResult]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,8 @@ RAISED_SCHEDULES = {"heartbeat": "*/5 * * * *", "daily": "0 */4 * * *",
                     "weekly": "0 2 * * *"}
 LEVELS = ("normal", "raised")
 RANK = {"heartbeat": 1, "daily": 2, "weekly": 3}
+CLOCK_SLACK = timedelta(minutes=10)  # a last run this far "ahead" is a clock that went back
+log = logging.getLogger("hostpatrol.agent.schedule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +56,20 @@ class Schedules:
 
     def next_due(self, check: type[Any], last_run: datetime | None,
                  now: datetime) -> datetime:
-        """When ``check`` is next due (``now`` when it never ran)."""
-        if last_run is None:
+        """When ``check`` is next due (``now`` when it never ran).
+
+        A last run later than ``now`` plus :data:`CLOCK_SLACK` (the host clock went back,
+        or ``last_run.json`` says so) counts as never ran, as does one after which the
+        calendar has no firing left: either would otherwise silence the check for good.
+        """
+        if last_run is None or last_run - now > CLOCK_SLACK:
             return now
-        return self.cron_for(check).next_after(last_run - self.splay) + self.splay
+        try:
+            return self.cron_for(check).next_after(last_run - self.splay) + self.splay
+        except (cron.CronError, OverflowError) as e:
+            log.error("schedule of %s has no firing after its last run %s (%s); due now",
+                      check.name, last_run, e)
+            return now
 
     def due(self, checks: Iterable[type[Any]], last_runs: Mapping[str, datetime],
             now: datetime) -> list[type[Any]]:
@@ -141,11 +154,12 @@ class LastRuns:
             return {}
         except (OSError, ValueError):
             return {}  # unreadable: everything is due once, which is the safe side
+        checks = doc.get("checks") if isinstance(doc, dict) else None
         out = {}
-        for name, text in (doc.get("checks") or {}).items():
+        for name, text in (checks if isinstance(checks, dict) else {}).items():
             try:
                 out[name] = parse_time(text, name)
-            except SchemaError:
+            except (SchemaError, OverflowError):  # OverflowError: a year-1 time made UTC
                 continue
         return out
 

@@ -1,14 +1,17 @@
 """The durable outbox: each signed report is a file, written before any delivery.
 
 Write: temp file, fsync, rename, fsync dir. A report leaves the spool only when the
-collector acknowledged it (accepted or duplicate); one it refused moves to
-``dead-letter/`` with the reason beside it. Files sort by sequence number, so delivery
-is in order. Bounded by size (``max_bytes``) and age (``max_age_days``): when over, the
-oldest reports are dropped (never the newest) and ``gap.json`` remembers which; every
-report built carries that record as its ``gap`` field
-``{"dropped": N, "first_seq": S, "last_seq": S, "report_ids": [...]}`` (ids bounded),
-cumulative, until the collector acknowledged a report carrying its latest content (a
-carrier may itself be dropped). Several reports may carry the same record.
+collector acknowledged it (accepted or duplicate); one it refused, or one too large
+ever to be taken, moves to ``dead-letter/`` with the reason beside it. Files sort by
+sequence number, so delivery is in order. Bounded by size (``max_bytes``) and age
+(``max_age_days``): when over, the oldest reports are dropped (never the newest). Every
+report that will never reach the collector (dropped or dead-lettered) is remembered in
+``gap.json``; every report built carries that record as its ``gap`` field
+``{"dropped": N, "first_seq": S, "last_seq": S, "report_ids": [...], "reasons":
+{"spool_full": n, "too_large": n, "rejected": n}}`` (ids bounded), cumulative, until
+the collector acknowledged a report carrying its latest content (a carrier may itself be
+dropped). Several reports may carry the same record. An unreadable record is replaced by
+what can be read of it; the gap never stops a run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .state import fsync_dir, write_atomic
 
 log = logging.getLogger("hostpatrol.agent.spool")
 MAX_GAP_IDS = 100
+GAP_REASONS = ("spool_full", "too_large", "rejected")
 NAME = re.compile(r"^(\d{20})-([0-9a-f-]{36})\.jws$")
 
 
@@ -87,7 +91,7 @@ class Spool:
             dropped.append(item)
         if dropped:
             fsync_dir(self.root)
-            self._note_gap(dropped)
+            self._note_gap(dropped, "spool_full")
             log.warning("spool over its bounds: dropped %d oldest report(s) seq=%d..%d "
                         "cap_bytes=%d max_age_days=%g; the next report carries a gap marker",
                         len(dropped), dropped[0].seq, dropped[-1].seq, self.max_bytes,
@@ -101,17 +105,23 @@ class Spool:
             return {}
         except (OSError, ValueError):
             log.error("gap record unreadable path=%s", self.gap_path)
+            doc = {"gap": {"dropped": 1}}  # something was lost; say so rather than nothing
+        if not isinstance(doc, dict) or not isinstance(doc.get("gap"), dict):
             return {}
-        return doc if isinstance(doc, dict) and isinstance(doc.get("gap"), dict) else {}
+        carried = doc.get("carried_in")
+        return {"gap": _clean_gap(doc["gap"]),
+                "carried_in": [s for s in carried if _count(s) is not None]
+                if isinstance(carried, list) else []}
 
-    def _note_gap(self, dropped: list[Spooled]) -> None:
-        gap = self.gap() or {"dropped": 0, "first_seq": dropped[0].seq,
-                             "last_seq": dropped[0].seq, "report_ids": []}
-        gap["dropped"] += len(dropped)
-        gap["first_seq"] = min(gap["first_seq"], dropped[0].seq)
-        gap["last_seq"] = max(gap["last_seq"], dropped[-1].seq)
-        ids = gap["report_ids"] + [d.report_id for d in dropped]
+    def _note_gap(self, lost: list[Spooled], reason: str) -> None:
+        gap = self.gap() or {"dropped": 0, "first_seq": lost[0].seq,
+                             "last_seq": lost[0].seq, "report_ids": [], "reasons": {}}
+        gap["dropped"] += len(lost)
+        gap["first_seq"] = min(gap["first_seq"], lost[0].seq)
+        gap["last_seq"] = max(gap["last_seq"], lost[-1].seq)
+        ids = gap["report_ids"] + [d.report_id for d in lost]
         gap["report_ids"] = ids[:MAX_GAP_IDS]
+        gap["reasons"][reason] = gap["reasons"].get(reason, 0) + len(lost)
         # the content grew: reports that carried the older version no longer settle it
         write_atomic(self.gap_path, json.dumps({"gap": gap, "carried_in": []}).encode())
 
@@ -152,16 +162,24 @@ class Spool:
         fsync_dir(self.root)
         self._settle_gap(item)
 
-    def reject(self, item: Spooled, status: int, reason: str) -> Path:
-        """The collector refused it for good: move it aside with the reason."""
+    def reject(self, item: Spooled, status: int, reason: str, *,
+               why: str = "rejected") -> Path:
+        """It will never be taken (the collector refused it, or it is too large): move it
+        aside with the reason and note it in the gap record (``why``: a GAP_REASONS key)."""
         self.dead.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = self.dead / item.path.name
-        os.replace(item.path, target)
         target.with_suffix(".reason.json").write_text(
-            json.dumps({"status": status, "error": reason}), encoding="utf-8")
+            json.dumps({"status": status, "error": reason, "gap_reason": why}),
+            encoding="utf-8")
+        os.replace(item.path, target)
         fsync_dir(self.dead)
         fsync_dir(self.root)
+        self._note_gap([item], why)
         return target
+
+    def dead_letters(self) -> list[Path]:
+        """Reports moved to ``dead-letter/``, oldest first."""
+        return sorted(self.dead.glob("*.jws")) if self.dead.is_dir() else []
 
     def export(self, target: Path, *, remove: bool = False) -> int:
         """Write pending reports as JSON Lines (one JWS string per line); count them.
@@ -177,3 +195,23 @@ class Spool:
             for item in items:
                 self.acknowledge(item)
         return len(items)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and \
+        0 <= value < 2**63 else None
+
+
+def _clean_gap(gap: dict[str, Any]) -> dict[str, Any]:
+    """A gap record as read back, with every field of the right type (a damaged file
+    keeps what can be read and still counts as a gap)."""
+    first, last = _count(gap.get("first_seq")), _count(gap.get("last_seq"))
+    ids = gap.get("report_ids")
+    reasons = gap.get("reasons")
+    return {"dropped": max(1, _count(gap.get("dropped")) or 0),
+            "first_seq": first if first is not None else (last or 0),
+            "last_seq": last if last is not None else (first or 0),
+            "report_ids": [i for i in ids if isinstance(i, str)][:MAX_GAP_IDS]
+            if isinstance(ids, list) else [],
+            "reasons": {k: _count(reasons.get(k)) for k in GAP_REASONS
+                        if _count(reasons.get(k))} if isinstance(reasons, dict) else {}}

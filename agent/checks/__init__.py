@@ -1,5 +1,6 @@
 """The built-in checks, one module or package each, listed in BUILTIN_CHECKS (none self-registers).
-May import the agent's commands, each other's parsers and hostpatrol.shared; no other agent code.
+Text from the OS is decoded by the agent's one rule for it (ostext).
+May import the agent's commands and ostext, each other's parsers, hostpatrol.shared; nothing else.
 """
 
 from __future__ import annotations

@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
+from .. import ostext
 from .base import Check, Option, Outcome, worst
 
 MAX_MATCHES = 100_000
+MAX_ERROR_CHARS = 4200
 LOCATION_KEYS = frozenset({"name", "path", "max_age_hours", "min_size_bytes", "min_copies"})
 
 
@@ -72,7 +74,8 @@ def evaluate(location: Mapping[str, Any], files: list[FileStat], errors: list[st
         "name": name, "path": location["path"], "exists": base_exists, "copies": len(files),
         "newest_path": None, "newest_mtime": None, "newest_age_hours": None,
         "newest_size_bytes": None, "max_age_hours": max_age, "min_size_bytes": min_size,
-        "min_copies": min_copies, "violations": [], "errors": errors[:20],
+        "min_copies": min_copies, "violations": [],
+        "errors": [ostext.visible(e)[:MAX_ERROR_CHARS] for e in errors[:20]],
     }
     if not files:
         row["violations"].append(
@@ -82,8 +85,12 @@ def evaluate(location: Mapping[str, Any], files: list[FileStat], errors: list[st
         return row
     newest = max(files, key=lambda f: (f.mtime, f.path))
     age_h = round((now.timestamp() - newest.mtime) / 3600.0, 2)
-    row.update(newest_path=newest.path, newest_size_bytes=newest.size, newest_age_hours=age_h,
+    row.update(newest_path=ostext.visible(newest.path), newest_size_bytes=newest.size,
+               newest_age_hours=age_h,
                newest_mtime=format_time(datetime.fromtimestamp(newest.mtime, UTC)))
+    raw = ostext.raw_b64(newest.path)  # a file name may be any bytes: keep them exactly
+    if raw is not None:
+        row["newest_path_bytes"] = raw
     if max_age is not None and age_h > max_age:
         row["violations"].append(f"too old: newest is {age_h:g} h old (max {max_age:g} h)")
     if min_size is not None and newest.size < min_size:

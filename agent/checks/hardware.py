@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import psutil
 
+from .. import ostext
 from ..commands import CommandError
 from .base import Check, Outcome
 from .isolation.net import parse_ipv6_route, parse_proc_net_route
@@ -28,6 +29,7 @@ DMI_FIELDS = {
 }
 SKIP_DISKS = re.compile(r"^(loop|ram|zram|fd|sr)\d")
 STUB_RESOLVERS = {"127.0.0.53", "127.0.0.54"}
+MAX_ADDRESS = 64  # an IPv6 address with a zone is shorter; the schema's bound
 
 
 def parse_lsblk(text: str) -> list[dict[str, Any]]:
@@ -57,7 +59,8 @@ def parse_resolv_conf(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         f = line.split()
-        if len(f) >= 2 and f[0] == "nameserver" and f[1] not in out:
+        if len(f) >= 2 and f[0] == "nameserver" and f[1] not in out \
+                and len(f[1]) <= MAX_ADDRESS:  # longer is no address: not a server
             out.append(f[1])
     return out[:32]
 
@@ -69,7 +72,7 @@ def parse_resolvectl_dns(text: str) -> list[str]:
         _, sep, servers = line.partition("):") if "):" in line else line.partition(":")
         for s in servers.split() if sep else []:
             s = s.split("%")[0].split("#")[0]
-            if s not in out:
+            if s not in out and len(s) <= MAX_ADDRESS:
                 out.append(s)
     return out[:32]
 
@@ -93,7 +96,7 @@ class HardwareCheck(Check):
 
     def _read(self, rel: str) -> tuple[str | None, str | None]:
         try:
-            return (self.root / rel).read_text(encoding="utf-8", errors="replace")[:1_000_000], None
+            return ostext.read_text(self.root / rel, 1_000_000), None
         except PermissionError:
             return None, "needs root"
         except OSError as e:

@@ -13,12 +13,12 @@ import platform
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
 from hostpatrol.shared.report import format_time
 
+from .. import ostext
 from .base import Check, Option, Outcome
 from .software_policy import fingerprint, installed_packages, package_tool
 
@@ -43,7 +43,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 def read_text(path: str) -> str | None:
     """A small file's text, or None when it is absent or unreadable."""
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
+        return ostext.read_text(path)
     except OSError:
         return None
 
@@ -72,6 +72,9 @@ def interfaces(addrs: dict[str, list[Any]], stats: dict[str, Any]) -> list[dict[
     return out
 
 
+MAX_MACHINE_ID = 128  # 32 hex digits; a damaged file must not cost the whole result
+
+
 class InventoryCheck(Check):
     """Basic host identity; no privileges needed."""
 
@@ -93,7 +96,7 @@ class InventoryCheck(Check):
         """Gather identity facts."""
         os_release = parse_os_release(self.read("/etc/os-release") or "")
         uname = platform.uname()
-        machine_id = (self.read("/etc/machine-id") or "").strip() or None
+        machine_id = (self.read("/etc/machine-id") or "").strip()[:MAX_MACHINE_ID] or None
         freq = psutil.cpu_freq()
         data = {
             "hostname": socket.gethostname(),

@@ -23,6 +23,16 @@ def error_response(message: str, status: int, **extra: Any) -> Response:
     return resp
 
 
+def with_limits(resp: Response) -> Response:
+    """Tell agents the ingest limits, so they size their batches under them (answers to
+    ``POST /api/v1/reports``, its 413 and ``/healthz``, which agents use as a probe)."""
+    resp.headers["Hostpatrol-Max-Body-Bytes"] = str(current_app.config["MAX_CONTENT_LENGTH"])
+    resp.headers["Hostpatrol-Max-Report-Bytes"] = str(
+        current_app.extensions["hostpatrol.limits"].max_report_bytes)
+    resp.headers["Hostpatrol-Max-Batch"] = str(current_app.config["HOSTPATROL_MAX_BATCH"])
+    return resp
+
+
 def api_error(e: ApiError) -> Response:
     """An ``ApiError`` as the JSON error (registered on every API blueprint)."""
     return error_response(e.message, e.status)
@@ -48,7 +58,7 @@ def http_error(e: HTTPException) -> Response:
     if e.code == 413:
         REPORTS.labels(outcome="too_large").inc()
         limit = current_app.config["MAX_CONTENT_LENGTH"]
-        return error_response(f"request body is larger than {limit} bytes", 413)
+        return with_limits(error_response(f"request body is larger than {limit} bytes", 413))
     return error_response(e.description or e.name, e.code or 500)
 
 

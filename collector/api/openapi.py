@@ -11,6 +11,10 @@ from .openapi_findings import finding_schema
 from .openapi_findings import paths as findings_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+LIMITS_NOTE = ("Answers carry the ingest limits as headers, so agents size their batches "
+               "under them: Hostpatrol-Max-Body-Bytes (ingest.max_body_bytes), "
+               "Hostpatrol-Max-Report-Bytes (ingest.max_report_bytes), Hostpatrol-Max-Batch "
+               "(ingest.max_batch).")
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +46,21 @@ def document() -> dict[str, Any]:
         "clone_suspected_at": {"type": ["string", "null"]},
         "clone_reason": {"type": ["string", "null"]},
         "evidence_gap": {"type": ["object", "null"], "description": (
-            "the last gap marker the agent sent: reports its full spool had to drop"),
+            "the last gap marker the agent sent: reports that will never arrive (dropped "
+            "from its full spool, too large, refused), counted by reason"),
             "properties": {"dropped": {"type": "integer"},
                            "first_seq": {"type": ["integer", "null"]},
                            "last_seq": {"type": ["integer", "null"]},
                            "report_ids": {"type": "array", "items": {"type": "string"}},
+                           "reasons": {"type": "object", "properties": {
+                               k: {"type": "integer"}
+                               for k in ("spool_full", "too_large", "rejected")}},
+                           "reported_at": {"type": "string"}}},
+        "last_crash": {"type": ["object", "null"], "description": (
+            "the last run the agent told of that failed before its report was out"),
+            "properties": {"at": {"type": "string"}, "first_at": {"type": "string"},
+                           "command": {"type": "string"}, "error": {"type": "string"},
+                           "where": {"type": "string"}, "count": {"type": "integer"},
                            "reported_at": {"type": "string"}}},
     }}
     item = {"type": "object", "required": ["ok", "result"], "properties": {
@@ -90,6 +104,7 @@ def document() -> dict[str, Any]:
             }},
             "/api/v1/reports": {"post": {
                 "summary": "Deliver one signed report or a batch",
+                "description": LIMITS_NOTE,
                 "requestBody": {"required": True, "content": {
                     "application/jose": {"schema": {"type": "string",
                                                     "description": "JWS compact"}},
@@ -134,7 +149,8 @@ def document() -> dict[str, Any]:
             }},
             **findings_paths(secured),
             **agent_paths(secured),
-            "/healthz": {"get": {"summary": "Liveness", "responses": {
+            "/healthz": {"get": {"summary": "Liveness", "description": LIMITS_NOTE,
+                                 "responses": {
                 "200": {"description": "up", **_json({"type": "object"})},
                 **_errors(503)}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {

@@ -23,7 +23,7 @@ from ..metrics import INGEST_SECONDS, render
 from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
-from .base import api_error, error_response, http_error, int_arg, json_body
+from .base import api_error, error_response, http_error, int_arg, json_body, with_limits
 from .openapi import document
 
 log = logging.getLogger("hostpatrol.collector.api")
@@ -81,8 +81,8 @@ def post_reports() -> tuple[Response, int]:
         outcome = outcomes[0]
         INGEST_SECONDS.observe(time.perf_counter() - started)
         if outcome.outcome == "rejected":
-            return _refusal(outcome), outcome.status
-        return jsonify({**outcome.to_dict(), **extras}), outcome.status
+            return with_limits(_refusal(outcome)), outcome.status
+        return with_limits(jsonify({**outcome.to_dict(), **extras})), outcome.status
     body = json_body()
     items = body.get("reports") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
@@ -91,20 +91,20 @@ def post_reports() -> tuple[Response, int]:
     max_batch = current_app.config["HOSTPATROL_MAX_BATCH"]
     if len(items) > max_batch:
         msg = f"batch of {len(items)} reports; the limit is {max_batch}"
-        raise ApiError(msg, status=413)
+        return with_limits(error_response(msg, 413)), 413
     outcomes, extras = batcher.submit(list(items))
     INGEST_SECONDS.observe(time.perf_counter() - started)
     limited = [o for o in outcomes if o.status == 429]
     if limited and len(limited) == len(outcomes):
-        return _refusal(limited[0]), 429
-    return jsonify({
+        return with_limits(_refusal(limited[0])), 429
+    return with_limits(jsonify({
         "ok": True,
         "accepted": sum(o.outcome == "accepted" for o in outcomes),
         "duplicates": sum(o.outcome == "duplicate" for o in outcomes),
         "rejected": sum(o.outcome == "rejected" for o in outcomes),
         "results": [o.to_dict() for o in outcomes],
         **extras,
-    }), 200
+    })), 200
 
 
 def _refusal(outcome: Any) -> Response:
@@ -130,6 +130,8 @@ def host_dict(row: Any) -> dict[str, Any]:
         "clone_reason": row.clone_reason,
         "evidence_gap": ({**row.evidence_gap, "reported_at": format_time(row.evidence_gap_at)}
                          if row.evidence_gap and row.evidence_gap_at else None),
+        "last_crash": ({**row.last_crash, "reported_at": format_time(row.last_crash_at)}
+                       if row.last_crash and row.last_crash_at else None),
     }
 
 
@@ -173,8 +175,9 @@ def healthz() -> tuple[Response, int]:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as e:
         log.error("healthz database error=%r", str(e)[:200])
-        return jsonify({"ok": False, "error": "database unreachable", "status": 503}), 503
-    return jsonify({"ok": True, "database": "ok"}), 200
+        return with_limits(jsonify({"ok": False, "error": "database unreachable",
+                                    "status": 503})), 503
+    return with_limits(jsonify({"ok": True, "database": "ok"})), 200
 
 
 @meta.get("/metrics")

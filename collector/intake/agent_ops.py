@@ -4,9 +4,11 @@ Called for each verified report before it is stored, in the same transaction. A 
 used from a machine id other than the one enrolled, or a new report whose ``seq`` is
 not above the agent's last one (a re-sent duplicate is fine), marks the agent
 ``clone_suspected_at`` / ``clone_reason``; the mark stays until an admin re-enrolls the
-host. A report carrying a ``gap`` marker (its agent's full spool dropped older reports)
-is kept on the agent as ``evidence_gap`` / ``evidence_gap_at`` and shown with the host.
-A report whose ``meta.commands`` lists command ids marks them done.
+host. A report carrying a ``gap`` marker (reports its agent dropped from a full spool or
+dead-lettered) is kept on the agent as ``evidence_gap`` / ``evidence_gap_at``, and one
+carrying ``meta.last_crash`` (runs that died before their report) as ``last_crash`` /
+``last_crash_at``; both are shown with the host. A report whose ``meta.commands`` lists
+command ids marks them done.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .checkin import mark_done
 
 log = logging.getLogger("hostpatrol.collector.agent_ops")
 MAX_GAP_IDS = 50
+GAP_REASONS = ("spool_full", "too_large", "rejected")
+CRASH_TEXT = {"at": 40, "first_at": 40, "command": 40, "error": 1000, "where": 300}
 
 
 def clone_reasons(report: Report, enrolled_machine_id: str | None,
@@ -44,10 +48,26 @@ def gap_summary(gap: dict[str, Any]) -> dict[str, Any]:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     ids = gap.get("report_ids")
+    reasons = gap.get("reasons") if isinstance(gap.get("reasons"), dict) else {}
     return {"dropped": number("dropped") or 0, "first_seq": number("first_seq"),
             "last_seq": number("last_seq"),
             "report_ids": [str(i)[:64] for i in ids[:MAX_GAP_IDS]]
-            if isinstance(ids, list) else []}
+            if isinstance(ids, list) else [],
+            "reasons": {k: v for k in GAP_REASONS if isinstance(v := reasons.get(k), int)
+                        and not isinstance(v, bool) and 0 < v < 2**53}}
+
+
+def crash_summary(crash: Any) -> dict[str, Any] | None:
+    """The agent's ``meta.last_crash`` as stored: bounded texts and a count, or None when
+    it is not one."""
+    if not isinstance(crash, dict) or not isinstance(crash.get("error"), str):
+        return None
+    out: dict[str, Any] = {k: crash[k][:limit] for k, limit in CRASH_TEXT.items()
+                           if isinstance(crash.get(k), str)}
+    count = crash.get("count")
+    out["count"] = count if isinstance(count, int) and not isinstance(count, bool) and \
+        0 < count < 2**53 else 1
+    return out
 
 
 def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
@@ -84,6 +104,12 @@ def inspect_new(conn: sa.Connection, report: Report, row: Any, now: datetime) ->
             evidence_gap=gap, evidence_gap_at=now))
         log.warning("evidence gap agent=%s report=%s dropped=%s seq=%s-%s", report.agent_id,
                     report.report_id, gap["dropped"], gap["first_seq"], gap["last_seq"])
+    crash = crash_summary(report.meta.get("last_crash"))
+    if crash is not None:
+        conn.execute(agents.update().where(agents.c.id == report.agent_id).values(
+            last_crash=crash, last_crash_at=now))
+        log.warning("agent reported a failed run agent=%s report=%s at=%s error=%r",
+                    report.agent_id, report.report_id, crash.get("at"), crash["error"][:200])
     commands = report.meta.get("commands")
     if isinstance(commands, list):
         mark_done(conn, report.agent_id, commands, now)

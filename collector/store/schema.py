@@ -59,6 +59,9 @@ agents = sa.Table(
     # the last gap marker: reports the agent's full spool dropped (migration 0008)
     sa.Column("evidence_gap", sa.JSON),
     sa.Column("evidence_gap_at", UTCDateTime),
+    # the last failed run the agent told of: meta.last_crash (migration 0009)
+    sa.Column("last_crash", sa.JSON),
+    sa.Column("last_crash_at", UTCDateTime),
 )
 
 agent_keys = sa.Table(

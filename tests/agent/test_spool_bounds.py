@@ -29,7 +29,7 @@ def test_over_size_drops_oldest_never_newest_and_records_the_gap(tmp_path) -> No
     assert [d.seq for d in dropped] == [1, 2]
     assert [p.seq for p in spool.pending()] == [3, 4, 5]
     assert spool.gap() == {"dropped": 2, "first_seq": 1, "last_seq": 2,
-                           "report_ids": ids[:2]}
+                           "report_ids": ids[:2], "reasons": {"spool_full": 2}}
     tiny = Spool(tmp_path / "spool", max_bytes=1)
     tiny.enforce_bounds()
     assert [p.seq for p in tiny.pending()] == [5]  # the newest always stays

@@ -22,7 +22,7 @@ PACKAGE_DIRS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["set
 # Box → the only hostpatrol modules it may import (prefixes), beyond the one-way rule.
 ONLY = {
     "hostpatrol.agent.checks": ("hostpatrol.shared", "hostpatrol.agent.checks",
-                                "hostpatrol.agent.commands"),
+                                "hostpatrol.agent.commands", "hostpatrol.agent.ostext"),
     "hostpatrol.collector.store": ("hostpatrol.shared", "hostpatrol.collector.store"),
     "hostpatrol.collector.rules": ("hostpatrol.collector.rules", "hostpatrol.collector.policy"),
 }

@@ -18,13 +18,13 @@ import socket
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
+from ... import ostext
 from ...commands import CommandError
 from ..base import Check, CheckSkipped, Option, Outcome, worst
 from . import linux as lx
@@ -36,7 +36,7 @@ MAX_USERS = 5000
 
 def read_file(path: str) -> str:
     """A config file's text; raises OSError (FileNotFoundError, PermissionError…)."""
-    return Path(path).read_text(encoding="utf-8", errors="replace")
+    return ostext.read_text(path)
 
 
 def list_dir(path: str) -> list[str]:

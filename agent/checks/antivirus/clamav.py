@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ... import ostext
+
 HEADER_SIZE = 512
 SIGNED_KINDS = {".cvd": "cvd", ".cld": "cld", ".cud": "cud"}
 # Text signature databases ClamAV loads from its database directory (one signature a line).
@@ -38,7 +40,7 @@ class CvdHeader:
 
 def parse_cvd_header(head: bytes) -> CvdHeader | None:
     """Parse ``ClamAV-VDB:time:version:sigs:fl:md5:dsig:builder:stime``; None if not one."""
-    text = head[:HEADER_SIZE].decode("ascii", "replace").rstrip(" \x00\n")
+    text = ostext.decode(head[:HEADER_SIZE]).rstrip(" \x00\n")
     if not text.startswith("ClamAV-VDB:"):
         return None
     parts = text.split(":")

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 from hostpatrol.shared.clock import utcnow
 
+from ... import ostext
 from ...commands import CommandError, CommandResult, Runner, run_command
 
 
@@ -27,7 +28,7 @@ def read_tail(path: str, size: int) -> str:
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         f.seek(max(0, f.tell() - size))
-        return f.read().decode("utf-8", "replace")
+        return ostext.decode(f.read())
 
 
 def process_names() -> set[str]:

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from ... import ostext
 from . import clamav as clam
 from . import windows as win
 from .host import Host, base_product, try_run
@@ -90,7 +91,7 @@ def _databases(host: Host, p: dict[str, Any], db_dir: str) -> None:
             if kind == "text":
                 if host.size(path) <= MAX_TEXT_DB_BYTES:
                     entry["signatures"] = clam.count_text_signatures(
-                        host.head(path, MAX_TEXT_DB_BYTES).decode("utf-8", "replace"))
+                        ostext.decode(host.head(path, MAX_TEXT_DB_BYTES)))
             else:
                 hdr = clam.parse_cvd_header(host.head(path, clam.HEADER_SIZE))
                 if hdr is None:

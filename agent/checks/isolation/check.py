@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ... import ostext
 from ...commands import CommandError
 from ..base import Check, Option, Outcome, worst
 from .net import (
@@ -113,7 +114,7 @@ class IsolationCheck(Check):
 
     def _read(self, rel: str) -> str | None:
         try:
-            return (self.root / rel).read_text(encoding="utf-8", errors="replace")[:1_000_000]
+            return ostext.read_text(self.root / rel, 1_000_000)
         except OSError:
             return None
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import ostext
+
 MAX_INTERFACES = 256
 RTF_UP = 0x0001
 RTF_GATEWAY = 0x0002
@@ -50,7 +52,7 @@ def parse_proc_net_route(text: str) -> list[Route]:
                                              int(f[6]), int(f[7], 16))
         except ValueError:
             continue
-        if dest != 0 or mask != 0 or not flags & RTF_UP:
+        if dest != 0 or mask != 0 or not flags & RTF_UP or not 0 <= gw < 2**32:
             continue
         gateway = socket.inet_ntoa(struct.pack("<I", gw)) if flags & RTF_GATEWAY else None
         out.append(Route(f[0], gateway, "ipv4", metric))
@@ -66,11 +68,11 @@ def parse_ipv6_route(text: str) -> list[Route]:
             continue
         try:
             flags, metric = int(f[8], 16), int(f[5], 16)
-        except ValueError:
+            hop = ipaddress.IPv6Address(bytes.fromhex(f[4]))
+        except ValueError:  # AddressValueError too: not 16 bytes
             continue
         if not flags & RTF_UP:
             continue
-        hop = ipaddress.IPv6Address(bytes.fromhex(f[4]))
         out.append(Route(f[9], None if hop.is_unspecified else str(hop), "ipv6", metric))
     return out
 
@@ -99,13 +101,13 @@ def classify_interfaces(sys_class_net: Path) -> list[dict[str, Any]]:
             kind = "virtual"
         out.append({"name": name, "kind": kind,
                     "up": _read(d / "operstate").strip() == "up",
-                    "mac": _read(d / "address").strip() or None})
+                    "mac": _read(d / "address").strip()[:64] or None})  # 20 bytes: 59
     return out
 
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[:4096]
+        return ostext.read_text(path, 4096)
     except OSError:
         return ""
 

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ... import ostext
+
 MAX_DEVICES = 512
 _MODNAMES = {"usb_storage", "usb-storage"}
 
@@ -99,7 +101,7 @@ def sysfs_usb_storage(usb_devices: Path) -> list[dict[str, Any]]:
 
 def _text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()[:256]
+        return ostext.read_text(path, 4096).strip()[:256]
     except OSError:
         return ""
 

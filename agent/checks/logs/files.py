@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ... import ostext
+
 MAX_LINE_BYTES = 64 * 1024
 HEAD_BYTES = 1024  # fingerprint: the file's first bytes (or all of it when shorter)
 _COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".lz4")
@@ -106,7 +108,7 @@ def _read_from(path: Path, offset: int, budget: int,
                 return offset, lines, False  # partial line still being written
             offset += len(raw)
             lines += 1
-            sink(raw.decode("utf-8", errors="replace"))
+            sink(ostext.decode(raw))
         more = f.read(1) != b""
     return offset, lines, more
 

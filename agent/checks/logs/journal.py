@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ... import ostext
 from .parse import LogLine
 
 FIELDS = "MESSAGE,PRIORITY,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT,_COMM,SYSLOG_FACILITY"
@@ -52,7 +53,8 @@ def stream_command(argv: Sequence[str], timeout: float) -> Iterator[str]:
     env = {k: os.environ[k] for k in ("PATH", "HOME", "TMPDIR") if k in os.environ}
     env.update(LC_ALL="C", LANG="C", SYSTEMD_PAGER="", PAGER="cat", SYSTEMD_COLORS="0")
     with subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL, text=True, encoding=ostext.encoding(),
+                          errors=ostext.ERRORS,
                           env=env) as proc:
         stdout, stderr = proc.stdout, proc.stderr
         if stdout is None or stderr is None:  # cannot happen with PIPE; keeps types exact
@@ -97,17 +99,22 @@ def journal_argv(stream: str, cursor: str | None, *, max_priority: int, since_ho
     return argv
 
 
+def _field(value: Any) -> Any:
+    """A journal field as text: journalctl gives a field that is not UTF-8 as a list of
+    byte values (any field: MESSAGE, _COMM, SYSLOG_IDENTIFIER…)."""
+    if isinstance(value, list):
+        return ostext.decode(bytes(b for b in value if isinstance(b, int) and 0 <= b < 256))
+    return value
+
+
 def entry_to_line(entry: dict[str, Any]) -> LogLine:
     """A journal entry as a LogLine: source is the unit, else the identifier or command."""
-    message = entry.get("MESSAGE")
-    if isinstance(message, list):  # binary MESSAGE comes as a list of byte values
-        message = bytes(b for b in message if isinstance(b, int) and 0 <= b < 256).decode(
-            "utf-8", errors="replace")
-    program = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or ""
-    source = entry.get("_SYSTEMD_UNIT") or program or "unknown"
+    message = _field(entry.get("MESSAGE"))
+    program = _field(entry.get("SYSLOG_IDENTIFIER")) or _field(entry.get("_COMM")) or ""
+    source = _field(entry.get("_SYSTEMD_UNIT")) or program or "unknown"
     try:
         severity: int | None = int(entry.get("PRIORITY", ""))
-    except ValueError:
+    except (TypeError, ValueError):  # absent, or not a number
         severity = None
     return LogLine(str(source), str(message or ""), severity, program=str(program))
 

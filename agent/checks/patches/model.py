@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import ostext
 from ...commands import CommandError, CommandResult, Runner
 
 MAX_TEXT = 256
@@ -96,7 +97,7 @@ def read_text(path: str, limit: int = 4 << 20) -> str | None:
             size = os.fstat(f.fileno()).st_size
             if size > limit:
                 f.seek(size - limit)
-            return f.read(limit).decode("utf-8", errors="replace")
+            return ostext.decode(f.read(limit))
     except OSError:
         return None
 

@@ -18,12 +18,14 @@ from typing import Any, ClassVar, NamedTuple
 
 import psutil
 
+from ... import ostext
 from ...commands import CommandError
 from ..base import Check, Option, Outcome
 from . import linux as ports_linux
 from . import windows as win
 
 MAX_SOCKETS = 5000
+MAX_NAME = 256
 
 
 class Conn(NamedTuple):
@@ -55,10 +57,12 @@ class Listener:
     pid: int | None
     process: str | None
     user: str | None
+    process_bytes: str | None = None  # base64 of the name when it is not UTF-8 (ostext)
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form."""
-        return {k: getattr(self, k) for k in self.__slots__}
+        """The wire form (``process_bytes`` only when there are such bytes)."""
+        return {k: getattr(self, k) for k in self.__slots__
+                if k != "process_bytes" or self.process_bytes is not None}
 
 
 def listeners(conns: Iterable[Conn], proc: Callable[[int], ProcInfo]) -> list[Listener]:
@@ -82,8 +86,15 @@ def listeners(conns: Iterable[Conn], proc: Callable[[int], ProcInfo]) -> list[Li
         found.add(Listener(
             protocol=protocol, port=int(c.laddr[1]), address=str(c.laddr[0]).split("%")[0],
             family="ipv6" if c.family == socket.AF_INET6 else "ipv4",
-            pid=c.pid or None, process=info.name, user=info.user))
+            pid=c.pid or None, process=_shown(info.name), user=_shown(info.user),
+            process_bytes=ostext.raw_b64(info.name and info.name[:MAX_NAME])))
     return sorted(found, key=lambda x: (x.protocol, x.port, x.address, x.family, x.pid or -1))
+
+
+def _shown(text: str | None) -> str | None:
+    """A process or user name as reported: visible (:mod:`ostext`) and bounded; psutil
+    takes a long name from argv[0], which its process sets to anything."""
+    return None if text is None else ostext.visible(text[:MAX_NAME])[:MAX_NAME]
 
 
 def netstat_conns(rows: Iterable[win.NetstatRow]) -> list[Conn]:

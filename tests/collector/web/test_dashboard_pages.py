@@ -62,7 +62,8 @@ def test_dossier_shows_an_evidence_gap(w: WebApp) -> None:
         "extra": "<b>ignored</b>"})
     page = w.client("viewer").get(f"/hosts/{gapped}", base_url=BASE).text
     assert 'id="evidence-gap"' in page
-    assert "12 reports dropped by the agent (spool full), seq 3–14" in page
+    assert "12 reports the agent could not deliver, seq 3–14" in page
+    assert "12 dropped from its full spool" in page  # a record from before reasons existed
     assert "ignored" not in page  # only the counts and ids are kept
     plain = w.client("viewer").get(f"/hosts/{w.hosts['g1']}", base_url=BASE).text
     assert 'id="evidence-gap"' not in plain
@@ -70,6 +71,38 @@ def test_dossier_shows_an_evidence_gap(w: WebApp) -> None:
     assert {k: api["evidence_gap"][k] for k in ("dropped", "first_seq", "last_seq",
                                                 "report_ids")} == {
         "dropped": 12, "first_seq": 3, "last_seq": 14, "report_ids": ["r3", "r14"]}
+
+
+def test_dossier_shows_the_reasons_of_a_gap_and_the_last_failed_run(w: WebApp) -> None:
+    """An agent tells which reports will never come and why, and that runs died before
+    their report (meta.last_crash); the dossier and the host API show both, in both
+    languages, and keep only the known fields, bounded."""
+    crash = {"at": "2026-11-30T08:15:00.000Z", "first_at": "2026-11-30T06:00:00.000Z",
+             "command": "run", "count": 9, "where": "cycle.py:180 in _run",
+             "error": "KeyFileError: agent.key: <b>not a PEM key</b>", "secret": "x"}
+    host = w.enroll_host("g1", "crashy", meta={"last_crash": crash}, gap={
+        "dropped": 3, "first_seq": 7, "last_seq": 9, "report_ids": ["r7"],
+        "reasons": {"too_large": 2, "rejected": 1, "bogus": 5}})
+    page = w.client("viewer").get(f"/hosts/{host}", base_url=BASE).text
+    assert "3 reports the agent could not deliver, seq 7–9" in page
+    assert "2 too large for this collector" in page
+    assert "1 refused by this collector" in page
+    assert "dropped from its full spool" not in page
+    assert 'id="last-crash"' in page
+    assert ("2026-11-30T08:15:00.000Z (9 failed runs in a row since "
+            "2026-11-30T06:00:00.000Z): KeyFileError: agent.key: &lt;b&gt;not a PEM key"
+            "&lt;/b&gt;") in page
+    zh = w.client("viewer").get(f"/hosts/{host}", base_url=BASE,
+                                headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+    assert "客户端运行失败" in zh
+    assert "自 2026-11-30T06:00:00.000Z 起连续 9 次运行失败" in zh
+    assert "其中 2 份超出服务端大小限制" in zh
+    api = w.client("admin").get(f"/api/v1/hosts/{host}", base_url=BASE).json["host"]
+    assert api["evidence_gap"]["reasons"] == {"too_large": 2, "rejected": 1}
+    assert {k: v for k, v in api["last_crash"].items() if k != "reported_at"} == {
+        k: v for k, v in crash.items() if k != "secret"}
+    plain = w.client("viewer").get(f"/hosts/{w.hosts['g1']}", base_url=BASE).text
+    assert 'id="last-crash"' not in plain
 
 
 def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
