@@ -3,7 +3,9 @@
 ClamAV is read from its binaries, daemons, clamd.conf, database headers and logs;
 Microsoft Defender from Get-MpComputerStatus / Security Center (Windows) or ``mdatp health``;
 Sophos, ESET, Trellix/McAfee, CrowdStrike, SentinelOne and Kaspersky by process and install
-path. Needs read access to /var/log/clamav (root or group adm) for update and scan history.
+path; the Chinese products (360, Huorong, Qi An Xin, Rising, Kingsoft, Tencent) by Security
+Center name, process and install path (``products_cn``). Needs read access to
+/var/log/clamav (root or group adm) for update and scan history.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hostpatrol.shared.report import format_time
 
 from ..base import Check, Option, Outcome, worst
 from . import products as gather
+from . import products_cn
 from .host import Host, base_product, try_run
 
 _ORDER = {"ok": 0, "warn": 1, "fail": 2}
@@ -152,12 +155,22 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
         "running": any(p["running"] for p in products),
         "realtime_protection": any(rt) if rt else None,
         "newest_signature_age_days": min(sig_ages) if sig_ages else None,
+        "signature_age_known": _age_known(products, now),
         "last_scan_age_days": min(scan_ages) if scan_ages else None,
         "detections_total": sum(len(p["detections"]) for p in products),
         "uncleaned_detections": uncleaned,
         "issues": host_issues,
     }
     return overall, {"products": rows, "summary": summary}
+
+
+def _age_known(products: list[dict[str, Any]], now: datetime) -> bool | None:
+    """Whether a running product's signatures are dated (or flagged current by it)."""
+    running = [p for p in products if p["running"]]
+    if not running:
+        return None
+    return any(_age(now, p["signature_time"]) is not None or p["signatures_current"] is True
+               for p in running)
 
 
 class AntivirusCheck(Check):
@@ -203,6 +216,7 @@ class AntivirusCheck(Check):
             if mde is not None:
                 products.append(mde)
         products.extend(known_products(self.host))
+        products.extend(products_cn.detect(self.host, products))
         status, data = summarize(products, self.host.now(), float(c["signature_max_age_days"]),
                                  float(c["scan_max_age_days"]))
         data["unavailable_sources"] = sources
