@@ -112,9 +112,17 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    """Write unit files for unattended runs (systemd timer or daemon, or cron)."""
+    """Write unit files for unattended runs (systemd timer or daemon, cron, Windows task)."""
     from .install import install_cron, install_systemd, installed_exe
 
+    if args.windows:
+        from .wininstall import cli_install
+
+        return cli_install(args.dest, args.exe or installed_exe(), remove=args.remove,
+                           register=not args.no_register)
+    if args.remove or args.no_register:
+        print("error: --remove and --no-register go with --windows", file=sys.stderr)
+        return 2
     exe = args.exe or installed_exe()
     state_dir = str(_config(args).state_dir)
     if args.systemd:
@@ -224,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     for parser, default in ((p, None), (common, argparse.SUPPRESS)):
         parser.add_argument("--config", default=default,
-                            help="agent.yaml (default /etc/hostpatrol/agent.yaml when present)")
+                            help="agent.yaml (default /etc/hostpatrol/agent.yaml, on Windows "
+                                 "%%ProgramData%%\\hostpatrol\\agent.yaml, when present)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -254,9 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--systemd", action="store_true", help="service + timer (run --once)")
     g.add_argument("--cron", action="store_true", help="a cron.d entry (run --once)")
+    g.add_argument("--windows", action="store_true",
+                   help="a scheduled task running `run --once` as SYSTEM every 15 minutes")
     s.add_argument("--daemon", action="store_true",
                    help="with --systemd: one long-running `daemon` service, no timer")
-    s.add_argument("--dest", help="target dir (default /etc/systemd/system or /etc/cron.d)")
+    s.add_argument("--remove", action="store_true",
+                   help="with --windows: delete the scheduled task")
+    s.add_argument("--no-register", action="store_true",
+                   help="with --windows: only write the task XML (e.g. for a GPO)")
+    s.add_argument("--dest", help="target dir (default /etc/systemd/system, /etc/cron.d, "
+                                  "or %%ProgramData%%\\hostpatrol for --windows)")
     s.add_argument("--exe", help="path of hostpatrol-agent (default: this one)")
     s.set_defaults(func=cmd_install)
     s = sub.add_parser("export", parents=[common],

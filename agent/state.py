@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import filelock
+
+O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation of what is written
 
 
 class StateError(Exception):
@@ -27,7 +30,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         write_private_atomic(path, data)
         return
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -38,7 +41,9 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable."""
+    """Make a rename in ``path`` durable (Windows cannot open a directory; NTFS journals)."""
+    if sys.platform == "win32":
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
