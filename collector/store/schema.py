@@ -59,6 +59,10 @@ agents = sa.Table(
     # the last gap marker: reports the agent's full spool dropped (migration 0008)
     sa.Column("evidence_gap", sa.JSON),
     sa.Column("evidence_gap_at", UTCDateTime),
+    # from the newest inventory (osfamilies.from_inventory; migration 0009)
+    sa.Column("os_family", sa.String(16)),
+    sa.Column("os_distro", sa.String(64)),
+    sa.Column("os_desktop", sa.Boolean),  # a terminal OS (Kylin Desktop, Windows 11, ...)
 )
 
 agent_keys = sa.Table(

@@ -40,12 +40,15 @@ EVENTS = {
 RULE_TITLES = {
     "Disk used": _l("Disk used"), "Inodes used": _l("Inodes used"),
     "Security updates pending": _l("Security updates pending"),
+    "Updates pending that may be security fixes":
+        _l("Updates pending that may be security fixes"),
     "Reboot required after patching": _l("Reboot required after patching"),
     "Package index is stale": _l("Package index is stale"),
     "No antivirus installed": _l("No antivirus installed"),
     "Antivirus not running": _l("Antivirus not running"),
     "Antivirus real-time protection off": _l("Antivirus real-time protection off"),
     "Antivirus signatures old": _l("Antivirus signatures old"),
+    "Antivirus signature age unknown": _l("Antivirus signature age unknown"),
     "Last antivirus scan too old": _l("Last antivirus scan too old"),
     "Malware detected": _l("Malware detected"),
     "Malware detected and not cleaned": _l("Malware detected and not cleaned"),

@@ -31,7 +31,7 @@ def test_packaged_default_is_configs_policy_yaml() -> None:
     ("  - {id: x, kind: treshold, check: disk}", "unknown kind 'treshold'; did you mean "
                                                 "'threshold'?"),
     ("  - {id: x, kind: count, check: dsk, path: a}", "unknown check 'dsk'; did you mean 'disk'"),
-    ("  - {id: x, kind: count, check: disk, path: a, level: V}", "rules[32].level: must be one"),
+    ("  - {id: x, kind: count, check: disk, path: a, level: V}", "rules[34].level: must be one"),
     ("  - {id: x, kind: count, check: disk, pth: a}", "unknown option 'pth'; did you mean "
                                                      "'path'?"),
     ("  - {id: disk-used, kind: count, check: disk, path: a}", "duplicate rule id"),
