@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .host import Host, base_product
+from .host import Host
+from .known import KnownProduct, known_products
 
 MAX_SIGNATURE_FILES = 500
 
@@ -86,27 +87,17 @@ def detect(host: Host, found: Sequence[dict[str, Any]],
            table: Sequence[CnProduct] = CN_PRODUCTS) -> list[dict[str, Any]]:
     """Products of the table running or installed here that no other source named."""
     named = {k.key for p in found if (k := match_name(p["name"], table)) is not None}
-    procs = host.processes()
     windows = host.system == "Windows"
-    out = []
-    for product in table:
-        if product.key in named:
-            continue
-        names = product.win_processes if windows else product.linux_processes
-        running = [n for n in names if n in procs]
-        paths = [] if windows else [d for d in product.linux_paths if host.exists(d)]
-        if not running and not paths:
-            continue
-        p = base_product(product.name, product.vendor, "process")
-        p["running"] = bool(running)
-        p["notes"].append(f"processes: {', '.join(running) or 'none'}; "
-                          f"paths: {', '.join(paths) or 'none'}")
+    todo = {product.name: product for product in table if product.key not in named}
+    rows = [KnownProduct(p.name, p.vendor, p.win_processes if windows else p.linux_processes,
+                         () if windows else p.linux_paths) for p in todo.values()]
+    out = known_products(host, rows, unreadable=None)
+    for p in out:
         if windows:
-            _date_signatures(p, product, host)
+            _date_signatures(p, todo[p["name"]], host)
         else:
             p["notes"].append("signature date not readable: no public source says where "
                               "this edition keeps it")
-        out.append(p)
     return out
 
 
