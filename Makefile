@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean windows-zip
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("hostpatrol needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -34,6 +34,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python bench/run.py $(BENCH)
+
+## The Windows package: dist/hostpatrol-agent-<version>-win_amd64.zip (docs/unattended.md).
+windows-zip: $(STAMP)
+	$(BIN)/python scripts/build_windows_zip.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .ruff_cache

@@ -116,7 +116,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    """Write unit files for unattended runs (systemd timer or daemon, or cron)."""
+    """Write unit files for unattended runs (systemd timer or daemon, cron, Windows task)."""
     from .install import install_cron, install_systemd, installed_exe
 
     if args.rsyslog:
@@ -128,6 +128,14 @@ def cmd_install(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
         print("next: systemctl restart rsyslog (the logs check then reads real priorities)")
         return 0
+    if args.windows:
+        from .wininstall import cli_install
+
+        return cli_install(args.dest, args.exe or installed_exe(), remove=args.remove,
+                           register=not args.no_register)
+    if args.remove or args.no_register:
+        print("error: --remove and --no-register go with --windows", file=sys.stderr)
+        return EX_USAGE
     exe = args.exe or installed_exe()
     state_dir = str(_config(args).state_dir)
     if args.systemd:
@@ -256,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     for parser, default in ((p, None), (common, argparse.SUPPRESS)):
         parser.add_argument("--config", default=default,
-                            help="agent.yaml (default /etc/hostpatrol/agent.yaml when present)")
+                            help="agent.yaml (default /etc/hostpatrol/agent.yaml, on Windows "
+                                 "%%ProgramData%%\\hostpatrol\\agent.yaml, when present)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -290,10 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rsyslog", action="store_true",
                    help="an rsyslog drop-in (and logrotate entry) writing errors and logins "
                         "with their priority, for the logs check on hosts without journald")
+    g.add_argument("--windows", action="store_true",
+                   help="a scheduled task running `run --once` as SYSTEM every 15 minutes")
     s.add_argument("--daemon", action="store_true",
                    help="with --systemd: one long-running `daemon` service, no timer")
-    s.add_argument("--dest", help="target dir (default /etc/systemd/system, /etc/cron.d, or "
-                                  "/etc/rsyslog.d and /etc/logrotate.d)")
+    s.add_argument("--remove", action="store_true",
+                   help="with --windows: delete the scheduled task")
+    s.add_argument("--no-register", action="store_true",
+                   help="with --windows: only write the task XML (e.g. for a GPO)")
+    s.add_argument("--dest", help="target dir (default /etc/systemd/system, /etc/cron.d, "
+                                  "/etc/rsyslog.d and /etc/logrotate.d, or "
+                                  "%%ProgramData%%\\hostpatrol for --windows)")
     s.add_argument("--exe", help="path of hostpatrol-agent (default: this one)")
     s.set_defaults(func=cmd_install)
     s = sub.add_parser("export", parents=[common],

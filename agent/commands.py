@@ -39,7 +39,11 @@ class CommandResult:
 
 Runner = Callable[[Sequence[str], float], CommandResult]
 
-_ENV_KEEP = ("PATH", "HOME", "SYSTEMROOT", "TMPDIR")
+_ENV_KEEP = ("PATH", "HOME", "SYSTEMROOT", "TMPDIR",
+             # Windows: what PowerShell, WMI/CIM and the system tools expect to find
+             "WINDIR", "SYSTEMDRIVE", "TEMP", "TMP", "PATHEXT", "COMSPEC", "PROGRAMDATA",
+             "PROGRAMFILES", "PROGRAMFILES(X86)", "PROGRAMW6432", "USERPROFILE", "APPDATA",
+             "LOCALAPPDATA", "PROCESSOR_ARCHITECTURE", "NUMBER_OF_PROCESSORS")
 
 
 def run_command(argv: Sequence[str], timeout: float = 30.0) -> CommandResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,21 @@ from .checks.base import Check
 DEFAULT_CONFIG = Path("/etc/hostpatrol/agent.yaml")
 DEFAULT_STATE_DIR = Path("/var/lib/hostpatrol")
 
+
+def platform_defaults(platform: str | None = None,
+                      environ: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """The default config file and state dir: /etc and /var/lib, or %ProgramData% on Windows."""
+    if (platform or sys.platform) != "win32":
+        return DEFAULT_CONFIG, DEFAULT_STATE_DIR
+    env = os.environ if environ is None else environ
+    base = Path(env.get("ProgramData") or env.get("PROGRAMDATA") or r"C:\ProgramData")
+    return base / "hostpatrol" / "agent.yaml", base / "hostpatrol" / "state"
+
 BASE_SPEC: dict[str, Field] = {
     "state_dir": Field((str, type(None)), None,
                        "key, sequence counter, spool and log cursors "
-                       "(default /var/lib/hostpatrol; $HOSTPATROL_STATE_DIR wins)"),
+                       "(default /var/lib/hostpatrol, on Windows %ProgramData%\\hostpatrol\\state; "
+                       "$HOSTPATROL_STATE_DIR wins)"),
     "delivery": Field(dict, doc="how reports reach the collector", children={
         "timeout_seconds": Field((int, float), 20, "HTTP timeout for one request"),
         "batch_size": Field(int, 50, "most reports sent in one request"),
@@ -74,7 +86,7 @@ class AgentConfig:
     def state_dir(self) -> Path:
         """Where the agent keeps its state."""
         env = os.environ.get("HOSTPATROL_STATE_DIR")
-        return Path(env or self.settings["state_dir"] or DEFAULT_STATE_DIR).absolute()
+        return Path(env or self.settings["state_dir"] or platform_defaults()[1]).absolute()
 
     def check_options(self, name: str) -> dict[str, Any]:
         """The options for check ``name`` without ``enabled``."""
@@ -93,8 +105,9 @@ def load_agent_config(path: Path | None, checks: Iterable[type[Check]]) -> Agent
         c.name: Field(dict, doc=f"options of the {c.name} check", children=check_spec(c))
         for c in checks
     })
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
+    default = platform_defaults()[0]
+    if path is None and default.exists():
+        path = default
     if path is None:
         settings = validate({}, spec, source="(defaults)")
         source = "(defaults)"

@@ -122,10 +122,11 @@ HOSTPATROL_STATE_DIR={state_dir}
 def windows_task(exe: str = r"C:\Program Files\hostpatrol\hostpatrol-agent.exe") -> str:
     """A Task Scheduler definition: every 15 minutes as SYSTEM, below-normal priority."""
     return f"""\
-<?xml version="1.0" encoding="UTF-8"?>
+<?xml version="1.0" encoding="UTF-16"?>
 <!-- hostpatrol agent: run the due checks every 15 minutes as SYSTEM.
-     Import: Register-ScheduledTask -TaskName hostpatrol-agent
-             -Xml (Get-Content hostpatrol-agent-task.xml | Out-String) -->
+     Written as UTF-16 LE with a byte-order mark, the only form schtasks /XML takes.
+     Registered by the agent's "install" command with its windows option, or (elevated):
+     schtasks /Create /TN hostpatrol-agent /XML hostpatrol-agent-task.xml /F -->
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
     <Description>hostpatrol agent: unattended host inspection</Description>
@@ -192,6 +193,9 @@ def installed_exe() -> str:
     argv0 = Path(sys.argv[0])
     if argv0.name.startswith("hostpatrol-agent") and argv0.exists():
         return str(argv0.absolute())
+    exe = argv0.with_name("hostpatrol-agent.exe")  # Windows console-script launcher
+    if sys.platform == "win32" and exe.exists():
+        return str(exe.absolute())
     return DEFAULT_EXE
 
 
@@ -218,12 +222,19 @@ def install_rsyslog(rsyslog_dest: Path, logrotate_dest: Path,
             + _write(logrotate_dest, {LOGROTATE_NAME: logrotate_entry(log_file)}))
 
 
+def encode(name: str, text: str) -> bytes:
+    """A file's bytes: UTF-16 LE with a BOM for the Windows task XML, else UTF-8."""
+    if name.endswith("-task.xml"):
+        return b"\xff\xfe" + text.encode("utf-16-le")
+    return text.encode("utf-8")
+
+
 def _write(dest: Path, files: dict[str, str]) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for name, text in files.items():
         path = dest / name
-        write_atomic(path, text.encode("utf-8"), mode=0o644)
+        write_atomic(path, encode(name, text), mode=0o644)
         os.chmod(path, 0o644)
         out.append(path)
     return out

@@ -21,7 +21,7 @@ from hostpatrol.shared.keys import key_id
 from hostpatrol.shared.report import MAX_ERROR_CHARS, CheckResult, Report, validate_report
 
 from . import ostext, wirecheck
-from .checks.base import Check, CheckSkipped
+from .checks.base import Check, CheckFailed, CheckSkipped
 
 log = logging.getLogger("hostpatrol.agent.runner")
 
@@ -67,6 +67,8 @@ def run_one(check: Check) -> CheckResult:
             box["outcome"] = check.collect()
         except CheckSkipped as e:
             box["skipped"] = str(e) or "not applicable"
+        except CheckFailed as e:  # an expected condition: the message is the error
+            box["error"] = str(e) or "check failed"
         except Exception as e:  # noqa: BLE001 - one check never kills the run
             box["error"] = f"{type(e).__name__}: {e}"
             log.exception("check crashed check=%s", check.name)

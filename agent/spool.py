@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .state import fsync_dir, write_atomic
+from .state import O_BINARY, fsync_dir, write_atomic
 
 log = logging.getLogger("hostpatrol.agent.spool")
 MAX_GAP_IDS = 100
@@ -63,7 +63,7 @@ class Spool:
         name = f"{seq:020d}-{report_id}.jws"
         final = self.root / name
         tmp = self.root / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o600)
         try:
             os.write(fd, jws.encode("ascii") + b"\n")
             os.fsync(fd)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from . import filelock
 
 SEQ_NAME = re.compile(r"^(\d{20})-")  # a spooled or dead-lettered report's file name
+O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation of what is written
 
 
 class StateError(Exception):
@@ -35,7 +37,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         write_private_atomic(path, data)
         return
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | O_BINARY, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -46,7 +48,9 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable."""
+    """Make a rename in ``path`` durable (Windows cannot open a directory; NTFS journals)."""
+    if sys.platform == "win32":
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

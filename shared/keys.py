@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -83,14 +84,18 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod") and sys.platform != "win32":
+            os.fchmod(fd, 0o600)
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if sys.platform == "win32":
+        return  # a directory cannot be opened for fsync there; NTFS journals the rename
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -109,13 +114,18 @@ def save_private_key(path: Path, key: Ed25519PrivateKey) -> None:
 
 
 def check_private_mode(path: Path) -> None:
-    """Refuse a secret file that group or others may read or write."""
+    """Refuse a secret file that group or others may read or write (POSIX mode bits).
+
+    Windows has no such bits (``st_mode`` says 0o666 for every writable file): there the
+    state directory's ACL, set by ``install --windows``, keeps the key to SYSTEM and
+    Administrators.
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError as e:
         msg = f"{path}: key file not found"
         raise KeyFileError(msg) from e
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if sys.platform != "win32" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         msg = (
             f"{path}: key file mode is {stat.S_IMODE(st.st_mode):04o}; it must not be "
             f"readable by group or others (run: chmod 600 {path})"

@@ -19,6 +19,10 @@ class CheckSkipped(Exception):
     """The check does not apply here (e.g. no package manager it knows); says why."""
 
 
+class CheckFailed(Exception):
+    """The check applies here but cannot establish its facts; the message says why."""
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One tunable of a check: its type, default and a line of documentation."""

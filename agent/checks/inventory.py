@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psutil
+from hostpatrol.shared.osfamily import identify
 from hostpatrol.shared.report import format_time
 
 from .. import ostext
@@ -23,6 +24,9 @@ from .base import Check, Option, Outcome
 from .software_policy import fingerprint, installed_packages, package_tool
 
 MAC_FAMILIES = {getattr(psutil, "AF_LINK", -1), getattr(socket, "AF_PACKET", -2)}
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+# os-release keys reported as they are (lower-case); the distribution rules read them.
+OS_KEYS = ("ID_LIKE", "VERSION_CODENAME", "PLATFORM_ID", "VARIANT_ID", "VERSION_US")
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -38,6 +42,33 @@ def parse_os_release(text: str) -> dict[str, str]:
             value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         out[key.strip()] = value
     return out
+
+
+def os_facts(os_release: dict[str, str], system: str, release: str,
+             edition: str | None = None) -> dict[str, Any]:
+    """The inventory's ``os`` object: os-release fields, or the platform's on Windows/macOS."""
+    if system == "Windows":
+        name = "Windows"
+        pretty = " ".join(p for p in (name, release, edition) if p)
+        out: dict[str, Any] = {"system": system, "name": name, "id": "windows",
+                               "version": release or None, "pretty_name": pretty,
+                               "edition": edition}
+    else:
+        out = {"system": system, "name": os_release.get("NAME", system),
+               "id": os_release.get("ID"), "version": os_release.get("VERSION_ID", release),
+               "pretty_name": os_release.get("PRETTY_NAME", f"{system} {release}")}
+        out.update({k.lower(): os_release[k][:256] for k in OS_KEYS if k in os_release})
+    out["identity"] = identify(out, system).to_dict()
+    return out
+
+
+def read_os_release(read: Callable[[str], str | None]) -> dict[str, str]:
+    """os-release(5): /etc/os-release, else /usr/lib/os-release (never both)."""
+    for path in OS_RELEASE:
+        text = read(path)
+        if text is not None:
+            return parse_os_release(text)
+    return {}
 
 
 def read_text(path: str) -> str | None:
@@ -94,21 +125,15 @@ class InventoryCheck(Check):
 
     def collect(self) -> Outcome:
         """Gather identity facts."""
-        os_release = parse_os_release(self.read("/etc/os-release") or "")
         uname = platform.uname()
+        edition = platform.win32_edition() if uname.system == "Windows" else None
         machine_id = (self.read("/etc/machine-id") or "").strip()[:MAX_MACHINE_ID] or None
         freq = psutil.cpu_freq()
         data = {
             "hostname": socket.gethostname(),
             "fqdn": socket.getfqdn(),
             "machine_id": machine_id,
-            "os": {
-                "system": uname.system,
-                "name": os_release.get("NAME", uname.system),
-                "id": os_release.get("ID"),
-                "version": os_release.get("VERSION_ID", uname.release),
-                "pretty_name": os_release.get("PRETTY_NAME", f"{uname.system} {uname.release}"),
-            },
+            "os": os_facts(read_os_release(self.read), uname.system, uname.release, edition),
             "kernel": uname.release,
             "arch": uname.machine,
             "cpu": {

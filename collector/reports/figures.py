@@ -5,8 +5,10 @@ be frozen (canonical JSON + sha256) and rendered again byte for byte.
 
 Definitions (the report states them too):
 - scope: hosts approved before the period ended and not revoked before it began;
-  terminals are hosts tagged ``terminal`` or running a desktop OS (Windows other than
-  Server, macOS); every other host is a server (tag ``server`` forces it).
+  terminals are hosts tagged ``terminal`` or running a desktop OS (by the newest inventory:
+  Windows other than Server, macOS, Kylin/UOS desktop, Deepin, openKylin; without one, by
+  the OS name); every other host is a server (tag ``server`` forces it). Xinchuang (信创):
+  hosts whose newest inventory shows a domestic OS (``hostpatrol.shared.osfamily``).
 - checked (per area): hosts in scope with at least one applicable result (not skipped,
   not an error) of the area's check in the period; coverage = checked / hosts in scope.
 - passed: checked hosts without an unrectified finding of the area at the end of the
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 
 from ..policy import loader
 from ..policy.model import level_name
+from ..store import osfamilies
 from ..store.schema import agents, check_results, finding_events, findings, host_profiles
 from .period import Period
 
@@ -44,13 +47,17 @@ DESKTOP_MARKERS = ("macos", "mac os", "darwin")
 LEVEL_EVENTS = ("opened", "reopened", "level_raised", "level_lowered")
 
 
-def host_class(os_name: str | None, tags: list[str] | None) -> str:
-    """``server`` or ``terminal`` (tags win; else the OS name decides)."""
+def host_class(os_name: str | None, tags: list[str] | None,
+               desktop: bool | None = None) -> str:
+    """``server`` or ``terminal`` (tags win; then the inventory's desktop flag, so a Kylin or
+    UOS desktop is a terminal; else the OS name decides)."""
     tags = tags or []
     if "terminal" in tags:
         return "terminal"
     if "server" in tags:
         return "server"
+    if desktop is not None:
+        return "terminal" if desktop else "server"
     name = (os_name or "").lower()
     if name.startswith("windows") and "server" not in name:
         return "terminal"
@@ -64,7 +71,8 @@ def _iso(value: datetime | None) -> str | None:
 def _scope(conn: sa.Connection, period: Period) -> dict[str, sa.Row]:
     rows = conn.execute(
         sa.select(agents.c.id, agents.c.hostname, agents.c.os_name, agents.c.group_name,
-                  host_profiles.c.tags)
+                  host_profiles.c.tags, agents.c.os_family, agents.c.os_distro,
+                  agents.c.os_desktop)
         .select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
         .where(agents.c.status != "pending", agents.c.enrolled_at < period.end,
                sa.or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= period.start))
@@ -190,7 +198,9 @@ def compute(conn: sa.Connection, period: Period, now: datetime) -> dict[str, Any
     """Every figure of the report for ``period`` as of ``now`` (JSON-safe)."""
     as_of = min(period.end, now)
     scope = _scope(conn, period)
-    classes = [host_class(r.os_name, r.tags) for r in scope.values()]
+    classes = [host_class(r.os_name, r.tags, r.os_desktop) for r in scope.values()]
+    families = osfamilies.summarize((r.os_family, r.os_distro, r.os_name, 1)
+                                    for r in scope.values())
     problems = _findings(conn, period, as_of, scope)
     states = [p["state"] for p in problems]
     found = len(problems)
@@ -203,7 +213,9 @@ def compute(conn: sa.Connection, period: Period, now: datetime) -> dict[str, Any
                    "complete": now >= period.end},
         "generated_at": _iso(now),
         "scope": {"hosts": len(scope), "servers": classes.count("server"),
-                  "terminals": classes.count("terminal")},
+                  "terminals": classes.count("terminal"), "xinchuang": families["xinchuang"],
+                  "families": families["families"],
+                  "xinchuang_distros": families["xinchuang_distros"]},
         "verdict": {"pass": open_major == 0 and overdue == 0, "open_major": open_major,
                     "overdue": overdue},
         "incidents": sum(p["incident"] for p in problems),

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from hostpatrol.shared.report import Report
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .osfamilies import from_inventory
 from .schema import UTCDateTime, agents, check_results, host_latest, host_profiles, reports
 
 STATUS_RANK = {"ok": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
@@ -117,6 +118,12 @@ def _statements(dialect: str) -> _Statements:
                                            agents.c.agent_version),
             os_name=sa.func.coalesce(sa.bindparam("os_name", type_=sa.String),
                                      agents.c.os_name),
+            os_family=sa.func.coalesce(sa.bindparam("os_family", type_=sa.String),
+                                       agents.c.os_family),
+            os_distro=sa.func.coalesce(sa.bindparam("os_distro", type_=sa.String),
+                                       agents.c.os_distro),
+            os_desktop=sa.func.coalesce(sa.bindparam("os_desktop", type_=sa.Boolean),
+                                        agents.c.os_desktop),
             last_seen_at=sa.bindparam("now", type_=UTCDateTime),
             last_report_at=sa.case(
                 (forward, sa.bindparam("created_at", type_=UTCDateTime)),
@@ -155,7 +162,8 @@ class _Sender:
         self.now = dict(row._mapping)
         self.update: dict[str, Any] = {"agent_id": row.id, "hostname": None,
                                        "agent_version": None, "os_name": None, "seq": None,
-                                       "created_at": None}
+                                       "created_at": None, "os_family": None,
+                                       "os_distro": None, "os_desktop": None}
 
     def advance(self, report: Report, now: datetime) -> None:
         """Apply ``report`` to the in-memory row the way the UPDATE applies it in SQL."""
@@ -228,6 +236,8 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
             if key not in latest or latest[key] <= r.started_at:
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
+                if r.check == "inventory" and (os_columns := from_inventory(r.data)):
+                    sender.update.update(os_columns)
         plan.append((i, pk, before, newest))
     ids = _result_ids(conn, st, results)
     stale: set[tuple[str, str]] = set()

@@ -62,6 +62,10 @@ agents = sa.Table(
     # the last failed run the agent told of: meta.last_crash (migration 0009)
     sa.Column("last_crash", sa.JSON),
     sa.Column("last_crash_at", UTCDateTime),
+    # from the newest inventory (osfamilies.from_inventory; migration 0010)
+    sa.Column("os_family", sa.String(16)),
+    sa.Column("os_distro", sa.String(64)),
+    sa.Column("os_desktop", sa.Boolean),  # a terminal OS (Kylin Desktop, Windows 11, ...)
 )
 
 agent_keys = sa.Table(

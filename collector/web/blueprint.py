@@ -55,6 +55,7 @@ def _setup(state: BlueprintSetupState) -> None:
     env = app.jinja_env
     env.globals.update(can=authz.can, LANGUAGES=LANGUAGES, check_label=labels.check_label,
                        status_label=labels.status_label, role_label=labels.role_label,
+                       family_label=labels.family_label, distro_label=labels.distro_label,
                        nav_extra=app.extensions.setdefault(NAV_KEY, []),
                        lang=select_locale,
                        tz_name=lambda: settings("dashboard")["timezone"])

@@ -1,4 +1,4 @@
-"""Translatable names for check areas, statuses and roles shown on the dashboard."""
+"""Translatable names for check areas, statuses, OS families and roles on the dashboard."""
 
 from __future__ import annotations
 
@@ -16,6 +16,17 @@ STATUSES = {
     "ok": _l("ok"), "warn": _l("warning"), "fail": _l("failed"), "error": _l("error"),
     "skipped": _l("skipped"), "pending": _l("pending"), "active": _l("active"),
     "revoked": _l("revoked"), "silent": _l("silent"), "reporting": _l("reporting"),
+}
+
+# OS families (hostpatrol.shared.osfamily.FAMILIES) and the domestic distributions.
+FAMILIES = {
+    "xinchuang": _l("Domestic (Xinchuang) OS"), "windows": _l("Windows"),
+    "macos": _l("macOS"), "debian": _l("Debian / Ubuntu"), "rhel": _l("RHEL-like"),
+    "suse": _l("SUSE"), "other_linux": _l("Other Linux"), "unknown": _l("Unknown OS"),
+}
+DISTROS = {
+    "kylin": _l("Kylin"), "uos": _l("UnionTech UOS"), "openeuler": _l("openEuler"),
+    "anolis": _l("Anolis OS"), "openkylin": _l("openKylin"), "deepin": _l("Deepin"),
 }
 
 ROLES = {
@@ -39,3 +50,13 @@ def status_label(name: str | None) -> str:
 def role_label(name: str) -> str:
     """The role's display name."""
     return str(ROLES[name]) if name in ROLES else name
+
+
+def family_label(name: str) -> str:
+    """An OS family's display name."""
+    return str(FAMILIES[name]) if name in FAMILIES else name
+
+
+def distro_label(name: str) -> str:
+    """A domestic distribution's display name (its key when unknown)."""
+    return str(DISTROS[name]) if name in DISTROS else name

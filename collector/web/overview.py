@@ -1,4 +1,5 @@
-"""The overview page: hosts reporting or silent, compliance per check area, weekly trends."""
+"""The overview page: hosts reporting or silent, OS families and 信创 coverage, compliance per
+check area, weekly trends."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, g, render_template
 
 from .. import authz
-from ..store import fleet
+from ..store import fleet, osfamilies
 from .blueprint import engine, settings, silent_after, web
 from .charts import bar_plot, time_plot
 
@@ -28,6 +29,7 @@ def overview() -> str:
         states = fleet.state_counts(conn, scope, now=g.now, silent_after=silent_after())
         coverage = fleet.coverage(conn, scope)
         trend = fleet.weekly_trend(conn, scope, now=g.now, weeks=weeks)
+        families = osfamilies.fleet(conn, fleet.scope_clause(scope))
         for panel in current_app.extensions.get(PANELS_KEY, []):
             shown = panel(conn, scope)
             if shown is not None:
@@ -45,4 +47,5 @@ def overview() -> str:
     hosts_chart = bar_plot([(w["week_start"], w["hosts"]) for w in trend])
     return render_template("overview.html", states=states, areas=areas, trend=trend,
                            compliance_chart=compliance_chart, hosts_chart=hosts_chart,
-                           panels=panels, silent_hours=settings("dashboard")["silent_hours"])
+                           panels=panels, silent_hours=settings("dashboard")["silent_hours"],
+                           families=families)

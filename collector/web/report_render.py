@@ -124,6 +124,7 @@ def render_csv(content: dict[str, Any], lang: str) -> str:
                 (_("Unit"), meta["unit"]), (_("Period"), figures["period"]["key"]),
                 (_("Hosts"), scope["hosts"]), (_("Servers"), scope["servers"]),
                 (_("Terminals"), scope["terminals"]),
+                (_("Xinchuang (domestic OS)"), scope.get("xinchuang", "")),
                 (_("Verdict"), _("pass") if verdict["pass"] else _("fail")),
                 (_("Security incidents"), figures["incidents"]),
                 (_("Found"), rect["found"]), (_("Rectified"), rect["rectified"]),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness import BIN, agent
-from hostpatrol.agent.install import committed_files
+from hostpatrol.agent.install import committed_files, encode
 
 ROOT = Path(__file__).resolve().parents[2]
 DIRECTIVES = ("NoNewPrivileges=yes", "ProtectSystem=strict", "Nice=10",
@@ -72,8 +72,11 @@ def test_install_cron(tmp_path) -> None:
 
 def test_configs_hold_the_generated_files_and_they_parse() -> None:
     for name, text in committed_files().items():
-        assert (ROOT / "configs" / name).read_text() == text, (
+        assert (ROOT / "configs" / name).read_bytes() == encode(name, text), (
             f"configs/{name} is stale: python -m hostpatrol.agent.install configs")
+    raw = (ROOT / "configs" / "hostpatrol-agent-task.xml").read_bytes()
+    assert raw.startswith(b"\xff\xfe<\x00?\x00x\x00m\x00l\x00")  # UTF-16 LE with BOM
+    assert 'encoding="UTF-16"' in raw[2:].decode("utf-16-le")
     task = ET.fromstring(  # noqa: S314 - our own committed file
         (ROOT / "configs" / "hostpatrol-agent-task.xml").read_bytes())
     ns = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}

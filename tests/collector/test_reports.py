@@ -105,7 +105,8 @@ def test_figures_match_the_stored_findings(engine) -> None:
     assert f["problems"][0]["level"] == "II"
     assert f["rectification"]["open"] == 2
     assert f["rectification"]["closure_rate"] == pytest.approx(33.3)
-    assert f["scope"] == {"hosts": 6, "servers": 5, "terminals": 1}
+    assert f["scope"] == {"hosts": 6, "servers": 5, "terminals": 1, "xinchuang": 0,
+                          "families": {"unknown": 6}, "xinchuang_distros": {}}
     assert f["verdict"] == {"pass": False, "open_major": 1, "overdue": 2}
     area = {a["area"]: a for a in f["areas"]}
     assert (area["disk"]["checked"], area["disk"]["passed"]) == (4, 2)  # a fixed, d clean
@@ -222,7 +223,7 @@ def test_chinese_layout_and_csv(w: WebApp) -> None:
     for text in (f"XX单位{now.year}年{now.month}月网络安全自查报告", "一、总体情况",
                  "二、自查情况", "三、存在问题", "四、整改措施及效果", "五、下一步工作计划",
                  "附件：人工检查项", "编制人：", "审核人：", "签发人：", "日期：", "特此报告。",
-                 "主机 3 台（服务器 3 台，终端 0 台）"):
+                 "主机 3 台（服务器 3 台，终端 0 台，信创 0 台）"):
         assert text in zh, text
     en = w.client("auditor").get(f"/reports/{key}/export/html?lang=en", base_url=BASE).text
     assert "1. Overall situation" in en
@@ -231,6 +232,7 @@ def test_chinese_layout_and_csv(w: WebApp) -> None:
         f"/reports/{key}/export/csv?lang=en", base_url=BASE).text)))
     summary = {r[1]: r[2] for r in rows if r and r[0] == "Summary"}
     assert summary["Hosts"] == "3"
+    assert summary["Xinchuang (domestic OS)"] == "0"
     assert summary["Verdict"] == "pass"
     assert w.client("viewer").get(f"/reports/{key}", base_url=BASE).status_code == 403
     assert w.client("auditor").get("/reports/2026-W99", base_url=BASE).status_code == 404

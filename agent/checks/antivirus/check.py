@@ -3,14 +3,13 @@
 ClamAV is read from its binaries, daemons, clamd.conf, database headers and logs;
 Microsoft Defender from Get-MpComputerStatus / Security Center (Windows) or ``mdatp health``;
 Sophos, ESET, Trellix/McAfee, CrowdStrike, SentinelOne and Kaspersky by process and install
-path. Needs read access to /var/log/clamav (root or group adm) for update and scan history.
+path; the Chinese products (360, Huorong, Qi An Xin, Rising, Kingsoft, Tencent) by Security
+Center name, process and install path (``products_cn``). Needs read access to
+/var/log/clamav (root or group adm) for update and scan history.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -18,67 +17,12 @@ from hostpatrol.shared.report import format_time
 
 from ..base import Check, Option, Outcome, worst
 from . import products as gather
+from . import products_cn
 from .clamav import active_paths
-from .host import Host, base_product, try_run
+from .host import Host
+from .known import known_products
 
 _ORDER = {"ok": 0, "warn": 1, "fail": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class KnownProduct:
-    """A product recognised by process names and install paths."""
-
-    name: str
-    vendor: str
-    processes: tuple[str, ...]
-    paths: tuple[str, ...] = ()
-    version_cmd: tuple[str, ...] = ()
-
-
-KNOWN_PRODUCTS: tuple[KnownProduct, ...] = (
-    KnownProduct("Sophos Protection", "Sophos",
-                 ("sophos_threat_detector", "savd", "sav-protect", "mcsagent", "sophoshealth.exe",
-                  "savservice.exe", "sedservice.exe"), ("/opt/sophos-spl", "/opt/sophos-av")),
-    KnownProduct("ESET Endpoint Antivirus", "ESET", ("esets_daemon", "oaeventd", "ekrn.exe"),
-                 ("/opt/eset",)),
-    KnownProduct("Trellix Endpoint Security (McAfee)", "Trellix",
-                 ("mfetpd", "mfeespd", "isectpd", "masvc", "mcshield.exe", "mfemms.exe",
-                  "masvc.exe"), ("/opt/McAfee", "/opt/isec")),
-    KnownProduct("CrowdStrike Falcon", "CrowdStrike",
-                 ("falcon-sensor", "falcond", "csfalconservice.exe"), ("/opt/CrowdStrike",),
-                 ("/opt/CrowdStrike/falconctl", "-g", "--version")),
-    KnownProduct("SentinelOne", "SentinelOne",
-                 ("s1-agent", "s1-orchestrator", "s1-scanner", "sentinelagent.exe"),
-                 ("/opt/sentinelone",), ("/opt/sentinelone/bin/sentinelctl", "version")),
-    KnownProduct("Kaspersky Endpoint Security", "Kaspersky",
-                 ("kesl", "wdserver", "avp.exe", "avpsus.exe"), ("/opt/kaspersky/kesl",)),
-)
-_VERSION = re.compile(r"\d+(?:\.\d+)+")
-
-
-def known_products(host: Host,
-                   table: Sequence[KnownProduct] = KNOWN_PRODUCTS) -> list[dict[str, Any]]:
-    """Products from the table that are installed (path) or running (process)."""
-    procs = host.processes()
-    out = []
-    for kp in table:
-        running = [n for n in kp.processes if n in procs]
-        installed = [d for d in kp.paths if host.exists(d)]
-        if not running and not installed:
-            continue
-        p = base_product(kp.name, kp.vendor, "process")
-        p["running"] = bool(running)
-        p["notes"].append(f"processes: {', '.join(running) or 'none'}; "
-                          f"paths: {', '.join(installed) or 'none'}")
-        if kp.version_cmd and host.exists(kp.version_cmd[0]):
-            res, why = try_run(host, kp.version_cmd, 15.0)
-            m = _VERSION.search(res.stdout) if res is not None else None
-            p["version"] = m.group(0) if m else None
-            if why:
-                p["notes"].append(f"version unknown: {why}")
-        p["notes"].append("signature and scan state not readable for this product")
-        out.append(p)
-    return out
 
 
 def evaluate(p: dict[str, Any], now: datetime, sig_max: float,
@@ -164,6 +108,7 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
         "running": any(p["running"] for p in products),
         "realtime_protection": any(rt) if rt else None,
         "newest_signature_age_days": min(sig_ages) if sig_ages else None,
+        "signature_age_known": _age_known(products, now),
         "last_scan_age_days": min(scan_ages) if scan_ages else None,
         "detections_total": sum(len(p["detections"]) for p in products),
         "uncleaned_detections": uncleaned,
@@ -171,6 +116,15 @@ def summarize(products: list[dict[str, Any]], now: datetime, sig_max: float,
         "issues": host_issues,
     }
     return overall, {"products": rows, "summary": summary}
+
+
+def _age_known(products: list[dict[str, Any]], now: datetime) -> bool | None:
+    """Whether a running product's signatures are dated (or flagged current by it)."""
+    running = [p for p in products if p["running"]]
+    if not running:
+        return None
+    return any(_age(now, p["signature_time"]) is not None or p["signatures_current"] is True
+               for p in running)
 
 
 class AntivirusCheck(Check):
@@ -216,6 +170,7 @@ class AntivirusCheck(Check):
             if mde is not None:
                 products.append(mde)
         products.extend(known_products(self.host))
+        products.extend(products_cn.detect(self.host, products))
         status, data = summarize(products, self.host.now(), float(c["signature_max_age_days"]),
                                  float(c["scan_max_age_days"]))
         data["unavailable_sources"] = sources

@@ -55,6 +55,7 @@ class Host:
     processes: Callable[[], set[str]] = process_names
     system: str = field(default_factory=platform.system)
     now: Callable[[], datetime] = utcnow
+    environ: Callable[[str], str | None] = os.environ.get
 
 
 def base_product(name: str, vendor: str, source: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ... import ostext
 from . import clamav as clam
+from . import products_cn as cn
 from . import windows as win
 from .host import Host, base_product, try_run
 
@@ -222,5 +223,6 @@ def windows(host: Host) -> tuple[list[dict[str, Any]], list[str]]:
         p["running"] = p["realtime_protection"] = item["scanner"] == "on"
         p["signatures_current"] = item["signatures_up_to_date"]
         p["notes"].append(f"Security Center productState {item['product_state']}")
+        cn.enrich_security_center(p, host, item["scanner"])
         out.append(p)
     return out, [r for r in (why, why2) if r]

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
-from ..base import Check, CheckSkipped, Option, Outcome, worst
-from .apt import collect_apt
+from ..base import Check, CheckFailed, CheckSkipped, Option, Outcome, worst
+from .apt import APT_LISTS, collect_apt
+from .distro import ManagerMissing, apt_security_known, choose, read_identity
 from .kernel import package_facts
 from .model import (
     Host,
@@ -93,6 +94,10 @@ def verdict(data: dict[str, Any], max_age_days: float, fail_on_security: bool
     age = data["index"]["age_days"]
     if age is not None and age > max_age_days:
         reasons.append(("warn", f"package index is {age:.1f} days old (> {max_age_days:g})"))
+    if data.get("unclassified_count"):
+        reasons.append(("warn", f"{data['unclassified_count']} pending update(s) cannot be "
+                                "told apart from security fixes: no -security suite among "
+                                "the apt sources"))
     if data["errors"]:
         reasons.append(("warn", "some package-manager queries failed; see errors"))
     return worst(*(s for s, _ in reasons)), [r for _, r in reasons]
@@ -165,7 +170,16 @@ class PatchesCheck(Check):
     def collect(self) -> Outcome:
         """Ask the host's package manager, then judge the result."""
         system = self.system()
-        manager = pick_manager(system, self.which)
+        choice = None
+        if system == "Linux":
+            try:
+                choice = choose(read_identity(self.read), self.which,
+                                lambda: pick_manager(system, self.which))
+            except ManagerMissing as e:
+                raise CheckFailed(str(e)) from e
+            manager = choice.manager
+        else:
+            manager = pick_manager(system, self.which)
         if manager is None:
             msg = f"no supported package manager found on this {system} host"
             raise CheckSkipped(msg)
@@ -186,6 +200,11 @@ class PatchesCheck(Check):
         package = package_facts(host, release) if manager == "apt-get" else None
         kernel = kernel_facts(release, boot, package)
         data = to_data(rep, now, kernel)
+        if choice is not None:
+            data["distribution"] = choice.distribution()
+        if manager == "apt-get" and not apt_security_known(
+                [p for g in APT_LISTS for p in host.glob(g)]):
+            data["unclassified_count"] = data["pending_count"] - data["security_count"]
         status, reasons = verdict(data, float(self.config["index_max_age_days"]),
                                   bool(self.config["fail_on_security"]))
         data["reasons"] = reasons
