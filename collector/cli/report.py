@@ -29,10 +29,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         with app.test_request_context(), engine.connect() as conn:
             row = records.get(conn, period.key)
             if row is not None and row.state == "approved":
-                body = records.frozen_file(conn, row, args.format, lang)
-                if body is None and args.format == "pdf":
-                    html = records.frozen_file(conn, row, "html", lang)
-                    body = render_pdf(html.decode("utf-8")) if html else None
+                body = (records.frozen_pdf(engine, row, lang, render_pdf)
+                        if args.format == "pdf"
+                        else records.frozen_file(conn, row, args.format, lang))
                 if body is None:
                     msg = (f"the report for {period.key} was approved before "
                            f"{args.format} files were kept; its HTML and PDF are the record")

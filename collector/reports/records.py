@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit, authz
 from ..errors import CollectorError
@@ -155,10 +156,11 @@ def approve(conn: sa.Connection, period: str, *, by: str, now: datetime,
             render: Callable[[dict[str, Any], str], dict[tuple[str, str], bytes]]) -> str:
     """Approve and lock a reviewed report: freeze its content and every export of it.
 
-    ``content(row)`` gives the report as approved; ``render(content, sha256)`` every file
-    a user can export, by (format, language). The snapshot and the files are stored, so
-    each later export is exactly what was approved whatever the code renders by then;
-    their sha256 go to the audit log.
+    ``content(row)`` gives the report as approved; ``render(content, sha256)`` the files a
+    user can export, by (format, language): HTML, Word and CSV (the PDF is made from the
+    stored HTML at its first export, :func:`frozen_pdf`). The snapshot and the files are
+    stored, so each later export is exactly what was approved whatever the code renders
+    by then; their sha256 go to the audit log.
     """
     row = get(conn, period)
     if row is None or row.state != "reviewed":
@@ -198,8 +200,8 @@ def frozen(row: sa.Row) -> dict[str, Any] | None:
 
 
 def frozen_file(conn: sa.Connection, row: sa.Row, fmt: str, lang: str) -> bytes | None:
-    """An approved report's export as stored at approval. Reports approved before every
-    format was frozen have their HTML only (None for the other formats)."""
+    """An approved report's export as stored. Reports approved before every format was
+    frozen have their HTML only (None for Word and CSV)."""
     body = conn.execute(sa.select(self_report_files.c.body).where(
         self_report_files.c.report_id == row.id, self_report_files.c.fmt == fmt,
         self_report_files.c.lang == lang)).scalar()
@@ -207,3 +209,23 @@ def frozen_file(conn: sa.Connection, row: sa.Row, fmt: str, lang: str) -> bytes 
         text = row.html_zh if lang == "zh-CN" else row.html_en
         return text.encode("utf-8") if text else None
     return body
+
+
+def frozen_pdf(engine: sa.Engine, row: sa.Row, lang: str,
+               render_pdf: Callable[[str], bytes]) -> bytes | None:
+    """An approved report's PDF: rendered once from its stored HTML at the first export
+    (a PDF of a large register takes WeasyPrint tens of seconds, too long for the approval
+    request), then kept, so every export after it is byte for byte the same."""
+    with engine.connect() as conn:
+        body = frozen_file(conn, row, "pdf", lang)
+        html = None if body is not None else frozen_file(conn, row, "html", lang)
+    if body is not None or html is None:
+        return body
+    pdf = render_pdf(html.decode("utf-8"))
+    with engine.begin() as conn:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            self_report_files).values(report_id=row.id, fmt="pdf", lang=lang,
+                                      sha256=hashlib.sha256(pdf).hexdigest(), body=pdf)
+        conn.execute(insert.on_conflict_do_nothing(
+            index_elements=["report_id", "fmt", "lang"]))
+        return frozen_file(conn, row, "pdf", lang)  # a concurrent first export may have won

@@ -126,11 +126,12 @@ def live_figures(conn: sa.Connection, groups: frozenset[str] | None, now: dateti
 
 def weekly(conn: sa.Connection, groups: frozenset[str] | None, now: datetime,
            timezone: str, weeks: int) -> list[dict[str, Any]]:
-    """Per report week (oldest first): hosts that reported and the overall compliance rate."""
+    """Per report week (oldest first): hosts that reported and the overall compliance rate
+    (None for a week nobody reported in: there is nothing to rate)."""
     _ensure(conn.engine, now, timezone, weeks, LIVE_TTL)
     out = []
     for p in week_keys(now, timezone, weeks):
         f = _figures(_sums(conn, _week_window(p), groups))
         out.append({"period": p.key, "week_start": p.start, "hosts": f["reported"],
-                    "compliance": f["overall"]["rate"]})
+                    "compliance": f["overall"]["rate"] if f["reported"] else None})
     return out

@@ -3,10 +3,13 @@ same layout (report.css): offices add the letterhead (红头) and the stamp in W
 
 from __future__ import annotations
 
+import copy
 import io
+import re
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
@@ -24,6 +27,7 @@ TONES = {"pass": RGBColor(0x12, 0x80, 0x5C), "basic": RGBColor(0xB5, 0x47, 0x08)
 GREY = RGBColor(0x44, 0x44, 0x44)
 TEXT_WIDTH_MM = 163  # A4 210 mm less the margins 25 + 22, as in report.css
 BODY_PT = 12
+INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _fonts(run_or_style: object, latin: str, east: str) -> None:
@@ -58,7 +62,7 @@ def _runs(p: Paragraph, block: Block, lang: str, *, size: float | None = None,
           bold: bool = False, sans: bool = False, colour: RGBColor | None = None) -> None:
     latin, east = (SANS if sans else SERIF)[lang]
     for r in block.runs:
-        run = p.add_run(r.text)
+        run = p.add_run(xml_text(r.text))
         _fonts(run, latin, east)
         run.bold = bold or r.bold or None
         if size:
@@ -74,19 +78,34 @@ def _indent(p: Paragraph, lang: str, size: float = BODY_PT) -> None:
         p.paragraph_format.first_line_indent = Pt(2 * size)
 
 
-def _cell_text(cell: object, text: str, lang: str, *, header: bool, align: str) -> None:
+CELL_STYLES = {  # style id → (sans, bold, alignment): table text, styled once, not per run
+    "HPCell": (False, False, None), "HPCellNum": (False, False, WD_ALIGN_PARAGRAPH.RIGHT),
+    "HPCellCenter": (False, False, WD_ALIGN_PARAGRAPH.CENTER),
+    "HPCellHead": (True, True, WD_ALIGN_PARAGRAPH.CENTER)}
+
+
+def _cell_styles(doc: Document, lang: str) -> None:
+    """Paragraph styles for table cells (a register of thousands of cells styled run by
+    run takes python-docx seconds a thousand rows)."""
+    for style_id, (sans, bold, align) in CELL_STYLES.items():
+        style = doc.styles.add_style(style_id, WD_STYLE_TYPE.PARAGRAPH)
+        style.base_style = doc.styles["Normal"]
+        _fonts(style, *(SANS if sans else SERIF)[lang])
+        style.font.size = Pt(9.5)
+        style.font.bold = bold or None
+        fmt = style.paragraph_format
+        fmt.space_after = Pt(0)
+        fmt.line_spacing = 1.15
+        fmt.first_line_indent = Pt(0)
+        if align is not None:
+            fmt.alignment = align
+
+
+def _cell_text(cell: object, text: str, *, header: bool, align: str) -> None:
     p = cell.paragraphs[0]  # type: ignore[attr-defined]
-    run = p.add_run(text)
-    latin, east = (SANS if header else SERIF)[lang]
-    _fonts(run, latin, east)
-    run.font.size = Pt(9.5)
-    run.bold = header or None
-    p.paragraph_format.space_after = Pt(0)
-    p.paragraph_format.line_spacing = 1.15
-    if header or align == "center":
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    elif align == "num":
-        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    p._p.style = "HPCellHead" if header else {"num": "HPCellNum",
+                                              "center": "HPCellCenter"}.get(align, "HPCell")
+    p.add_run(xml_text(text))
 
 
 def _shade(cell: object, fill: str) -> None:
@@ -98,34 +117,57 @@ def _shade(cell: object, fill: str) -> None:
 
 
 def _table(doc: Document, block: Block, lang: str) -> DocxTable:
+    """A table block: fixed column widths, a shaded header repeated on every page, rows
+    that never split."""
     assert block.table is not None  # noqa: S101 - a table block
     cols = block.table.columns
-    t = doc.add_table(rows=1 + len(block.table.rows), cols=len(cols))
+    t = doc.add_table(rows=1, cols=len(cols))
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     t.autofit = False
     total = sum(c.width for c in cols)
-    widths = [Mm(TEXT_WIDTH_MM * c.width / total) for c in cols]
+    _fixed(t, [Mm(TEXT_WIDTH_MM * c.width / total) for c in cols])
     header = t.rows[0]
     trpr = header._tr.get_or_add_trPr()
     repeat = OxmlElement("w:tblHeader")  # the header row again on every page
     repeat.set(qn("w:val"), "true")
     trpr.append(repeat)
-    for i, c in enumerate(cols):
-        _cell_text(header.cells[i], c.label, lang, header=True, align=c.align)
-        _shade(header.cells[i], "F2F2F2")
-    for r, row in enumerate(block.table.rows, 1):
-        cells = t.rows[r].cells
-        for i, text in enumerate(row):
-            _cell_text(cells[i], text, lang, header=False, align=cols[i].align)
-    _fixed(t, widths)
-    for row in t.rows:
-        row._tr.get_or_add_trPr().append(_no_split())
+    for i, cell in enumerate(header.cells):
+        _cell_text(cell, cols[i].label, header=True, align=cols[i].align)
+        _shade(cell, "F2F2F2")
+    rows = block.table.rows
+    if rows:  # the first data row built by python-docx, the others copied from it (its
+        # object layer takes milliseconds a row: minutes for a large register)
+        first = t.add_row()
+        first._tr.get_or_add_trPr().append(_no_split())
+        for i, cell in enumerate(first.cells):
+            _cell_text(cell, "-", header=False, align=cols[i].align)
+        template = copy.deepcopy(first._tr)
+        _fill(first._tr, rows[0])
+        for values in rows[1:]:
+            tr = copy.deepcopy(template)
+            _fill(tr, values)
+            t._tbl.append(tr)
     return t
 
 
+def _fill(tr: object, values: tuple[str, ...]) -> None:
+    """Put ``values`` into the text elements of a copied row, one a cell."""
+    for el, value in zip(tr.iter(qn("w:t")), values, strict=True):  # type: ignore[attr-defined]
+        text = xml_text(value)
+        el.text = text
+        if text != text.strip():
+            el.set(qn("xml:space"), "preserve")
+
+
+def xml_text(value: str) -> str:
+    """Text Word can hold: characters XML 1.0 refuses (controls, lone surrogates) dropped."""
+    return INVALID_XML.sub("", value)
+
+
 def _fixed(t: DocxTable, widths: list[Mm]) -> None:
-    """Column widths Word and LibreOffice both keep: a fixed layout, the grid and each cell."""
+    """Column widths Word and LibreOffice both keep: a fixed layout, the grid and the cells
+    of the rows so far (rows added later take the grid's)."""
     layout = OxmlElement("w:tblLayout")
     layout.set(qn("w:type"), "fixed")
     t._tbl.tblPr.append(layout)
@@ -146,7 +188,7 @@ def _lines_table(doc: Document, lines: tuple[str, ...], lang: str) -> None:
     """The sign-off: its lines side by side, no borders."""
     t = doc.add_table(rows=1, cols=len(lines))
     for i, line in enumerate(lines):
-        _cell_text(t.rows[0].cells[i], line, lang, header=False, align="left")
+        _cell_text(t.rows[0].cells[i], line, header=False, align="left")
     _fixed(t, [Mm(TEXT_WIDTH_MM / len(lines))] * len(lines))
 
 
@@ -165,7 +207,7 @@ def _block(doc: Document, b: Block, lang: str) -> None:  # noqa: C901 - one bran
     if kind in ("signature", "footer"):
         for line in b.lines:
             p = doc.add_paragraph()
-            run = p.add_run(line)
+            run = p.add_run(xml_text(line))
             _fonts(run, *SERIF[lang])
             if kind == "signature":  # kept on one page with 特此报告 and the 附件 line
                 p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -217,8 +259,9 @@ def render_docx(blocks: list[Block], lang: str) -> bytes:
     normal.paragraph_format.line_spacing = 1.4
     normal.paragraph_format.space_after = Pt(3)
     _page(doc)
+    _cell_styles(doc, code)
     props = doc.core_properties
-    props.title = blocks[0].text if blocks else ""
+    props.title = xml_text(blocks[0].text) if blocks else ""
     props.author = props.last_modified_by = "hostpatrol"
     props.language = "zh-CN" if code == "zh" else "en"
     for b in blocks:

@@ -187,10 +187,8 @@ def report_export(period: str, fmt: str) -> Response:
     with engine().connect() as conn:
         row = records.get(conn, p.key)
         if row is not None and row.state == "approved":
-            body = records.frozen_file(conn, row, fmt, lang)
-            if body is None and fmt == "pdf":  # approved before PDFs were kept
-                html = records.frozen_file(conn, row, "html", lang)
-                body = render_pdf(html.decode("utf-8")) if html else None
+            body = (records.frozen_pdf(engine(), row, lang, render_pdf) if fmt == "pdf"
+                    else records.frozen_file(conn, row, fmt, lang))
             if body is None:
                 return Response(_("This report was approved before %(fmt)s files were "
                                   "kept; its approved HTML and PDF are the record.",

@@ -96,12 +96,7 @@ def render(content: dict[str, Any], fmt: str, lang: str,
 
 
 def render_all(content: dict[str, Any], sha256: str) -> dict[tuple[str, str], bytes]:
-    """Every export an approved report keeps: each format in each language."""
-    files = {}
-    for lang in EXPORT_LANGS:
-        html = render_html(content, lang, sha256=sha256)
-        files[("html", lang)] = html.encode("utf-8")
-        files[("pdf", lang)] = render_pdf(html)
-        files[("docx", lang)] = render(content, "docx", lang, sha256)
-        files[("csv", lang)] = render(content, "csv", lang, sha256)
-    return files
+    """The exports frozen at approval: HTML, Word and CSV in each language (the PDF is
+    rendered from the frozen HTML at its first export: ``records.frozen_pdf``)."""
+    return {(fmt, lang): render(content, fmt, lang, sha256)
+            for fmt in ("html", "docx", "csv") for lang in EXPORT_LANGS}

@@ -18,7 +18,7 @@ from hostpatrol.collector.config import load_config
 from hostpatrol.collector.people import DisplayNameError, clean_display_name
 from hostpatrol.collector.reports import content, incidents, records
 from hostpatrol.collector.reports.period import parse
-from hostpatrol.collector.store.schema import self_report_files, self_reports
+from hostpatrol.collector.store.schema import agents, findings, self_report_files, self_reports
 from hostpatrol.shared.configfile import ConfigError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -217,11 +217,21 @@ def test_an_approved_report_keeps_every_export_as_approved(engine, tmp_path,
             sa.select(self_report_files).where(self_report_files.c.report_id == row.id))}
         entry = list(audit.iter_entries(conn, audit.AuditFilter(action="report.approve")))[-1]
     assert row.state == "approved"
-    assert set(stored) == {(f, lang) for f in ("html", "pdf", "docx", "csv")
+    assert set(stored) == {(f, lang) for f in ("html", "docx", "csv")
                            for lang in ("en", "zh-CN")}
     hashes = json.loads(entry.details)["files"]
+    assert len(hashes) == len(stored)
     for (fmt, lang), f in stored.items():
         assert hashlib.sha256(f.body).hexdigest() == f.sha256 == hashes[f"{fmt}_{lang}"]
+    reader = client(app, "reader")
+    first = reader.get(f"/reports/{W48.key}/export/pdf?lang=zh-CN", base_url=BASE).data
+    assert "某某银行某某支行2026年第48周网络与信息安全自查报告" in pdf_text(first)
+    with engine.connect() as conn:  # the first export made the PDF from the frozen HTML
+        kept = conn.execute(sa.select(self_report_files.c.body).where(
+            self_report_files.c.report_id == row.id, self_report_files.c.fmt == "pdf")
+        ).scalars().all()
+    assert kept == [first]
+    stored[("pdf", "zh-CN")] = type("F", (), {"body": first})
     word = docx_read(stored[("docx", "zh-CN")].body)
     signoff = next(t for t in word.tables if t[0][0].startswith("编制人"))[0]
     assert signoff == ["编制人： 张伟（运维员）", "审核人： 李娜（审批人）",
@@ -232,7 +242,6 @@ def test_an_approved_report_keeps_every_export_as_approved(engine, tmp_path,
     from hostpatrol.collector.web import report_render
 
     monkeypatch.setattr(report_render, "document", lambda *a, **k: [])
-    reader = client(app, "reader")
     for (fmt, lang), f in stored.items():
         got = reader.get(f"/reports/{W48.key}/export/{fmt}?lang={lang}", base_url=BASE)
         assert got.data == f.body, (fmt, lang)
@@ -259,3 +268,23 @@ def test_reports_approved_before_files_were_kept_still_export_html_and_pdf(
     assert word.status_code == 404
     assert "HTML 和 PDF 为准" in word.text or "HTML and PDF are the record" in word.text
     assert "旧报告" in reader.get(f"/reports/{W48.key}", base_url=BASE).text
+
+
+def test_text_from_hosts_cannot_break_an_export(engine, tmp_path) -> None:
+    """Subjects and hostnames come from agents: control and bidi characters, markup and
+    formulas are shown harmlessly in every format."""
+    host = enroll_host(engine, "g1", now=T0 - timedelta(days=3), hostname="srv-x")
+    host.send({"disk": disk(97.0)}, T0)
+    with engine.begin() as conn:
+        conn.execute(findings.update().values(subject="/mnt/\x01\x0b<b>x</b>\u202e=1+1"))
+        conn.execute(agents.update().values(hostname="srv-\x01\x1f-x"))
+    app = make_app(tmp_path, engine, W48.end + timedelta(hours=2))
+    reader = client(app, "reader")
+    for fmt in ("html", "pdf", "docx", "csv"):
+        got = reader.get(f"/reports/{W48.key}/export/{fmt}?lang=zh-CN", base_url=BASE)
+        assert got.status_code == 200, fmt
+    annex = next(t for t in docx_read(reader.get(
+        f"/reports/{W48.key}/export/docx?lang=zh-CN", base_url=BASE).data).tables
+        if t[0][1] == "主机")
+    assert annex[1][1] == "srv--x"
+    assert annex[1][3] == "/mnt/<b>x</b>\u202e=1+1"
