@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -118,8 +119,9 @@ def report_create(period: str) -> Any:
 
 def _checklist(form: Any) -> list[dict[str, str]]:
     fields = ("item", "result", "note", "measure", "deadline", "owner")
-    columns = [form.getlist(f) for f in fields]
-    rows = [dict(zip(fields, values, strict=False)) for values in zip(*columns, strict=False)]
+    columns = [form.getlist(f) for f in fields]  # a field left out reads as blank
+    rows = [dict(zip(fields, values, strict=True))
+            for values in itertools.zip_longest(*columns, fillvalue="")]
     items = [r for r in rows if r["item"].strip()]
     extra = (form.get("new_item") or "").strip()
     if extra:

@@ -125,6 +125,50 @@ def test_cli_users_carry_display_names(tmp_path) -> None:
     assert "display name (none)" in gone
     rows = [line.split() for line in c.cli("user", "list").stdout.splitlines()[1:]]
     assert ["zhangwei", "operator", "enabled", "-"] in rows
+    c.cli("user", "add", "boss", "--role", "admin")
+    last = subprocess.run([str(BIN / "hostpatrol-collector"), "--data-dir", str(c.data_dir),
+                           "user", "set", "boss", "--role", "viewer"],
+                          capture_output=True, text=True, check=False)
+    assert last.returncode == 1
+    assert "last admin" in last.stderr
+    with load_engine(c) as conn:
+        actions = [e.action for e in audit.iter_entries(conn, audit.AuditFilter())]
+    assert actions.count("user.update") == 2  # the two display-name changes, nothing else
+
+
+class load_engine:  # noqa: N801 - a context manager read like a function
+    """A connection to a CLI-made collector's database."""
+
+    def __init__(self, c: Collector) -> None:
+        from hostpatrol.collector.store.db import make_engine
+
+        self.engine = make_engine(load_config(c.data_dir).database_url)
+
+    def __enter__(self) -> sa.Connection:
+        self.conn = self.engine.connect()
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
+def test_bad_draft_input_and_bad_periods_get_clear_errors(engine, tmp_path) -> None:
+    app = make_app(tmp_path, engine, T0 + timedelta(days=1))
+    operator = client(app, "olga", "operator")
+    operator.post(f"/reports/{W48.key}/create", base_url=BASE)
+    done = operator.post(f"/reports/{W48.key}/save", base_url=BASE, follow_redirects=True,
+                         data={"unit": "changed", "item": ["UPS"], "result": ["fail"],
+                               "deadline": ["next week"]})
+    assert "next week" in done.text  # the message names the bad value
+    with engine.connect() as conn:
+        assert records.get(conn, W48.key).unit == "某某银行某某支行"  # nothing half-saved
+    api = client(app, "reader")
+    bad = api.get("/api/v1/compliance?period=2026-W60", base_url=BASE)
+    assert bad.status_code == 400
+    assert bad.json == {"ok": False, "error": bad.json["error"], "status": 400}
+    assert "does not exist" in bad.json["error"]
+    assert api.get("/api/v1/compliance?period=' or 1=1", base_url=BASE).status_code == 400
 
 
 def test_incident_register_refuses_bad_records_and_is_audited(engine) -> None:
