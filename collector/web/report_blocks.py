@@ -12,7 +12,7 @@ from flask_babel import get_locale
 
 LANGS = {"en": "en", "zh-CN": "zh_CN", "zh_CN": "zh_CN", "zh": "zh_CN"}
 
-# kinds of block: title, state, addressee, opening, heading, para, note, table, closing,
+# kinds of block: title, state, addressee, opening, heading, para, caption, note, table, closing,
 # signature (unit and date, right), annexes (the 附件 list), signoff, footer, pagebreak,
 # annex_label (附件1), annex_title
 

@@ -62,6 +62,10 @@ def render_csv(content: dict[str, Any], lang: str) -> str:
         for a in f["areas"]:
             w.writerow([area_label(a["area"]), a["hosts"], a["checked"], a["compliant"],
                         a["rate"], a["coverage"]])
+        for extra in f.get("breakdowns") or []:  # further tables of section 二
+            w.writerow([])
+            w.writerow([cell(c) for c in extra.get("columns", [])])
+            w.writerows([cell(x) for x in r] for r in extra.get("rows", []))
         w.writerow([])
         w.writerow(["#", _("Problem type"), _("Hosts"), _("Problems"), _("Level"),
                     _("Measure"), _("Deadline"), _("Owner"), _("Rectified"), _("Overdue")])

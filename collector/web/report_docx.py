@@ -237,6 +237,9 @@ def _block(doc: Document, b: Block, lang: str) -> None:  # noqa: C901 - one bran
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         fmt.space_after = Pt(10)
         _runs(p, b, lang, size=15, bold=True)
+    elif kind == "caption":  # a table's title, on the table's page
+        fmt.keep_with_next = True
+        _runs(p, b, lang, bold=True)
     elif kind == "note":
         _indent(p, lang, 9.5)
         _runs(p, b, lang, size=9.5, colour=GREY)

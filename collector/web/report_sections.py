@@ -63,7 +63,7 @@ def areas_section(content: dict[str, Any], heading: Block) -> list[Block]:
                            r=pct(o["rate"])), id="doc-overall"),
             para("note", definition(), id="doc-definition")]
     for extra in f.get("breakdowns") or []:  # further tables (e.g. by OS family)
-        out.append(para("para", str(extra.get("title", ""))))
+        out.append(para("caption", str(extra.get("title", ""))))
         out.append(Block("table", id=f"doc-breakdown-{extra.get('id', '')}", table=Table(
             tuple(Column(str(c)) for c in extra.get("columns", [])),
             tuple(tuple(str(x) for x in r) for r in extra.get("rows", [])))))

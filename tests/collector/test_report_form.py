@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -332,3 +333,25 @@ def test_text_from_hosts_cannot_break_an_export(engine, tmp_path) -> None:
         if t[0][1] == "主机")
     assert annex[1][1] == "srv--x"
     assert annex[1][3] == "/mnt/<b>x</b>\u202e=1+1"
+
+
+def test_a_further_table_of_section_two_reaches_every_format(engine, tmp_path) -> None:
+    """The place left for more figures (e.g. by OS family): ``figures["breakdowns"]``."""
+    from hostpatrol.collector.web.report_pages import content as report_content
+    from hostpatrol.collector.web.report_render import render
+
+    host = enroll_host(engine, "g1", now=T0 - timedelta(days=3), hostname="srv-a")
+    host.send({"disk": disk(40.0)}, T0)
+    app = make_app(tmp_path, engine, W48.end + timedelta(hours=2))
+    with app.test_request_context(), engine.connect() as conn:
+        doc = report_content(conn, W48, None, W48.end + timedelta(hours=2))
+        doc["figures"]["breakdowns"] = [{"id": "os", "title": "按操作系统", "columns": [
+            "操作系统", "主机台数"], "rows": [["Debian 12", "1"]]}]
+        pdf = pdf_text(render(doc, "pdf", "zh-CN"))
+        word = docx_read(render(doc, "docx", "zh-CN"))
+        text = render(doc, "csv", "zh-CN").decode("utf-8")
+    section2 = re.sub(r"—\d+—", "", pdf[pdf.index("二、自查情况"):pdf.index("三、存在问题")])
+    assert "按操作系统操作系统主机台数Debian121" in section2, section2
+    assert [["操作系统", "主机台数"], ["Debian 12", "1"]] in word.tables
+    assert "操作系统,主机台数\r\nDebian 12,1" in text
+    assert pdf.index("按操作系统") < pdf.index("三、存在问题")
