@@ -15,6 +15,7 @@ from hostpatrol.shared.clock import Clock, utcnow
 
 from .api.agents import agent_api
 from .api.base import database_error
+from .api.compliance import compliance_api
 from .api.findings import findings_api
 from .api.routes import api, meta
 from .config import CollectorConfig
@@ -113,6 +114,7 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None,
     app.register_blueprint(api)
     app.register_blueprint(agent_api)
     app.register_blueprint(findings_api)
+    app.register_blueprint(compliance_api)
     app.register_blueprint(meta)
     app.register_blueprint(web)
     app.register_error_handler(sa.exc.OperationalError, database_error)

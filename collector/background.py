@@ -29,6 +29,7 @@ from .notify.dispatch import deliver_due
 from .notify.outbox import build_digests
 from .policy import loader
 from .policy.model import Policy
+from .reports import rollup as report_rollup
 from .retention import purge
 from .store import rollups
 from .store.schema import findings, job_runs, leases
@@ -108,8 +109,10 @@ def _daily_due(last: datetime | None, now: datetime, hour: int) -> bool:
     return last is None or last.date() < now.date()
 
 
-def run_once(engine: sa.Engine, holder: str, now: datetime) -> dict[str, Any]:
-    """One round: if this process holds the lease, run every due job; return what ran."""
+def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str = "UTC",
+             trend_weeks: int = 12) -> dict[str, Any]:
+    """One round: if this process holds the lease, run every due job; return what ran
+    (``report_zone`` and ``trend_weeks``: the overview's report weeks to keep counted)."""
     with engine.connect() as conn:
         policy = loader.current(conn)
     if not acquire(engine, holder, now, policy.jobs["lease_seconds"]):
@@ -137,13 +140,15 @@ def run_once(engine: sa.Engine, holder: str, now: datetime) -> dict[str, Any]:
             _record_run(conn, "retention", holder, now)
     done["notifications"] = deliver_due(engine, policy, now)
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
+    report_rollup.refresh(engine, now, report_zone, trend_weeks)
     with engine.begin() as conn:
         _record_run(conn, "tick", holder, now)
     return done
 
 
 def run_worker(engine: sa.Engine, stop: threading.Event, *, holder: str | None = None,
-               clock: Callable[[], datetime] = utcnow) -> None:
+               clock: Callable[[], datetime] = utcnow, report_zone: str = "UTC",
+               trend_weeks: int = 12) -> None:
     """Loop until ``stop`` is set (or the parent process is gone)."""
     holder = holder or holder_id()
     parent = os.getppid()
@@ -154,7 +159,8 @@ def run_worker(engine: sa.Engine, stop: threading.Event, *, holder: str | None =
             try:
                 with engine.connect() as conn:
                     tick = loader.current(conn).jobs["tick_seconds"]
-                done = run_once(engine, holder, clock())
+                done = run_once(engine, holder, clock(), report_zone=report_zone,
+                                trend_weeks=trend_weeks)
                 if done:
                     log.debug("background round holder=%s %s", holder,
                               " ".join(f"{k}={v}" for k, v in done.items()))

@@ -6,11 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hostpatrol.shared.configfile import ConfigError, Field, load
+from hostpatrol.shared.configfile import ConfigError, Field, load, load_yaml
 
 CONFIG_NAME = "collector.yaml"
 DEFAULT_BIND = "127.0.0.1:8443"
+LANGUAGES = ("en", "zh-CN")
+ZONE_OF_LANGUAGE = {"zh-CN": "Asia/Shanghai"}  # else UTC
 
 SPEC: dict[str, Field] = {
     "bind": Field(str, DEFAULT_BIND, "HOST:PORT that `serve` listens on (HTTPS)"),
@@ -19,6 +22,9 @@ SPEC: dict[str, Field] = {
     "database_url": Field((str, type(None)), None,
                           "SQLAlchemy URL; default SQLite file hostpatrol.db in the data dir. "
                           "Overridden by HOSTPATROL_DATABASE_URL"),
+    "language": Field(str, "en", "the deployment's language: the dashboard's when a browser "
+                                 "asks for neither, the CLI report's default, and the time "
+                                 "zone's default (zh-CN: Asia/Shanghai)", choices=LANGUAGES),
     "workers": Field(int, 2, "worker processes for `serve` (one per CPU core)"),
     "threads": Field(int, 64, "WSGI threads per `serve` worker"),
     "tls": Field(dict, doc="TLS certificate and key for `serve`", children={
@@ -54,7 +60,9 @@ SPEC: dict[str, Field] = {
     "dashboard": Field(dict, doc="dashboard pages", children={
         "silent_hours": Field(int, 48, "an active host quiet this long shows as silent"),
         "page_size": Field(int, 50, "rows per page in the host list"),
-        "timezone": Field(str, "UTC", "IANA zone dates are shown in, e.g. Asia/Shanghai"),
+        "timezone": Field((str, type(None)), None,
+                          "IANA zone dates are shown in, e.g. Asia/Shanghai (default: "
+                          "Asia/Shanghai when language is zh-CN, else UTC)"),
         "trend_weeks": Field(int, 12, "weeks shown in the overview's trend charts"),
     }),
     "login": Field(dict, doc="sign-in protection (lockout after 5 failures is per account)",
@@ -65,6 +73,12 @@ SPEC: dict[str, Field] = {
     }),
     "report": Field(dict, doc="the self-inspection report (自查报告)", children={
         "unit": Field(str, "", "the reporting unit's name printed in the title"),
+        "addressee": Field(str, "", "the addressee (主送), e.g. the supervising unit"),
+        "organisation": Field(str, "", "how the inspection was organised (section 一), "
+                                       "the draft's starting text"),
+        "timezone": Field((str, type(None)), None,
+                          "IANA zone of the periods' midnights (default: "
+                          "dashboard.timezone)"),
         "basis": Field(str, "", "the rules the inspection follows (依据), printed in "
                                 "the header"),
         "checklist": Field((list, type(None)), None,
@@ -138,4 +152,24 @@ def load_config(data_dir: Path, config_path: Path | None = None) -> CollectorCon
         msg = (f"{path}: no collector config; run `hostpatrol-collector init --data-dir "
                f"{data_dir}` first")
         raise ConfigError(msg)
-    return CollectorConfig(data_dir=data_dir, settings=load(path, SPEC))
+    settings = load(path, SPEC)
+    dashboard, report = settings["dashboard"], settings["report"]
+    dashboard["timezone"] = _zone(dashboard["timezone"], "dashboard.timezone", path) or \
+        ZONE_OF_LANGUAGE.get(settings["language"], "UTC")
+    report["timezone"] = _zone(report["timezone"], "report.timezone", path) or \
+        dashboard["timezone"]
+    return CollectorConfig(data_dir=data_dir, settings=settings)
+
+
+def _zone(name: str | None, key: str, path: Path) -> str | None:
+    """``name`` when it is a time zone Python knows; else a ConfigError with the line."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        line = load_yaml(path)[1].get(key)
+        msg = (f"{path}{f':{line}' if line else ''}: {key}: unknown time zone {name!r} "
+               "(an IANA name such as Asia/Shanghai or UTC)")
+        raise ConfigError(msg) from e
+    return name

@@ -1,3 +1,3 @@
 """The HTTP API: routes and their OpenAPI pieces side by side; base holds what all share.
-May import intake, findings, policy, store, audit, authz, errors, metrics; never cli or web.
+May import intake, findings, policy, reports, store, audit, authz, errors, metrics; not cli, web.
 """

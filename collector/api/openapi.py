@@ -6,6 +6,7 @@ from typing import Any
 
 from hostpatrol.shared import __version__
 
+from .compliance import paths as compliance_paths
 from .openapi_agents import agent_paths
 from .openapi_findings import finding_schema
 from .openapi_findings import paths as findings_paths
@@ -148,6 +149,7 @@ def document() -> dict[str, Any]:
                               **_errors(401, 404)},
             }},
             **findings_paths(secured),
+            **compliance_paths(secured),
             **agent_paths(secured),
             "/healthz": {"get": {"summary": "Liveness", "description": LIMITS_NOTE,
                                  "responses": {

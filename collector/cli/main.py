@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
 import secrets
 import socket
@@ -84,67 +83,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if worker is not None:
             worker.terminate()
             worker.wait(30)
-    return 0
-
-
-def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
-    if args.password_file:
-        text = Path(args.password_file).read_text(encoding="utf-8").strip()
-        if len(text) < 12:
-            msg = "password must be at least 12 characters"
-            raise CliError(msg)
-        return text, False
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Again: "):
-            msg = "passwords differ"
-            raise CliError(msg)
-        if len(first) < 12:
-            msg = "password must be at least 12 characters"
-            raise CliError(msg)
-        return first, False
-    return secrets.token_urlsafe(15), True
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    """Create a dashboard user."""
-    from .. import audit
-    from ..store import users
-
-    if args.role not in users.ROLES:
-        msg = f"unknown role {args.role!r}; one of: {', '.join(users.ROLES)}"
-        raise CliError(msg)
-    engine = engine_for(args)
-    password, generated = _read_password(args)
-    with engine.begin() as conn:
-        if users.by_name(conn, args.name) is not None:
-            msg = f"user {args.name!r} already exists"
-            raise CliError(msg)
-        uid = users.add_user(conn, args.name, args.role, password, utcnow())
-        audit.record(conn, actor=cli_actor(), action="user.create", target=f"user:{args.name}",
-                     details={"role": args.role, "id": uid}, now=utcnow())
-    print(f"user {args.name} created with role {args.role}")
-    if generated:
-        print(f"password: {password}")
-    return 0
-
-
-def cmd_user_token(args: argparse.Namespace) -> int:
-    """Issue (replace) a user's API token and print it."""
-    from .. import audit
-    from ..store import users
-
-    engine = engine_for(args)
-    token = "hpt_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        user = users.by_name(conn, args.name)
-        if user is None:
-            msg = f"no user {args.name!r}"
-            raise CliError(msg)
-        users.set_api_token(conn, user.id, token)
-        audit.record(conn, actor=cli_actor(), action="user.api_token",
-                     target=f"user:{args.name}", details={}, now=utcnow())
-    print(token)
     return 0
 
 
@@ -272,17 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, common)
 
-    u = sub.add_parser("user", help="dashboard users").add_subparsers(dest="user_cmd",
-                                                                      required=True)
-    s = u.add_parser("add", parents=[common], help="create a user")
-    s.add_argument("name")
-    s.add_argument("--role", required=True, help="admin | operator | approver | auditor | viewer")
-    s.add_argument("--password-file", help="file holding the password (else prompt, or "
-                                           "generate and print one when not on a terminal)")
-    s.set_defaults(func=cmd_user_add)
-    s = u.add_parser("api-token", parents=[common], help="print a new API bearer token")
-    s.add_argument("name")
-    s.set_defaults(func=cmd_user_token)
+    from .users import add_commands as add_user_commands
+
+    add_user_commands(sub, common)
 
     t = sub.add_parser("token", help="enrollment tokens").add_subparsers(dest="token_cmd",
                                                                          required=True)
@@ -310,14 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "network replay horizon does not apply to carried files)")
     s.set_defaults(func=cmd_import)
 
-    s = sub.add_parser("report", parents=[common], help="self-inspection report")
-    s.add_argument("--period", required=True)
-    s.add_argument("--format", choices=["html", "pdf", "csv"], default="html")
-    s.add_argument("--lang", choices=["en", "zh-CN"], default="en")
-    s.add_argument("--output", help="write to FILE (default: standard output)")
-    from .report import cmd_report
+    from .report import add_command as add_report_command
 
-    s.set_defaults(func=cmd_report)
+    add_report_command(sub, common)
+    from .incidents import add_commands as add_incident_commands
+
+    add_incident_commands(sub, common)
 
     d = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     s = d.add_parser("upgrade", parents=[common], help="apply migrations")

@@ -13,7 +13,7 @@ from typing import Any
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import format_time
 
-from .context import CliError, cli_actor, engine_for
+from .context import CliError, cli_actor, config_for, engine_for
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -155,12 +155,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s [worker] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = config_for(args).settings
     engine = engine_for(args)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        run_worker(engine, stop)
+        run_worker(engine, stop, report_zone=settings["report"]["timezone"],
+                   trend_weeks=settings["dashboard"]["trend_weeks"])
     finally:
         engine.dispose()
     return 0

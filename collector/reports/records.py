@@ -10,16 +10,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit, authz
 from ..errors import CollectorError
-from ..store.schema import self_reports
+from ..store.schema import self_report_files, self_reports
 from ..store.sql import insert_ignore
+from .content import CHECK_RESULTS, NARRATIVE, checklist_item, parse_day
 from .period import Period
 
 STATES = ("draft", "reviewed", "approved")
-RESULTS = ("pass", "fail", "n/a", "")
+RESULTS = CHECK_RESULTS
 MAX_TEXT = 20000
+MAX_LINE = 255
+MAX_ITEMS = 100
+FILE_FORMATS = ("html", "pdf", "docx", "csv")
 
 
 class ReportError(CollectorError):
@@ -49,11 +54,15 @@ def listing(conn: sa.Connection, limit: int = 200) -> list[sa.Row]:
 
 
 def create(conn: sa.Connection, period: Period, *, by: str, unit: str, basis: str,
-           checklist: list[str], now: datetime) -> sa.Row:
+           checklist: list[str], now: datetime, addressee: str = "",
+           organisation: str = "") -> sa.Row:
     """Start the draft of a period (the existing report when there is one)."""
     rid = insert_ignore(conn, self_reports, {
-        "period": period.key, "state": "draft", "unit": unit[:255], "basis": basis[:MAX_TEXT],
-        "next_steps": "", "checklist": [{"item": i, "result": "", "note": ""} for i in checklist],
+        "period": period.key, "state": "draft", "unit": unit[:MAX_LINE],
+        "addressee": addressee[:MAX_LINE], "basis": basis[:MAX_TEXT],
+        "narrative": {**dict.fromkeys(NARRATIVE, ""), "organisation": organisation[:MAX_TEXT],
+                      "measures_by_type": {}},
+        "next_steps": "", "checklist": [checklist_item({"item": i}) for i in checklist],
         "prepared_by": by[:64], "prepared_at": now, "updated_at": now}, conflict=("period",))
     if rid is not None:
         audit.record(conn, actor=by, action="report.create", target=f"report:{period.key}",
@@ -74,16 +83,40 @@ def _draft(conn: sa.Connection, period: str) -> sa.Row:
     return row
 
 
-def save(conn: sa.Connection, period: str, *, by: str, unit: str, basis: str,
-         next_steps: str, checklist: list[dict[str, str]], now: datetime) -> None:
-    """Change a draft's editable parts (unit, basis, next steps, manual checklist)."""
+def clean_checklist(checklist: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Checklist items as stored: known results only, bounded texts, deadlines as dates."""
+    items = []
+    for n, c in enumerate(checklist[:MAX_ITEMS], 1):
+        item = checklist_item(c)
+        try:
+            item["deadline"] = parse_day(item["deadline"])
+        except ValueError as e:
+            msg = (f"checklist item {n}: deadline {item['deadline'][:20]!r} is not a date "
+                   "(YYYY-MM-DD)")
+            raise ReportError(msg) from e
+        items.append({"item": item["item"][:MAX_LINE], "result": item["result"],
+                      "note": item["note"][:1000], "measure": item["measure"][:1000],
+                      "deadline": item["deadline"], "owner": item["owner"][:64]})
+    return items
+
+
+def save(conn: sa.Connection, period: str, *, by: str, texts: dict[str, Any],
+         checklist: list[dict[str, str]], now: datetime) -> None:
+    """Change a draft's editable parts: unit, addressee, basis, next steps, the narrative of
+    sections 一–四 (``texts["narrative"]``) and the manual checklist."""
     _draft(conn, period)
-    items = [{"item": str(c.get("item", ""))[:255],
-              "result": c.get("result", "") if c.get("result", "") in RESULTS else "",
-              "note": str(c.get("note", ""))[:1000]} for c in checklist[:100]]
+    items = clean_checklist(checklist)
+    story = texts.get("narrative") or {}
+    narrative = {k: str(story.get(k) or "")[:MAX_TEXT] for k in NARRATIVE}
+    narrative["measures_by_type"] = {
+        str(k)[:128]: str(v)[:1000] for k, v in
+        list((story.get("measures_by_type") or {}).items())[:MAX_ITEMS] if str(v).strip()}
     conn.execute(self_reports.update().where(self_reports.c.period == period).values(
-        unit=unit[:255], basis=basis[:MAX_TEXT], next_steps=next_steps[:MAX_TEXT],
-        checklist=items, updated_at=now))
+        unit=str(texts.get("unit", ""))[:MAX_LINE],
+        addressee=str(texts.get("addressee", ""))[:MAX_LINE],
+        basis=str(texts.get("basis", ""))[:MAX_TEXT],
+        next_steps=str(texts.get("next_steps", ""))[:MAX_TEXT],
+        narrative=narrative, checklist=items, updated_at=now))
     audit.record(conn, actor=by, action="report.edit", target=f"report:{period}",
                  details={"checklist_items": len(items)}, now=now)
 
@@ -92,6 +125,13 @@ def review(conn: sa.Connection, period: str, *, by: str, now: datetime) -> None:
     """Mark a draft reviewed; the reviewer is not the preparer."""
     row = _draft(conn, period)
     authz.ensure_not_self(by, row.prepared_by, f"the report for {period}")
+    missing = [what for what, value in (("the unit", row.unit), ("the addressee",
+                                                                 row.addressee))
+               if not (value or "").strip()]
+    if missing:
+        msg = f"the draft for {period} names no {' and no '.join(missing)}; the preparer " \
+              "fills them in first"
+        raise ReportError(msg)
     conn.execute(self_reports.update().where(self_reports.c.period == period,
                                              self_reports.c.state == "draft")
                  .values(state="reviewed", reviewed_by=by[:64], reviewed_at=now))
@@ -113,12 +153,14 @@ def reopen(conn: sa.Connection, period: str, *, by: str, now: datetime) -> None:
 
 def approve(conn: sa.Connection, period: str, *, by: str, now: datetime,
             content: Callable[[Any], dict[str, Any]],
-            render: Callable[[dict[str, Any], str], tuple[str, str]]) -> str:
-    """Approve and lock a reviewed report: freeze its content and rendering, audit the hash.
+            render: Callable[[dict[str, Any], str], dict[tuple[str, str], bytes]]) -> str:
+    """Approve and lock a reviewed report: freeze its content and every export of it.
 
-    ``content(row)`` gives the report's figures and texts as approved; ``render(content,
-    sha256)`` its HTML in English and Chinese. Both are stored; the snapshot's sha256 and
-    the HTML hashes go to the audit log.
+    ``content(row)`` gives the report as approved; ``render(content, sha256)`` the files a
+    user can export, by (format, language): HTML, Word and CSV (the PDF is made from the
+    stored HTML at its first export, :func:`frozen_pdf`). The snapshot and the files are
+    stored, so each later export is exactly what was approved whatever the code renders
+    by then; their sha256 go to the audit log.
     """
     row = get(conn, period)
     if row is None or row.state != "reviewed":
@@ -130,17 +172,23 @@ def approve(conn: sa.Connection, period: str, *, by: str, now: datetime,
                                   "approved_at": now})
     snapshot = canonical(content(approved))
     digest = sha256_text(snapshot)
-    html_en, html_zh = render(json.loads(snapshot), digest)
+    files = render(json.loads(snapshot), digest)
     done = conn.execute(self_reports.update().where(
         self_reports.c.period == period, self_reports.c.state == "reviewed").values(
         state="approved", approved_by=by[:64], approved_at=now, snapshot=snapshot,
-        sha256=digest, html_en=html_en, html_zh=html_zh))
+        sha256=digest, html_en=files[("html", "en")].decode("utf-8"),
+        html_zh=files[("html", "zh-CN")].decode("utf-8")))
     if done.rowcount != 1:
         msg = f"the report for {period} changed meanwhile; reload it"
         raise ReportError(msg)
+    hashes = {}
+    for (fmt, lang), body in sorted(files.items()):
+        hashes[f"{fmt}_{lang}"] = hashlib.sha256(body).hexdigest()
+        conn.execute(self_report_files.insert().values(
+            report_id=row.id, fmt=fmt, lang=lang, sha256=hashes[f"{fmt}_{lang}"], body=body))
     audit.record(conn, actor=by, action="report.approve", target=f"report:{period}",
-                 details={"sha256": digest, "html_en_sha256": sha256_text(html_en),
-                          "html_zh_sha256": sha256_text(html_zh),
+                 details={"sha256": digest, "html_en_sha256": hashes["html_en"],
+                          "html_zh_sha256": hashes["html_zh-CN"], "files": hashes,
                           "prepared_by": row.prepared_by, "reviewed_by": row.reviewed_by},
                  now=now)
     return digest
@@ -149,3 +197,35 @@ def approve(conn: sa.Connection, period: str, *, by: str, now: datetime,
 def frozen(row: sa.Row) -> dict[str, Any] | None:
     """The content of an approved report exactly as approved (None before approval)."""
     return None if row.snapshot is None else json.loads(row.snapshot)
+
+
+def frozen_file(conn: sa.Connection, row: sa.Row, fmt: str, lang: str) -> bytes | None:
+    """An approved report's export as stored. Reports approved before every format was
+    frozen have their HTML only (None for Word and CSV)."""
+    body = conn.execute(sa.select(self_report_files.c.body).where(
+        self_report_files.c.report_id == row.id, self_report_files.c.fmt == fmt,
+        self_report_files.c.lang == lang)).scalar()
+    if body is None and fmt == "html":
+        text = row.html_zh if lang == "zh-CN" else row.html_en
+        return text.encode("utf-8") if text else None
+    return body
+
+
+def frozen_pdf(engine: sa.Engine, row: sa.Row, lang: str,
+               render_pdf: Callable[[str], bytes]) -> bytes | None:
+    """An approved report's PDF: rendered once from its stored HTML at the first export
+    (a PDF of a large register takes WeasyPrint tens of seconds, too long for the approval
+    request), then kept, so every export after it is byte for byte the same."""
+    with engine.connect() as conn:
+        body = frozen_file(conn, row, "pdf", lang)
+        html = None if body is not None else frozen_file(conn, row, "html", lang)
+    if body is not None or html is None:
+        return body
+    pdf = render_pdf(html.decode("utf-8"))
+    with engine.begin() as conn:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            self_report_files).values(report_id=row.id, fmt="pdf", lang=lang,
+                                      sha256=hashlib.sha256(pdf).hexdigest(), body=pdf)
+        conn.execute(insert.on_conflict_do_nothing(
+            index_elements=["report_id", "fmt", "lang"]))
+        return frozen_file(conn, row, "pdf", lang)  # a concurrent first export may have won

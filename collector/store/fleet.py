@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from hostpatrol.shared.clock import utcnow
 
 from . import rollups
 from .schema import agents, check_results, host_tags
-
-PASSING = ("ok",)
-NOT_APPLICABLE = ("skipped",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,24 +121,6 @@ def coverage(conn: sa.Connection, scope: frozenset[str] | None,
     most ``rollups.COVERAGE_TTL`` old: counting every host's results per view does not
     scale)."""
     return rollups.coverage(conn, scope, now or utcnow())
-
-
-def compliance_percent(statuses: dict[str, int]) -> float | None:
-    """Share of applicable results that pass (None when nothing applies)."""
-    applicable = sum(n for s, n in statuses.items() if s not in NOT_APPLICABLE)
-    if not applicable:
-        return None
-    return 100.0 * sum(statuses.get(s, 0) for s in PASSING) / applicable
-
-
-def weekly_trend(conn: sa.Connection, scope: frozenset[str] | None, *, now: datetime,
-                 weeks: int) -> list[dict[str, Any]]:
-    """Per ISO week (oldest first): hosts that reported and % of applicable results passing
-    (from the weekly rollup: a closed week is counted once, the current one every few
-    minutes)."""
-    return [{"week_start": w["week_start"], "hosts": w["hosts"],
-             "compliance": compliance_percent(w["statuses"])}
-            for w in rollups.weekly(conn, scope, now=now, weeks=weeks)]
 
 
 def check_history(conn: sa.Connection, agent_id: str, check: str,

@@ -155,6 +155,7 @@ users = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime),
     sa.Column("last_login_at", UTCDateTime),
+    sa.Column("display_name", sa.String(64)),  # the real name printed on reports (0011)
 )
 
 # --- accounts, audit log, dashboard indexes (migration 0004) ---------------------------
@@ -374,6 +375,31 @@ self_reports = sa.Table(  # one per period; frozen (snapshot + sha256) once appr
     sa.Column("sha256", sa.String(64)),  # of the snapshot
     sa.Column("html_en", sa.Text),    # the rendered report as approved, per language
     sa.Column("html_zh", sa.Text),
+    # migration 0011: the addressee (主送) and the preparer's texts of sections 一–四
+    sa.Column("addressee", sa.String(255), nullable=False, server_default=""),
+    sa.Column("narrative", sa.JSON),
+)
+
+self_report_files = sa.Table(  # every export of an approved report, frozen at approval
+    "self_report_files", metadata,
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("self_reports.id"), primary_key=True),
+    sa.Column("fmt", sa.String(8), primary_key=True),   # html | pdf | docx | csv
+    sa.Column("lang", sa.String(8), primary_key=True),  # en | zh-CN
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+incidents = sa.Table(  # security incidents (安全事件) as a person recorded them (0011)
+    "incidents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("level", sa.Integer, nullable=False),  # 1–4: I–IV of the emergency plan
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("findings", sa.JSON, nullable=False),  # ids of linked findings
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_incidents_occurred", "occurred_at"),
 )
 
 sa.Index("ix_findings_owner", findings.c.owner)
@@ -413,3 +439,15 @@ sa.Index("ix_findings_register_order", findings.c.level, findings.c.deadline.is_
 # counts by state and level (overdue, open per level) from the index alone
 sa.Index("ix_findings_state_level_deadline", findings.c.state, findings.c.level,
          findings.c.deadline)
+
+# --- Compliance rollup (migration 0011) ------------------------------------------------
+
+rollup_compliance = sa.Table(  # per window ("live", "week:…"), group and area; area ""
+    "rollup_compliance", metadata,  # counts the hosts that reported anything in the window
+    sa.Column("window", sa.String(64), primary_key=True),
+    sa.Column("group_name", sa.String(128), primary_key=True),
+    sa.Column("area", sa.String(64), primary_key=True),
+    sa.Column("hosts", sa.Integer, nullable=False),      # hosts in scope
+    sa.Column("checked", sa.Integer, nullable=False),
+    sa.Column("compliant", sa.Integer, nullable=False),
+)

@@ -29,12 +29,27 @@ def api_token_hash(token: str) -> str:
 
 
 def add_user(conn: sa.Connection, name: str, role: str, password: str | None,
-             now: datetime) -> int:
-    """Create a user; return its id."""
+             now: datetime, display_name: str | None = None) -> int:
+    """Create a user; return its id (``display_name`` as ``people.clean_display_name``
+    gives it)."""
     return conn.execute(users.insert().values(
         name=name, role=role, password_hash=hash_password(password) if password else None,
-        created_at=now,
+        created_at=now, display_name=display_name,
     ).returning(users.c.id)).scalar_one()
+
+
+def set_display_name(conn: sa.Connection, user_id: int, display_name: str | None) -> None:
+    """Replace a user's display name (None removes it)."""
+    conn.execute(users.update().where(users.c.id == user_id).values(display_name=display_name))
+
+
+def display_names(conn: sa.Connection, names: set[str]) -> dict[str, tuple[str, str]]:
+    """Login name → (display name or the login name, role) for the users among ``names``."""
+    if not names:
+        return {}
+    rows = conn.execute(sa.select(users.c.name, users.c.display_name, users.c.role)
+                        .where(users.c.name.in_(sorted(names)))).all()
+    return {r.name: (r.display_name or r.name, r.role) for r in rows}
 
 
 def by_name(conn: sa.Connection, name: str) -> sa.Row | None:

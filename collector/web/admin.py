@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from .. import audit, authz
 from ..intake.identity import fingerprint
+from ..people import DisplayNameError, clean_display_name
 from ..store import accounts
 from ..store import agents as agent_store
 from ..store import users as user_store
@@ -119,14 +120,20 @@ def user_create() -> Any:
     if not NAME.match(name) or role not in authz.ROLES or groups is None:
         flash(_("A user name is 1–64 letters, digits or _.@-; pick a role."))
         return redirect(url_for("web.users_page"))
+    try:
+        display = clean_display_name(request.form.get("display_name"))
+    except DisplayNameError as e:
+        flash(_("Not done: %(why)s", why=str(e)))
+        return redirect(url_for("web.users_page"))
     password = secrets.token_urlsafe(15)
     with engine().begin() as conn:
         if user_store.by_name(conn, name) is not None:
             flash(_("User %(name)s already exists.", name=name))
             return redirect(url_for("web.users_page"))
-        uid = user_store.add_user(conn, name, role, password, g.now)
+        uid = user_store.add_user(conn, name, role, password, g.now, display_name=display)
         accounts.set_groups(conn, uid, groups)
-        _audit(conn, "user.create", f"user:{name}", role=role, groups=sorted(groups))
+        _audit(conn, "user.create", f"user:{name}", role=role, groups=sorted(groups),
+               display_name=display)
         rows = accounts.list_users(conn)
     secret = {"label": _("First password of %(name)s", name=name), "value": password}
     return render_template("users.html", users=rows, roles=authz.ROLES, secret=secret)

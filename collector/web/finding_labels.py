@@ -14,7 +14,7 @@ STATES = {
     "fixed": _l("fixed"), "verified": _l("verified"), "closed": _l("closed"),
     "waived": _l("waived"), "requested": _l("requested"), "approved": _l("approved"),
     "rejected": _l("rejected"), "expired": _l("expired"), "draft": _l("draft"),
-    "reviewed": _l("reviewed"),
+    "reviewed": _l("reviewed"), "preview": _l("preview, not saved"),
 }
 
 AREAS = {

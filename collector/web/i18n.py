@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import Babel
 
 LANGUAGES = {"en": "English", "zh_CN": "中文"}
@@ -13,12 +13,22 @@ COOKIE = "hostpatrol_lang"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
+def default_locale() -> str:
+    """The deployment's language (``language`` in collector.yaml) as a locale."""
+    config = current_app.extensions.get("hostpatrol.config")
+    return "zh_CN" if config is not None and config.settings.get("language") == "zh-CN" \
+        else "en"
+
+
 def select_locale() -> str:
-    """The language cookie when valid, else the browser's best match, else English."""
+    """The language cookie when valid, else the browser's best match, else the
+    deployment's language."""
     chosen = request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    best = request.accept_languages.best_match(["en", "zh-CN", "zh"], default="en")
+    fallback = default_locale()
+    best = request.accept_languages.best_match(["en", "zh-CN", "zh"],
+                                               default="zh" if fallback == "zh_CN" else "en")
     return "zh_CN" if best.startswith("zh") else "en"
 
 

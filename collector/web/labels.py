@@ -52,6 +52,25 @@ def role_label(name: str) -> str:
     return str(ROLES[name]) if name in ROLES else name
 
 
+# Words of the report's further tables (reports.figures breakdowns), stored untranslated.
+BREAKDOWN_WORDS = {
+    "Hosts by operating system": _l("Hosts by operating system"),
+    "OS family": _l("OS family"), "Hosts": _l("Hosts"), "Share": _l("Share"),
+}
+
+
+def breakdown_text(value: object) -> str:
+    """A word or cell of a report breakdown table in the current language."""
+    if value is None:
+        return "—"
+    text = str(value)
+    if text.startswith("family:"):
+        return family_label(text[7:])
+    if text.startswith("distro:"):
+        return "· " + distro_label(text[7:])
+    return str(BREAKDOWN_WORDS[text]) if text in BREAKDOWN_WORDS else text
+
+
 def family_label(name: str) -> str:
     """An OS family's display name."""
     return str(FAMILIES[name]) if name in FAMILIES else name

@@ -1,5 +1,9 @@
 """The overview page: hosts reporting or silent, OS families and 信创 coverage, compliance per
-check area, weekly trends."""
+check area, weekly trends.
+
+Compliance is the report's (:mod:`reports.compliance`), over the last seven days up to
+now; the weekly trend is each report week's, in the report's time zone.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ import sqlalchemy as sa
 from flask import current_app, g, render_template
 
 from .. import authz
+from ..reports import rollup
+from ..reports.period import current_week
 from ..store import fleet, osfamilies
 from .blueprint import engine, settings, silent_after, web
 from .charts import bar_plot, time_plot
+from .report_render import report_timezone
 
 # Other packages (findings) add panels here: f(conn, scope) -> (template, context) | None.
 PANELS_KEY = "hostpatrol.web.overview_panels"
@@ -24,28 +31,27 @@ Panel = Callable[[sa.Connection, frozenset[str] | None], tuple[str, dict[str, An
 def overview() -> str:
     """Fleet at a glance."""
     scope, weeks = authz.scope(), settings("dashboard")["trend_weeks"]
+    tz = report_timezone()
     panels: list[tuple[str, dict[str, Any]]] = []
     with engine().connect() as conn:
         states = fleet.state_counts(conn, scope, now=g.now, silent_after=silent_after())
-        coverage = fleet.coverage(conn, scope)
-        trend = fleet.weekly_trend(conn, scope, now=g.now, weeks=weeks)
+        statuses = fleet.coverage(conn, scope, g.now)
+        live = rollup.live_figures(conn, scope, g.now)
+        trend = rollup.weekly(conn, scope, g.now, tz, weeks)
         families = osfamilies.fleet(conn, fleet.scope_clause(scope))
         for panel in current_app.extensions.get(PANELS_KEY, []):
             shown = panel(conn, scope)
             if shown is not None:
                 panels.append(shown)
-    areas = []
-    for check in sorted(coverage):
-        statuses = coverage[check]
-        areas.append({"check": check, "statuses": statuses,
-                      "hosts": sum(statuses.values()),
-                      "compliance": fleet.compliance_percent(statuses)})
+    areas = [{**a, "statuses": statuses.get(a["area"], {})} for a in live["areas"]]
     compliance_line = [(w["week_start"], w["compliance"]) for w in trend
                        if w["compliance"] is not None]
     compliance_chart = time_plot([("compliance", "line-ok", compliance_line, False)],
                                  y_max=100, height=200)
     hosts_chart = bar_plot([(w["week_start"], w["hosts"]) for w in trend])
-    return render_template("overview.html", states=states, areas=areas, trend=trend,
-                           compliance_chart=compliance_chart, hosts_chart=hosts_chart,
-                           panels=panels, silent_hours=settings("dashboard")["silent_hours"],
+    return render_template("overview.html", states=states, areas=areas, live=live,
+                           trend=trend, compliance_chart=compliance_chart,
+                           hosts_chart=hosts_chart, panels=panels,
+                           this_week=current_week(g.now, tz), report_tz=tz,
+                           silent_hours=settings("dashboard")["silent_hours"],
                            families=families)

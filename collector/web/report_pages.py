@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,29 +11,33 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .. import authz
+from ..reports import content as report_content
 from ..reports import records
-from ..reports.figures import compute
 from ..reports.period import Period, PeriodError, current_week, parse
-from .blueprint import engine, settings, web
+from .blueprint import engine, web
 from .i18n import select_locale
+from .report_measures import MEASURES
 from .report_render import (
-    meta_of,
-    new_meta,
-    render_csv,
+    default_checklist,
+    preview_meta,
+    render,
+    render_all,
     render_html,
     render_pdf,
     report_settings,
+    report_timezone,
 )
 
 FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
-           "csv": "text/csv; charset=utf-8"}
+           "csv": "text/csv; charset=utf-8",
+           "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 EXPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def _period(key: str) -> Period:
     try:
-        return parse(key[:16], settings("dashboard")["timezone"])
+        return parse(key[:16], report_timezone())
     except PeriodError:
         abort(404)
 
@@ -43,14 +48,14 @@ def content(conn: sa.Connection, period: Period, row: Any, now: Any) -> dict[str
         done = records.frozen(row)
         assert done is not None  # noqa: S101 - approved rows carry their snapshot
         return done
-    meta = meta_of(row) if row is not None else new_meta(period)
-    return {"figures": compute(conn, period, now), "meta": meta}
+    meta = report_content.meta_of(row) if row is not None else preview_meta(period)
+    return report_content.build(conn, period, meta, now)
 
 
-def render_both(snapshot: dict[str, Any], digest: str) -> tuple[str, str]:
-    """The approved report's HTML in English and Chinese."""
-    return (render_html(snapshot, "en", sha256=digest),
-            render_html(snapshot, "zh-CN", sha256=digest))
+def _frozen_article(html: str) -> str:
+    """The report itself out of a stored printable file (for the dashboard's page)."""
+    start, end = html.find("<article"), html.rfind("</article>")
+    return html[start:end + len("</article>")] if 0 <= start < end else ""
 
 
 @web.get("/reports")
@@ -59,7 +64,7 @@ def reports() -> Any:
     """Stored reports; open any period."""
     if request.args.get("period"):
         return redirect(url_for("web.report", period=request.args["period"][:16].strip()))
-    tz = settings("dashboard")["timezone"]
+    tz = report_timezone()
     week = current_week(g.now, tz)
     local = g.now.astimezone(parse(week, tz).start.tzinfo)
     suggestions = [week, f"{local.year}-{local.month:02d}",
@@ -74,15 +79,20 @@ def reports() -> Any:
 def report(period: str) -> str:
     """One period's report: its state, the editable parts and the document itself."""
     p = _period(period)
+    lang = "zh-CN" if select_locale() == "zh_CN" else "en"
     with engine().connect() as conn:
         row = records.get(conn, p.key)
         doc = content(conn, p, row, g.now)
-    lang = "zh-CN" if select_locale() == "zh_CN" else "en"
-    body = render_html(doc, lang, sha256=row.sha256 if row is not None else None,
-                       standalone=False)
+        frozen = row is not None and row.state == "approved"
+        if frozen:  # what was approved, as stored
+            stored = records.frozen_file(conn, row, "html", lang) or b""
+            body = _frozen_article(stored.decode("utf-8"))
+    if not frozen:
+        body = render_html(doc, lang, standalone=False)
+    types = [] if frozen else doc["figures"]["types"]
     return render_template("report.html", p=p, row=row, doc=Markup(body),  # noqa: S704
-                           meta=doc["meta"], frozen=row is not None and row.state == "approved",
-                           results=records.RESULTS, doc_lang=lang)
+                           meta=doc["meta"], frozen=frozen, results=records.RESULTS,
+                           doc_lang=lang, types=types, default_measures=MEASURES)
 
 
 def _act(period: str, work: Any, message: str) -> Any:
@@ -101,28 +111,41 @@ def _act(period: str, work: Any, message: str) -> Any:
 def report_create(period: str) -> Any:
     """Start the draft of a period (you become its preparer)."""
     cfg = report_settings()
-    from .report_render import default_checklist
-
     return _act(period, lambda conn, p: records.create(
         conn, p, by=g.user.name, unit=cfg["unit"], basis=cfg["basis"],
+        addressee=cfg["addressee"], organisation=cfg["organisation"],
         checklist=default_checklist(), now=g.now), _("Draft created."))
+
+
+def _checklist(form: Any) -> list[dict[str, str]]:
+    fields = ("item", "result", "note", "measure", "deadline", "owner")
+    columns = [form.getlist(f) for f in fields]  # a field left out reads as blank
+    rows = [dict(zip(fields, values, strict=True))
+            for values in itertools.zip_longest(*columns, fillvalue="")]
+    items = [r for r in rows if r["item"].strip()]
+    extra = (form.get("new_item") or "").strip()
+    if extra:
+        items.append({"item": extra, "result": ""})
+    return items
 
 
 @web.post("/reports/<period>/save")
 @authz.require("operate")
 def report_save(period: str) -> Any:
-    """Save the draft's unit, basis, next steps and manual checklist."""
+    """Save the draft's texts (unit, addressee, basis, sections 一–五, measures per problem
+    type) and its manual checklist."""
     form = request.form
-    items = form.getlist("item")
-    checklist = [{"item": item, "result": r, "note": n} for item, r, n in zip(
-        items, form.getlist("result"), form.getlist("note"), strict=False) if item.strip()]
-    extra = (form.get("new_item") or "").strip()
-    if extra:
-        checklist.append({"item": extra, "result": "", "note": ""})
+    narrative = {k: form.get(k) or "" for k in report_content.NARRATIVE}
+    narrative["measures_by_type"] = {
+        k.removeprefix("measure:"): v.strip() for k, v in form.items()
+        if k.startswith("measure:") and v.strip()}
+    texts = {"unit": (form.get("unit") or "").strip(),
+             "addressee": (form.get("addressee") or "").strip(),
+             "basis": (form.get("basis") or "").strip(),
+             "next_steps": form.get("next_steps") or "", "narrative": narrative}
     return _act(period, lambda conn, p: records.save(
-        conn, p.key, by=g.user.name, unit=(form.get("unit") or "").strip(),
-        basis=(form.get("basis") or "").strip(), next_steps=form.get("next_steps") or "",
-        checklist=checklist, now=g.now), _("Draft saved."))
+        conn, p.key, by=g.user.name, texts=texts, checklist=_checklist(form), now=g.now),
+        _("Draft saved."))
 
 
 @web.post("/reports/<period>/review")
@@ -147,16 +170,17 @@ def report_approve(period: str) -> Any:
     """Approve and lock the report (not by its preparer or reviewer)."""
     def work(conn: sa.Connection, p: Period) -> None:
         records.approve(conn, p.key, by=g.user.name, now=g.now,
-                        content=lambda row: {"figures": compute(conn, p, g.now),
-                                             "meta": meta_of(row)},
-                        render=render_both)
+                        content=lambda row: report_content.build(
+                            conn, p, report_content.meta_of(row), g.now),
+                        render=render_all)
     return _act(period, work, _("Report approved and locked."))
 
 
 @web.get("/reports/<period>/export/<fmt>")
 @authz.require("fleet")
 def report_export(period: str, fmt: str) -> Response:
-    """The report as printable HTML, PDF or CSV, in English or Chinese (?lang=)."""
+    """The report as printable HTML, PDF, Word or CSV, in English or Chinese (?lang=); an
+    approved report's file exactly as stored at approval."""
     if fmt not in FORMATS:
         abort(404)
     p = _period(period)
@@ -164,14 +188,16 @@ def report_export(period: str, fmt: str) -> Response:
     lang = "zh-CN" if lang.startswith("zh") else "en"
     with engine().connect() as conn:
         row = records.get(conn, p.key)
-        doc = content(conn, p, row, g.now)
-    approved = row is not None and row.state == "approved"
-    if fmt == "csv":
-        body: str | bytes = render_csv(doc, lang)
-    else:
-        html = (row.html_zh if lang == "zh-CN" else row.html_en) if approved else \
-            render_html(doc, lang, sha256=None)
-        body = html if fmt == "html" else render_pdf(html)
+        if row is not None and row.state == "approved":
+            body = (records.frozen_pdf(engine(), row, lang, render_pdf) if fmt == "pdf"
+                    else records.frozen_file(conn, row, fmt, lang))
+            if body is None:
+                return Response(_("This report was approved before %(fmt)s files were "
+                                  "kept; its approved HTML and PDF are the record.",
+                                  fmt=fmt.upper()), status=404,
+                                content_type="text/plain; charset=utf-8")
+        else:
+            body = render(content(conn, p, row, g.now), fmt, lang)
     name = f"self-inspection-{p.key}-{lang}.{fmt}"
     disposition = "inline" if fmt == "html" else "attachment"
     resp = Response(body, content_type=FORMATS[fmt], headers={

@@ -9,6 +9,7 @@ from . import (  # noqa: F401 - they register routes
     findings_actions,
     findings_pages,
     hosts,
+    incidents_pages,
     overview,
     policy_pages,
     report_pages,

@@ -90,7 +90,7 @@ def test_report_scope_counts_xinchuang_and_desktop_terminals(engine) -> None:
         scope = compute(conn, W48, W48.end + timedelta(days=1))["scope"]
     assert scope["hosts"] == 5
     assert scope["xinchuang"] == 2
-    assert (scope["servers"], scope["terminals"]) == (3, 2)  # Kylin desktop and Windows 10
+    assert scope["classes"] == {"server": 3, "terminal": 2}  # Kylin desktop and Windows 10
     assert scope["families"] == {"xinchuang": 2, "windows": 1, "debian": 1, "unknown": 1}
 
 

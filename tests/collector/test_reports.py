@@ -21,6 +21,7 @@ from hostpatrol.collector.reports import records
 from hostpatrol.collector.reports.figures import compute, host_class
 from hostpatrol.collector.reports.period import PeriodError, parse
 from hostpatrol.collector.store import profiles
+from hostpatrol.collector.store import users as user_store
 from hostpatrol.collector.store.schema import findings, self_reports
 from webapp import BASE, WebApp, make_webapp
 
@@ -95,7 +96,10 @@ def test_figures_match_the_stored_findings(engine) -> None:
     assert f["rectification"]["found"] == len(in_period) == 3
     assert f["rectification"]["rectified"] == sum(
         r.state in ("verified", "closed") for r in in_period) == 1
-    assert f["incidents"] == sum(r.level <= 2 for r in in_period) == 1
+    # a level II finding is a problem, never an incident: incidents are recorded by people
+    assert sum(r.level <= 2 for r in in_period) == 1
+    assert f["incidents"] == {"count": 0, "by_level": {"I": 0, "II": 0, "III": 0, "IV": 0},
+                              "items": []}
     assert f["rectification"]["overdue"] == sum(
         r.deadline < W48.end for r in in_period if r.agent_id != ids["a"]) == 2  # II: 3 days
     assert {p["agent_id"]: p["state"] for p in f["problems"]} == {
@@ -105,15 +109,20 @@ def test_figures_match_the_stored_findings(engine) -> None:
     assert f["problems"][0]["level"] == "II"
     assert f["rectification"]["open"] == 2
     assert f["rectification"]["closure_rate"] == pytest.approx(33.3)
-    assert f["scope"] == {"hosts": 6, "servers": 5, "terminals": 1, "xinchuang": 0,
+    # e reported before the period, f after it
+    assert f["scope"] == {"hosts": 6, "reported": 4, "reports": 5,
+                          "classes": {"server": 5, "terminal": 1}, "xinchuang": 0,
                           "families": {"unknown": 6}, "xinchuang_distros": {}}
-    assert f["verdict"] == {"pass": False, "open_major": 1, "overdue": 2}
+    assert f["open_major"] == 1
     area = {a["area"]: a for a in f["areas"]}
-    assert (area["disk"]["checked"], area["disk"]["passed"]) == (4, 2)  # a fixed, d clean
+    assert (area["disk"]["checked"], area["disk"]["compliant"]) == (4, 2)  # a fixed, d clean
     assert area["disk"]["coverage"] == pytest.approx(66.7)
+    assert area["disk"]["rate"] == 50.0
     assert area["disk"]["issues"] == [{"title": "Disk used", "hosts": 2}]
     assert area["patches"]["checked"] == 0
     assert area["reporting"]["checked"] == 6
+    assert [(t["key"], t["hosts"], t["problems"], t["unrectified"], t["levels"])
+            for t in f["types"]] == [("disk-used", 3, 3, 2, ["II", "IV"])]
     earlier = compute(engine.connect().__enter__(), parse("2026-W46"), now)
     assert [p["agent_id"] for p in earlier["problems"]] == [ids["e"]]
     assert earlier["rectification"]["rectified"] == 1
@@ -165,10 +174,21 @@ def test_report_workflow_separates_duties_and_locks_the_approved_report(w: WebAp
     assert "preview, not saved" in preview
     assert 'name="create"' not in preview  # approvers review, operators prepare
     operator.post(f"/reports/{key}/create", base_url=BASE)
+    with w.engine.begin() as conn:
+        user_store.set_display_name(conn, w.users["operator"], "张伟")
+        user_store.set_display_name(conn, w.users["admin"], "王强")
     operator.post(f"/reports/{key}/save", base_url=BASE, data={
-        "unit": "First Branch", "basis": "Rules 2026", "next_steps": "Replace the disk.",
+        "unit": "First Branch", "basis": "Rules 2026", "next_steps": "Replace the disk."})
+    # the addressee is missing: the draft cannot be reviewed yet
+    refused = w.client("approver").post(f"/reports/{key}/review", base_url=BASE,
+                                        follow_redirects=True)
+    assert "names no the addressee" in refused.text
+    operator.post(f"/reports/{key}/save", base_url=BASE, data={
+        "unit": "First Branch", "addressee": "Head Office IT", "basis": "Rules 2026",
+        "next_steps": "Replace the disk.", "organisation": "Led by the IT department.",
         "item": ["UPS and power supply tested", "Fire drill"], "result": ["pass", "fail"],
-        "note": ["ok", "<b>late</b>"], "new_item": "Visitor log"})
+        "note": ["ok", "<b>late</b>"], "measure": ["", "Hold the drill"],
+        "deadline": ["", "2027-01-15"], "owner": ["", "zhang"], "new_item": "Visitor log"})
     with w.engine.connect() as conn:
         row = records.get(conn, key)
     assert (row.state, row.prepared_by, row.unit) == ("draft", "operator", "First Branch")
@@ -195,7 +215,12 @@ def test_report_workflow_separates_duties_and_locks_the_approved_report(w: WebAp
         row.html_zh.encode()).hexdigest()
     snapshot = json.loads(row.snapshot)
     assert snapshot["meta"]["approved_by"] == "admin"
+    assert snapshot["meta"]["people"]["prepared_by"] == {"login": "operator", "name": "张伟",
+                                                         "role": "operator"}
     assert snapshot["figures"]["rectification"]["found"] == 1
+    # the failed fire drill is a problem of section 三 and keeps the result from a pass
+    assert snapshot["verdict"]["result"] == "basic"
+    assert snapshot["manual"]["failed"][0]["measure"] == "Hold the drill"
     # locked: no edit, and exports return exactly what was approved
     locked = operator.post(f"/reports/{key}/save", base_url=BASE, data={"unit": "changed"},
                            follow_redirects=True)
@@ -206,6 +231,10 @@ def test_report_workflow_separates_duties_and_locks_the_approved_report(w: WebAp
     assert "script-src" not in exported.headers["Content-Security-Policy"]
     assert row.sha256 in row.html_zh
     assert "特此报告。" in row.html_zh
+    assert "编制人： 张伟（运维员）" in row.html_zh
+    assert "签发人： 王强（管理员）" in row.html_zh
+    assert "人工检查：Fire drill（&lt;b&gt;late&lt;/b&gt;）" in row.html_zh
+    assert "主送：Head Office IT" in row.html_zh
     assert "First Branch" in row.html_en
     with w.engine.begin() as conn:  # evidence the lock holds: the snapshot is what is served
         conn.execute(self_reports.update().where(self_reports.c.period == key)
@@ -220,10 +249,11 @@ def test_chinese_layout_and_csv(w: WebApp) -> None:
     now = utcnow()
     key = f"{now.year}-{now.month:02d}"  # this month: no report stored, live figures
     zh = w.client("auditor").get(f"/reports/{key}/export/html?lang=zh-CN", base_url=BASE).text
-    for text in (f"XX单位{now.year}年{now.month}月网络安全自查报告", "一、总体情况",
+    for text in (f"XX单位{now.year}年{now.month}月网络与信息安全自查报告", "一、总体情况",
                  "二、自查情况", "三、存在问题", "四、整改措施及效果", "五、下一步工作计划",
-                 "附件：人工检查项", "编制人：", "审核人：", "签发人：", "日期：", "特此报告。",
-                 "主机 3 台（服务器 3 台，终端 0 台，信创 0 台）"):
+                 "附件1", "附件2", "编制人：", "审核人：", "签发人：", "特此报告。",
+                 "主送：（上级单位）", "现将自查情况报告如下：",
+                 "自查范围：主机 3 台（服务器 3 台，终端 0 台，信创 0 台）"):
         assert text in zh, text
     en = w.client("auditor").get(f"/reports/{key}/export/html?lang=en", base_url=BASE).text
     assert "1. Overall situation" in en
@@ -232,7 +262,6 @@ def test_chinese_layout_and_csv(w: WebApp) -> None:
         f"/reports/{key}/export/csv?lang=en", base_url=BASE).text)))
     summary = {r[1]: r[2] for r in rows if r and r[0] == "Summary"}
     assert summary["Hosts"] == "3"
-    assert summary["Xinchuang (domestic OS)"] == "0"
     assert summary["Verdict"] == "pass"
     assert w.client("viewer").get(f"/reports/{key}", base_url=BASE).status_code == 403
     assert w.client("auditor").get("/reports/2026-W99", base_url=BASE).status_code == 404
@@ -247,7 +276,7 @@ def test_pdf_has_pages_and_extractable_chinese_text(w: WebApp) -> None:
     reader = PdfReader(io.BytesIO(resp.data))
     assert len(reader.pages) >= 1
     text = "".join(p.extract_text() for p in reader.pages)
-    assert "网络安全自查报告" in text
+    assert "网络与信息安全自查报告" in text
     assert "总体情况" in text
     assert "full-disk" in text
 
@@ -267,9 +296,17 @@ def test_cli_writes_the_report_in_each_format(tmp_path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert "2026年第四季度网络安全自查报告" in text.replace("\n", "")
+    assert "2026年第四季度网络与信息安全自查报告" in text.replace("\n", "")
+    docx = tmp_path / "r.docx"
+    c.cli("report", "--period", "2026-W48", "--format", "docx", "--lang", "zh-CN",
+          "--output", str(docx))
+    from docx import Document
+
+    paragraphs = [p.text for p in Document(str(docx)).paragraphs]
+    assert "XX单位2026年第48周网络与信息安全自查报告" in paragraphs
+    assert "特此报告。" in paragraphs
     html = c.cli("report", "--period", "2026", "--format", "html").stdout
-    assert "Cybersecurity self-inspection report for 2026" in html
+    assert "Network and information security self-inspection report for 2026" in html
     bad = subprocess.run([str(BIN / "hostpatrol-collector"), "--data-dir", str(c.data_dir),
                           "report", "--period", "2026-W60"], capture_output=True, text=True,
                          check=False)

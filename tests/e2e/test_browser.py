@@ -233,13 +233,14 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
     browser.find_element(by.CSS_SELECTOR, "#open-period a").click()  # the current week
     _shows(browser, "#report-doc", "一、总体情况")
     body = browser.find_element(by.TAG_NAME, "body").text
-    assert "网络安全自查报告" in body
+    assert "网络与信息安全自查报告" in body
     assert "一、总体情况" in body
-    assert "bw-full-disk" in browser.find_element(by.ID, "doc-problems").text
+    assert "磁盘使用率" in browser.find_element(by.ID, "doc-problems").text  # by type
+    assert "bw-full-disk" in browser.find_element(by.ID, "doc-annex-problems").text
     pdf_url = browser.find_element(by.ID, "export-pdf-zh-CN").get_attribute("href")
     browser.find_element(by.ID, "export-html-zh-CN").click()
-    _shows(browser, "h1.doc-title", "网络安全自查报告")
-    assert "网络安全自查报告" in browser.title
+    _shows(browser, "h1.doc-title", "网络与信息安全自查报告")
+    assert "网络与信息安全自查报告" in browser.title
     assert "特此报告。" in browser.find_element(by.TAG_NAME, "body").text
     session = {k["name"]: k["value"] for k in browser.get_cookies()}
     pdf = c.get(pdf_url.removeprefix(c.url), cookies=session)

@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
-from forge import report_doc, sign
+from forge import disk, report_doc, sign
 from harness import Collector, free_port
 from hostpatrol.agent.enrollment import make_proof
 from hostpatrol.collector.app import create_app
@@ -18,6 +18,7 @@ from hostpatrol.collector.intake.admission import IngestGate
 from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.intake.trust import Limits
+from hostpatrol.collector.reports import rollup
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import fleet, rollups
 from hostpatrol.collector.store.schema import agents, check_results, host_latest, reports
@@ -120,16 +121,18 @@ def test_rollups_match_live_counts_and_respect_scope(engine) -> None:
     a, ka = _enroll(engine, "t1", "g1")
     b, kb = _enroll(engine, "t2", "g2")
     now = utcnow()
-    for agent_id, key, status in ((a, ka, "ok"), (b, kb, "fail")):
-        doc = report_doc(agent_id, results=[_result("disk", status, now)])
+    for agent_id, key, status, used in ((a, ka, "ok", 40.0), (b, kb, "fail", 97.0)):
+        doc = report_doc(agent_id, results=[{**_result("disk", status, now),
+                                             "data": disk(used)}])
         assert ingest(engine, [sign(doc, key)], limits=LIMITS)[0].outcome == "accepted"
     with engine.connect() as conn:
         assert fleet.coverage(conn, None, now) == {"disk": {"ok": 1, "fail": 1}}
         assert fleet.coverage(conn, frozenset({"g2"}), now) == {"disk": {"fail": 1}}
-        trend = fleet.weekly_trend(conn, None, now=now, weeks=2)
-        scoped = fleet.weekly_trend(conn, frozenset({"g1"}), now=now, weeks=2)
+        trend = rollup.weekly(conn, None, now, "UTC", 2)
+        scoped = rollup.weekly(conn, frozenset({"g1"}), now, "UTC", 2)
     assert [w["hosts"] for w in trend] == [0, 2]
-    assert trend[-1]["compliance"] == 50.0
+    # the report's definition: reporting 2 of 2 hosts, disk 1 of 2 (b's full disk)
+    assert trend[-1]["compliance"] == 75.0
     assert scoped[-1]["compliance"] == 100.0
     # a newer result shows once the rollup is older than its TTL, not before
     doc = report_doc(b, seq=2, results=[_result("disk", "ok", now)])

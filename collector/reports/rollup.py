@@ -1,0 +1,137 @@
+"""The overview's compliance figures, kept in ``rollup_compliance`` so pages only read them.
+
+Two kinds of window, per group (viewers see the sum over their groups):
+
+- ``live``: the last seven days up to the time it was computed (:func:`windows.live`),
+  recomputed when older than :data:`LIVE_TTL`;
+- ``week:<ISO week>@<zone>``: one report week in the report's time zone
+  (:func:`windows.for_period`), the overview's weekly trend. A week that had ended when it
+  was computed is computed once; the running week again when older than
+  :data:`CURRENT_WEEK_TTL`.
+
+The background worker refreshes both (:func:`refresh`); a page that finds one missing or
+stale computes it itself. Same definition as the report (:mod:`compliance`): the live
+window ending at a week's end gives that week's report figures.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..store.schema import rollup_compliance, rollups
+from . import compliance, windows
+from .period import Period, current_week, parse
+
+LIVE = "live"
+LIVE_TTL = timedelta(seconds=60)
+CURRENT_WEEK_TTL = timedelta(minutes=10)
+ANY = ""  # the rollup's area for "reported anything in the window"
+
+
+def week_keys(now: datetime, timezone: str, weeks: int) -> list[Period]:
+    """The last ``weeks`` report weeks up to ``now``'s, oldest first."""
+    current = parse(current_week(now, timezone), timezone)
+    out = [current]
+    while len(out) < weeks:  # three days before a Monday: the week before
+        out.append(parse(current_week(out[-1].start - timedelta(days=3), timezone), timezone))
+    return out[::-1]
+
+
+def _name(window: str) -> str:
+    return f"compliance:{window}"[:64]
+
+
+def _store(conn: sa.Connection, window: str, result: windows.Compliance, now: datetime) -> None:
+    conn.execute(rollup_compliance.delete().where(rollup_compliance.c.window == window))
+    rows = [{"window": window, "group_name": group[:128], "area": area, "hosts": h,
+             "checked": c, "compliant": k}
+            for group, areas in result.per_group().items()
+            for area, (h, c, k) in areas.items()]
+    if rows:
+        conn.execute(rollup_compliance.insert(), rows)
+    name = _name(window)
+    conn.execute(rollups.delete().where(rollups.c.name == name))
+    conn.execute(rollups.insert().values(name=name, computed_at=now))
+
+
+def _computed(conn: sa.Connection, windows_: list[str]) -> dict[str, datetime]:
+    names = {_name(w): w for w in windows_}
+    return {names[n]: at for n, at in conn.execute(
+        sa.select(rollups.c.name, rollups.c.computed_at).where(rollups.c.name.in_(names)))}
+
+
+def _week_window(p: Period) -> str:
+    return f"week:{p.key}@{p.start.tzinfo}"
+
+
+def _ensure(engine: sa.Engine, now: datetime, timezone: str, weeks: int,
+            live_ttl: timedelta) -> None:
+    periods = {_week_window(p): p for p in week_keys(now, timezone, weeks)} if weeks else {}
+    with engine.connect() as conn:
+        done = _computed(conn, [LIVE, *periods])
+    at = done.get(LIVE)
+    if at is None or now - at > live_ttl:
+        with engine.begin() as conn:  # its own transaction: the page's only reads
+            _store(conn, LIVE, windows.live(conn, now), now)
+    for window, p in periods.items():
+        at = done.get(window)
+        if at is None or (at < p.end and now - at > CURRENT_WEEK_TTL):
+            with engine.begin() as conn:
+                _store(conn, window, windows.for_period(conn, p.start, p.end,
+                                                        min(p.end, now)), now)
+
+
+def refresh(engine: sa.Engine, now: datetime, timezone: str, weeks: int = 12) -> None:
+    """Background job: bring the live window and the last ``weeks`` report weeks up to date."""
+    _ensure(engine, now, timezone, weeks, LIVE_TTL / 2)  # before a page finds it stale
+
+
+def _sums(conn: sa.Connection, window: str, groups: frozenset[str] | None
+          ) -> dict[str, tuple[int, int, int]]:
+    q = (sa.select(rollup_compliance.c.area, sa.func.sum(rollup_compliance.c.hosts),
+                   sa.func.sum(rollup_compliance.c.checked),
+                   sa.func.sum(rollup_compliance.c.compliant))
+         .where(rollup_compliance.c.window == window).group_by(rollup_compliance.c.area))
+    if groups is not None:
+        q = q.where(rollup_compliance.c.group_name.in_(sorted(groups)) if groups
+                    else sa.false())
+    return {a: (int(h), int(c), int(k)) for a, h, c, k in conn.execute(q)}
+
+
+def _figures(sums: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+    hosts, reported, _ = sums.get(ANY, (0, 0, 0))
+    order = [a for a in compliance.AREAS if a in sums]
+    order += sorted(a for a in sums if a not in compliance.AREAS and a != ANY)
+    areas = [{"area": a, "hosts": sums[a][0], "checked": sums[a][1],
+              "compliant": sums[a][2], "coverage": compliance.percent(sums[a][1], sums[a][0]),
+              "rate": compliance.percent(sums[a][2], sums[a][1])} for a in order]
+    checked = sum(a["checked"] for a in areas)
+    compliant = sum(a["compliant"] for a in areas)
+    return {"hosts": hosts, "reported": reported, "areas": areas,
+            "overall": {"checked": checked, "compliant": compliant,
+                        "rate": compliance.percent(compliant, checked)}}
+
+
+def live_figures(conn: sa.Connection, groups: frozenset[str] | None, now: datetime
+                 ) -> dict[str, Any]:
+    """The live window's figures for ``groups`` (None: all), at most :data:`LIVE_TTL` old."""
+    _ensure(conn.engine, now, "UTC", 0, LIVE_TTL)
+    at = _computed(conn, [LIVE]).get(LIVE, now)
+    return {**_figures(_sums(conn, LIVE, groups)), "as_of": at,
+            "start": at - timedelta(days=windows.LIVE_DAYS)}
+
+
+def weekly(conn: sa.Connection, groups: frozenset[str] | None, now: datetime,
+           timezone: str, weeks: int) -> list[dict[str, Any]]:
+    """Per report week (oldest first): hosts that reported and the overall compliance rate
+    (None for a week nobody reported in: there is nothing to rate)."""
+    _ensure(conn.engine, now, timezone, weeks, LIVE_TTL)
+    out = []
+    for p in week_keys(now, timezone, weeks):
+        f = _figures(_sums(conn, _week_window(p), groups))
+        out.append({"period": p.key, "week_start": p.start, "hosts": f["reported"],
+                    "compliance": f["overall"]["rate"] if f["reported"] else None})
+    return out
