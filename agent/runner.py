@@ -100,7 +100,7 @@ def wire_safe(result: CheckResult) -> CheckResult:
             msg = f"data is a {type(data).__name__}, not an object"
             raise TypeError(msg)
         safe = replace(result, data=data)
-        jws.dumps_compact(safe.to_dict())
+        jws.loads_strict(jws.dumps_compact(safe.to_dict()))  # the collector's typed limits
         problem = (wirecheck.problem(result.check, data)
                    if result.status not in ("error", "skipped") else None)
     except Exception as e:  # noqa: BLE001 - whatever it is, the report must still go out

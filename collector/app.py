@@ -14,11 +14,12 @@ from flask_wtf.csrf import CSRFProtect
 from hostpatrol.shared.clock import Clock, utcnow
 
 from .api.agents import agent_api
-from .api.base import database_error
+from .api.base import Int64Converter, StrictJSONProvider, api_error, database_error
 from .api.compliance import compliance_api
 from .api.findings import findings_api
 from .api.routes import api, meta
 from .config import CollectorConfig
+from .errors import ApiError
 from .intake.admission import IngestGate
 from .intake.batcher import Batcher
 from .intake.identity import ensure_secret, load_signing_key
@@ -37,9 +38,12 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",  # CSRF SSL-strict mode checks the Referer
     "Strict-Transport-Security": "max-age=31536000",
 }
+# Pages, API answers and downloads hold what a signed-in user may see: never kept by a
+# browser or a proxy. Static assets (public) set their own Cache-Control.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-_SECURITY_ITEMS = [(k, v, k.lower()) for k, v in SECURITY_HEADERS.items()]
+_SECURITY_ITEMS = [(k, v, k.lower()) for k, v in {**SECURITY_HEADERS, **NO_STORE}.items()]
 
 
 class _SecurityHeaders:
@@ -78,6 +82,8 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None,
     """
     app = Flask(__name__)
     app.session_interface = _Sessions()
+    app.json = StrictJSONProvider(app)
+    app.url_map.converters["int"] = Int64Converter  # before any route is added
     app.config.update(
         SECRET_KEY=ensure_secret(config.secret_key_file),
         MAX_CONTENT_LENGTH=config.ingest["max_body_bytes"],
@@ -118,6 +124,9 @@ def create_app(config: CollectorConfig, engine: sa.Engine | None = None,
     app.register_blueprint(meta)
     app.register_blueprint(web)
     app.register_error_handler(sa.exc.OperationalError, database_error)
+    # an ApiError raised before routing decided the blueprint (a bad bearer token on a
+    # path no route matches) is still the one JSON error, never a 500
+    app.register_error_handler(ApiError, api_error)
 
     app.wsgi_app = _SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     logging.getLogger("hostpatrol").setLevel(logging.INFO)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError
 
 from .errors import ApiError, CollectorError
 from .store import accounts
@@ -31,6 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Forbidden(CollectorError):
@@ -70,19 +72,21 @@ def _engine() -> sa.Engine:
 
 
 def load_user(now: Any) -> None:
-    """Set ``g.user`` and ``g.groups`` from an API bearer token (API only) or the session."""
-    g.user, g.groups = None, None
+    """Set ``g.user`` and ``g.groups`` from an API bearer token (API only) or the session;
+    ``g.auth`` says which (``"bearer"``, ``"session"`` or None)."""
+    g.user, g.groups, g.auth = None, None, None
     header = request.headers.get("Authorization", "")
     if not session.get("sid") and not (_is_api() and header.startswith("Bearer ")):
         return  # agents and anonymous visitors cost no database round trip
     with _engine().connect() as conn:
         if _is_api() and header.startswith("Bearer "):
-            g.user = user_store.by_api_token(conn, header[7:].strip())
+            g.user, g.auth = user_store.by_api_token(conn, header[7:].strip()), "bearer"
             if g.user is None:
                 msg = "API token is not valid"
                 raise ApiError(msg, status=401)
         elif session.get("sid"):
             g.user = accounts.session_user(conn, session["sid"], now)
+            g.auth = "session" if g.user is not None else None
         if g.user is not None and g.user.role == "viewer":
             g.groups = accounts.groups_of(conn, g.user.id)
 
@@ -105,11 +109,34 @@ def require(permission: str) -> Callable[[F], F]:
                     msg = f"role {user.role} may not do this (needs {permission})"
                     raise ApiError(msg, status=403)
                 abort(403)
+            check_session_write()
             return view(*args, **kwargs)
         wrapped.hostpatrol_permission = permission  # type: ignore[attr-defined]
         wrapped.hostpatrol_enforced = True  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
     return wrap
+
+
+def check_session_write() -> None:
+    """An API write authenticated by the dashboard's session cookie must come as a form
+    would: with the page's CSRF token (``X-CSRFToken``) and a same-origin Referer.
+
+    The API is exempt from the dashboard's CSRF check because scripts authenticate with
+    ``Authorization: Bearer``, which no other site can make a browser send; a cookie is
+    sent along by the browser to any page of the same site (another port, a sibling
+    host), so a write that relies on it is checked like a form. 403 otherwise.
+    """
+    if not _is_api() or request.method in SAFE_METHODS or getattr(g, "auth", None) != "session":
+        return
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or getattr(g, "csrf_valid", False):
+        return  # switched off (as for forms), or already checked in this request
+    try:
+        current_app.extensions["csrf"].protect()
+    except CSRFError as e:
+        msg = (f"an API write with the dashboard's session needs the page's CSRF token "
+               f"(X-CSRFToken header) from the same origin: {e.description}; scripts use "
+               f"Authorization: Bearer TOKEN")
+        raise ApiError(msg, status=403) from e
 
 
 def public(view: F) -> F:

@@ -32,3 +32,9 @@ class SchemaError(SharedError):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
+
+
+class WireValueError(SchemaError, ValueError):
+    """A decoded JSON value beyond the wire's limits (64-bit integers, finite numbers, valid
+    Unicode); ``path`` says where. A ValueError too: callers that refuse any bad JSON
+    refuse it with the rest."""

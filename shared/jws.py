@@ -6,7 +6,6 @@ only after the signature checked out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,43 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from .errors import BadSignature, MalformedJWS, UnsupportedAlgorithm
 from .keys import b64url, b64url_decode
+from .strictjson import dumps_compact, loads_strict
+
+__all__ = ["ALG", "Unverified", "dumps_compact", "loads_strict", "parse", "peek_kid", "sign",
+           "verify", "verify_json"]
 
 ALG = "EdDSA"
 ALLOWED_HEADER_KEYS = frozenset({"alg", "kid", "typ", "jwk"})
 MAX_HEADER_BYTES = 4096
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            msg = f"duplicate key {k!r}"
-            raise ValueError(msg)
-        out[k] = v
-    return out
-
-
-def loads_strict(data: bytes | str) -> Any:
-    """Parse JSON refusing duplicate keys, NaN/Infinity and runaway nesting."""
-
-    def _no_constants(name: str) -> Any:
-        msg = f"{name} is not valid JSON"
-        raise ValueError(msg)
-
-    try:
-        return json.loads(
-            data, object_pairs_hook=_reject_duplicates, parse_constant=_no_constants
-        )
-    except RecursionError as e:
-        msg = "JSON nested too deeply"
-        raise ValueError(msg) from e
-
-
-def dumps_compact(obj: Any) -> bytes:
-    """Serialize to compact UTF-8 JSON, as signed on the wire."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import SchemaError
@@ -28,12 +28,20 @@ TOP_KEYS = frozenset(
 )
 RESULT_KEYS = frozenset({"check", "status", "started_at", "duration_ms", "data", "error"})
 HOST_KEYS = frozenset({"hostname", "machine_id", "agent_version", "os"})
+# A result starts before its report is built (the agent runs the checks, then signs), at
+# most a day before (each run is bounded by its checks' time limits; duration_ms by a day);
+# the lead allows for the clock being stepped back while the checks ran.
+MAX_RESULT_AGE = timedelta(days=1)
+MAX_RESULT_LEAD = timedelta(minutes=10)
+# A result that did not run (error, skipped) carries no check data: {} or a reason.
+NOT_RUN = ("error", "skipped")
+MAX_REASON_CHARS = 500
 
 
 def format_time(ts: datetime) -> str:
     """RFC 3339 UTC with millisecond precision and a ``Z``."""
     ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return f"{ts.year:04d}" + ts.strftime("-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def parse_time(text: Any, path: str) -> datetime:
@@ -46,7 +54,19 @@ def parse_time(text: Any, path: str) -> datetime:
         raise SchemaError(path=path, message=f"not an RFC 3339 timestamp: {text!r}") from e
     if ts.tzinfo is None:
         raise SchemaError(path=path, message="timestamp must carry a UTC offset (e.g. Z)")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError as e:  # 0001-01-01T00:00:00+14:00 is before the first UTC day
+        msg = f"timestamp {text!r} is outside the years 1 to 9999 in UTC"
+        raise SchemaError(path=path, message=msg) from e
+
+
+def not_run_data(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is what a result that did not run carries: ``{}`` or a reason."""
+    if not data:
+        return True
+    reason = data.get("reason")
+    return len(data) == 1 and isinstance(reason, str) and len(reason) <= MAX_REASON_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +169,7 @@ def _short_str(value: Any, path: str, limit: int = MAX_HOST_FIELD) -> str:
     return value
 
 
-def _result(obj: Any, path: str) -> CheckResult:
+def _result(obj: Any, path: str, created_at: datetime) -> CheckResult:
     _require_keys(obj, path, RESULT_KEYS, {"check", "status", "started_at", "duration_ms",
                                            "data"})
     check = obj["check"]
@@ -170,10 +190,16 @@ def _result(obj: Any, path: str) -> CheckResult:
                               message=f"longer than {MAX_ERROR_CHARS} characters")
     if status == "error" and not error:
         raise SchemaError(path=f"{path}.error", message="an error result must say what went wrong")
+    started_at = parse_time(obj["started_at"], f"{path}.started_at")
+    if not -MAX_RESULT_AGE <= started_at - created_at <= MAX_RESULT_LEAD:  # never overflows
+        msg = (f"{format_time(started_at)} is not within {MAX_RESULT_AGE.days} day before and "
+               f"{MAX_RESULT_LEAD.seconds // 60} minutes after the report's created_at "
+               f"({format_time(created_at)})")
+        raise SchemaError(path=f"{path}.started_at", message=msg)
     return CheckResult(
         check=check,
         status=status,
-        started_at=parse_time(obj["started_at"], f"{path}.started_at"),
+        started_at=started_at,
         duration_ms=_int(obj["duration_ms"], f"{path}.duration_ms", maximum=86_400_000),
         data=data,
         error=error,
@@ -200,12 +226,13 @@ def validate_report(doc: Any) -> Report:
     gap = doc.get("gap")
     if gap is not None and not isinstance(gap, dict):
         raise SchemaError(path="gap", message="must be an object")
+    created_at = parse_time(doc["created_at"], "created_at")
     results = doc["results"]
     if not isinstance(results, list):
         raise SchemaError(path="results", message="must be a list")
     if len(results) > MAX_RESULTS:
         raise SchemaError(path="results", message=f"more than {MAX_RESULTS} results")
-    parsed = tuple(_result(r, f"results[{i}]") for i, r in enumerate(results))
+    parsed = tuple(_result(r, f"results[{i}]", created_at) for i, r in enumerate(results))
     names = [r.check for r in parsed]
     if len(set(names)) != len(names):
         raise SchemaError(path="results", message="a check appears more than once")
@@ -213,7 +240,7 @@ def validate_report(doc: Any) -> Report:
         agent_id=_uuid(doc["agent_id"], "agent_id"),
         report_id=_uuid(doc["report_id"], "report_id"),
         seq=_int(doc["seq"], "seq"),
-        created_at=parse_time(doc["created_at"], "created_at"),
+        created_at=created_at,
         schedule=schedule,
         results=parsed,
         host=host,

@@ -1,15 +1,21 @@
-"""What every API route shares: the one JSON error shape, JSON bodies, integer args, the reader."""
+"""What every API route shares: the one JSON error shape, JSON in and out, integer args and
+ids, the reader."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, has_request_context, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from hostpatrol.shared.jws import loads_strict
+from hostpatrol.shared.strictjson import INT64_MAX
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from .. import authz
 from ..errors import ApiError
 from ..metrics import REPORTS
 
@@ -62,6 +68,31 @@ def http_error(e: HTTPException) -> Response:
     return error_response(e.description or e.name, e.code or 500)
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Every JSON answer is valid JSON: a non-finite number (in a row an older version
+    stored) is written as null, never as the ``Infinity`` strict parsers refuse."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """``json.dumps`` refusing NaN/Infinity; on such a value, again with null for it."""
+        try:
+            return super().dumps(obj, **{**kwargs, "allow_nan": False})
+        except ValueError:
+            log.warning("non-finite number in an answer written as null path=%s",
+                        request.path if has_request_context() else "-")
+            text = super().dumps(obj, **{**kwargs, "allow_nan": True})
+            return super().dumps(json.loads(text, parse_constant=lambda _: None),
+                                 **{**kwargs, "allow_nan": False})
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:…>`` in every route: a non-negative id that fits a 64-bit column (404 beyond,
+    as for any id that names nothing, never a database error)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def json_body() -> Any:
     """The request's JSON body, strictly parsed (415 or 400 otherwise)."""
     if not request.mimetype == "application/json":
@@ -83,6 +114,7 @@ def require_reader() -> Any:
     if user is None:
         msg = "authentication required (Authorization: Bearer TOKEN)"
         raise ApiError(msg, status=401)
+    authz.check_session_write()
     return user
 
 

@@ -70,6 +70,17 @@ def document() -> dict[str, Any]:
         "status": {"type": "integer"}, "reason": {"type": "string"},
         "retry_after": {"type": "integer", "description": "seconds (rate limited, 429)"},
     }}
+    result = {"type": "object", "required": ["check", "status", "data", "unreadable"],
+              "properties": {
+        "check": {"type": "string"}, "status": {"enum": ["ok", "warn", "fail", "error",
+                                                          "skipped"]},
+        "started_at": {"type": "string"}, "duration_ms": {"type": "integer"},
+        "data": {"type": ["object", "null"], "description": (
+            "the check's data, valid against its schema; null when unreadable")},
+        "error": {"type": ["string", "null"]},
+        "unreadable": {"type": ["string", "null"], "description": (
+            "why a stored result cannot be read as its check's data (stored by an older "
+            "version, or damaged); null for every result accepted under current rules")}}}
     secured = [{"bearer": []}, {"session": []}]
     return {
         "openapi": "3.1.0",
@@ -145,7 +156,11 @@ def document() -> dict[str, Any]:
                 "summary": "One host with its latest check results", "security": secured,
                 "parameters": [{"name": "agent_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "host", **_json({"type": "object"})},
+                "responses": {"200": {"description": "host", **_json({
+                    "type": "object", "properties": {
+                        "ok": {"const": True}, "host": {"$ref": "#/components/schemas/Host"},
+                        "reports": {"type": "integer"},
+                        "results": {"type": "array", "items": result}}})},
                               **_errors(401, 404)},
             }},
             **findings_paths(secured),

@@ -23,6 +23,7 @@ from ..metrics import INGEST_SECONDS, render
 from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
+from ..store.resultdata import judged
 from .base import api_error, error_response, http_error, int_arg, json_body, with_limits
 from .openapi import document
 
@@ -154,16 +155,20 @@ def get_hosts() -> Response:
 @authz.require("read")
 def get_host(agent_id: str) -> Response:
     """One host with the latest result of every check."""
+    horizon = current_app.extensions["hostpatrol.limits"].latest_result(g.now)
     with _engine().connect() as conn:
         row = agent_store.get(conn, agent_id)
         if row is None or not authz.visible(row.group_name):
             msg = f"no host with id {agent_id[:64]!r}"
             raise ApiError(msg, status=404)
-        results = report_store.latest_results(conn, agent_id)
+        results = judged(report_store.latest_results(conn, agent_id), horizon)
         count = report_store.count_reports(conn, agent_id)
+    # an unreadable row (stored by an older version) has data null and says why: a client
+    # may rely on data matching the check's schema whenever it is given
     return jsonify({"ok": True, "host": host_dict(row), "reports": count, "results": [
         {"check": r.check_name, "status": r.status, "started_at": format_time(r.started_at),
-         "duration_ms": r.duration_ms, "data": r.data, "error": r.error} for r in results
+         "duration_ms": r.duration_ms, "data": None if r.unreadable else r.data,
+         "error": r.error, "unreadable": r.unreadable} for r in results
     ]})
 
 

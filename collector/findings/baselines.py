@@ -12,6 +12,7 @@ from ..rules.drift import BASELINES, extract
 from ..rules.engine import evaluate
 from ..rules.model import Result
 from ..store import profiles
+from ..store.resultdata import FUTURE_LIMIT, unreadable
 from ..store.schema import check_results, host_latest
 from .evaluate import host_facts
 from .register import apply
@@ -29,6 +30,11 @@ def approve(conn: sa.Connection, agent_id: str, kind: str, actor: str,
         .where(host_latest.c.agent_id == agent_id, host_latest.c.check_name == check)).first()
     if latest is None:
         msg = f"host {agent_id} has no {check} result yet to take a {kind} baseline from"
+        raise ApiError(msg, status=409)
+    why = unreadable(check, latest.status, latest.started_at, latest.data, now + FUTURE_LIMIT)
+    if why is not None:
+        msg = (f"the newest {check} result of host {agent_id} is unreadable ({why}); a "
+               f"baseline is taken from a readable one")
         raise ApiError(msg, status=409)
     items = sorted(extract(kind, latest.data))
     profiles.put_baseline(conn, agent_id, kind, items, by=actor, now=now, result_id=latest.id)

@@ -15,6 +15,7 @@ from ..policy import loader
 from ..policy.model import Policy, Rule
 from ..rules.engine import FLEET_KINDS, Evaluation, evaluate_fleet
 from ..rules.model import HostFacts, Result
+from ..store.resultdata import FUTURE_LIMIT, unreadable
 from ..store.schema import agents, check_results, findings, host_latest, host_profiles
 from .evaluate import host_facts
 from .events import ACTIVE
@@ -26,8 +27,9 @@ def fleet_rules(policy: Policy) -> list[Rule]:
     return [r for r in policy.every_rule() if r.kind in FLEET_KINDS]
 
 
-def newest_results(conn: sa.Connection, check: str) -> list[tuple[HostFacts, Result]]:
-    """Every active host with its newest result of ``check``."""
+def newest_results(conn: sa.Connection, check: str,
+                   now: datetime) -> list[tuple[HostFacts, Result]]:
+    """Every active host with its newest readable result of ``check``."""
     rows = conn.execute(
         sa.select(agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.last_seen_at,
                   host_profiles.c.critical, host_profiles.c.tags, host_profiles.c.owner,
@@ -39,8 +41,10 @@ def newest_results(conn: sa.Connection, check: str) -> list[tuple[HostFacts, Res
                      .outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
         .where(host_latest.c.check_name == check, agents.c.status == "active")
         .order_by(agents.c.id)).all()
+    ahead = now + FUTURE_LIMIT
     return [(host_facts(r), Result(check, r.status, r.started_at, r.data or {}, r.result_id))
-            for r in rows]
+            for r in rows  # a row an older version stored unreadable is not judged
+            if unreadable(check, r.status, r.started_at, r.data, ahead) is None]
 
 
 def sweep_fleet(conn: sa.Connection, now: datetime) -> Applied:
@@ -49,7 +53,8 @@ def sweep_fleet(conn: sa.Connection, now: datetime) -> Applied:
     rules = fleet_rules(policy)
     if not rules:
         return Applied()
-    fleet = {check: newest_results(conn, check) for check in sorted({r.check for r in rules})}
+    fleet = {check: newest_results(conn, check, now)
+             for check in sorted({r.check for r in rules})}
     evaluations = evaluate_fleet(policy, fleet, now)
     holding = set(conn.execute(sa.select(findings.c.agent_id).distinct().where(
         findings.c.rule_id.in_(sorted({r.id for r in rules})),

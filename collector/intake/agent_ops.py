@@ -4,7 +4,19 @@ Called for each verified report before it is stored, in the same transaction. A 
 used from a machine id other than the one enrolled, or a new report whose ``seq`` is
 not above the agent's last one (a re-sent duplicate is fine), marks the agent
 ``clone_suspected_at`` / ``clone_reason``; the mark stays until an admin re-enrolls the
-host. A report carrying a ``gap`` marker (reports its agent dropped from a full spool or
+host.
+
+An agent's counter moves by one a report; reports it built but never delivered (spool
+drops, dead letters, a long outage) make the next one jump ahead, never by millions. A
+jump beyond :data:`store.intake.MAX_SEQ_STEP` is a signal of its own (someone holding
+the key chose that seq): the report is stored and flagged, but the agent's ``last_seq``
+does not follow it, so the genuine agent's next reports still count as in order (a seq
+of 2^63-1 would otherwise make every later report look like a clone's). The one jump that
+is expected: an agent that lost its ``seq`` file continues from the current UTC time in
+milliseconds and says so in ``meta.state_repaired``; such a report within that bound
+(:func:`store.intake.repaired_seq`) moves ``last_seq`` and is shown, not flagged.
+
+A report carrying a ``gap`` marker (reports its agent dropped from a full spool or
 dead-lettered) is kept on the agent as ``evidence_gap`` / ``evidence_gap_at``, and one
 carrying ``meta.last_crash`` (runs that died before their report) as ``last_crash`` /
 ``last_crash_at``; both are shown with the host. A report whose ``meta.commands`` lists
@@ -20,7 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from hostpatrol.shared.report import Report
 
-from ..store.schema import agents, reports
+from ..store.intake import MAX_SEQ_STEP, repaired_seq
+from ..store.schema import agents
 from .checkin import mark_done
 
 log = logging.getLogger("hostpatrol.collector.agent_ops")
@@ -38,6 +51,10 @@ def clone_reasons(report: Report, enrolled_machine_id: str | None,
         reasons.append(f"machine id {mid[:40]} differs from {enrolled_machine_id[:40]}")
     if last_seq is not None and report.seq <= last_seq:
         reasons.append(f"seq {report.seq} is not after the last seq {last_seq}")
+    elif last_seq is not None and report.seq - last_seq > MAX_SEQ_STEP \
+            and not repaired_seq(report):
+        reasons.append(f"seq {report.seq} jumps {report.seq - last_seq} past the last seq "
+                       f"{last_seq} (more than {MAX_SEQ_STEP}); the last seq stays")
     return reasons
 
 
@@ -70,22 +87,10 @@ def crash_summary(crash: Any) -> dict[str, Any] | None:
     return out
 
 
-def inspect_report(conn: sa.Connection, report: Report, now: datetime) -> None:
-    """Flag clone signals and note executed commands (before ``store_report``)."""
-    duplicate = conn.execute(sa.select(reports.c.id).where(
-        reports.c.agent_id == report.agent_id,
-        reports.c.report_id == report.report_id)).first()
-    if duplicate is not None:
-        return
-    row = conn.execute(sa.select(agents.c.machine_id, agents.c.last_seq)
-                       .where(agents.c.id == report.agent_id)).first()
-    if row is not None:
-        inspect_new(conn, report, row, now)
-
-
 def inspect_new(conn: sa.Connection, report: Report, row: Any, now: datetime) -> None:
-    """:func:`inspect_report` for a report known to be new; ``row`` has the agent's
-    ``machine_id`` and ``last_seq`` as they were before this report."""
+    """Flag clone signals, keep a gap marker and note executed commands for a new report
+    (not a duplicate), before it is stored; ``row`` has the agent's ``machine_id`` and
+    ``last_seq`` as they were before this report."""
     mid = report.host.get("machine_id")
     if mid and not row.machine_id:
         conn.execute(agents.update().where(agents.c.id == report.agent_id)

@@ -95,8 +95,12 @@ def enroll(conn: sa.Connection, body: Any, now: datetime) -> Enrolled:
         msg = "enrollment token has no uses left"
         raise _reject(msg, 401, "token_used_up")
     kid = key_id(public)
-    if agent_store.by_kid(conn, kid) is not None:
+    used = agent_store.kid_used(conn, kid)
+    if used == "current":
         msg = "this key is already enrolled"
+        raise _reject(msg, 409, "key_exists")
+    if used == "retired":  # rotated away: it may be the one that leaked
+        msg = "this key was retired by a key rotation; enroll with a fresh key"
         raise _reject(msg, 409, "key_exists")
     if not agent_store.consume_token(conn, row.id, now):
         msg = "enrollment token has no uses left"

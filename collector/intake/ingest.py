@@ -24,6 +24,7 @@ from .throttle import Admission
 from .trust import Limits, Verified, senders_by_kid, verify_report
 
 log = logging.getLogger("hostpatrol.collector.ingest")
+INTERNAL = "the collector failed on this report; it is kept by the agent and sent again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,12 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
                             e.reason, e.status, source, e.message)
                 if e.agent_id and isinstance(e.created_at, datetime) and source == "http":
                     clock_refusals.append((e.agent_id, e.created_at, e.reason))
+            except (sa.exc.SQLAlchemyError, MemoryError):
+                raise  # the database (503, every report is resent) or the process is failing
+            except Exception:  # a bug this report triggers: it alone fails, the others go on
+                log.exception("report verification failed source=%s", source)
+                outcomes[i] = Outcome("rejected", error=INTERNAL, status=500,
+                                      reason="internal")
         first = list({r[0]: r for r in reversed(clock_refusals)}.values())  # one per agent
         noted = [r for r in first if admit is None or admit(r[0], 1).admitted]
         if noted:  # charged to the sender's rate limit like a stored report
@@ -101,7 +108,7 @@ def ingest(engine: sa.Engine, tokens: list[str | bytes], *, limits: Limits,
             with ingest_writer(engine):
                 try:
                     with loader.pinned(conn):  # the rules and the answers: one policy read
-                        _store(conn, verified, outcomes, now, source)
+                        _store(conn, verified, outcomes, now, source, limits)
                         if before_commit is not None:
                             before_commit(conn, _known(outcomes))
                     conn.commit()
@@ -159,11 +166,12 @@ def _rate_limit(verified: list[tuple[int, Verified]], outcomes: list[Outcome | N
 
 
 def _store(conn: sa.Connection, verified: list[tuple[int, Verified]],
-           outcomes: list[Outcome | None], now: datetime, source: str) -> None:
+           outcomes: list[Outcome | None], now: datetime, source: str, limits: Limits) -> None:
     """Store the verified reports, flag clone signals, run the rules (one transaction)."""
     stored = intake.store_batch(
         conn, [intake.Incoming(v.report, v.jws, v.sha256) for _, v in verified], now=now,
-        source=source, inspect=lambda report, row: inspect_new(conn, report, row, now))
+        source=source, inspect=lambda report, row: inspect_new(conn, report, row, now),
+        implausible_after=limits.latest_result(now))
     judge = []
     untouched = {v.report.agent_id for _, v in verified}
     for (i, v), st in zip(verified, stored, strict=True):

@@ -101,8 +101,7 @@ def rotate_key(conn: sa.Connection, token: str, *, now: datetime,
             return {**answer, "status": "already rotated"}
         msg = "announcement signed by a retired key"
         raise _bad(msg, 401)
-    taken = conn.execute(sa.select(agent_keys.c.id).where(agent_keys.c.kid == new_kid)).first()
-    if taken is not None or agent_store.by_kid(conn, new_kid) is not None:
+    if agent_store.kid_used(conn, new_kid) is not None:
         msg = "the new key was used before; generate a fresh one"
         raise _bad(msg, 409)
     conn.execute(agent_keys.insert().values(

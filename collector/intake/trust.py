@@ -8,13 +8,11 @@ Every refusal is a :class:`Rejected` with a status code and a counted reason.
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import fastjsonschema
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -27,13 +25,13 @@ from hostpatrol.shared.errors import (
     UnsupportedAlgorithm,
 )
 from hostpatrol.shared.keys import public_from_b64
-from hostpatrol.shared.report import Report, validate_report
-from hostpatrol.shared.schemas import load_schema, schema_names
+from hostpatrol.shared.report import MAX_RESULT_LEAD, Report, validate_report
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from ..errors import Rejected
 from ..store import agents as agent_store
+from ..store import resultdata
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +51,11 @@ class Limits:
     clock_skew: timedelta
     replay_horizon: timedelta
 
+    def latest_result(self, now: datetime) -> datetime:
+        """The latest a result accepted at ``now`` can be dated (a report may be ahead by
+        the clock skew, its results by their lead over it)."""
+        return now + self.clock_skew + MAX_RESULT_LEAD
+
     @classmethod
     def from_config(cls, ingest: dict[str, int]) -> Limits:
         """Build from the ``ingest`` config section."""
@@ -63,48 +66,18 @@ class Limits:
         )
 
 
-_VALIDATORS: dict[str, Any] = {}
-_VALIDATORS_LOCK = threading.Lock()
-
-
-def _data_validators() -> dict[str, Any]:
-    """The compiled data schemas, built once per process (``create_app`` builds them up
-    front: compiling takes a second, and a burst of first requests would each compile)."""
-    if _VALIDATORS:
-        return _VALIDATORS
-    with _VALIDATORS_LOCK:
-        if not _VALIDATORS:
-            # fastjsonschema compiles each schema to Python once: ~100x faster than
-            # interpreting it per report. Our schemas keep to keywords it supports (a
-            # test checks the set).
-            compiled = {}
-            for name in schema_names():
-                schema = {k: v for k, v in load_schema(name).items() if k != "$schema"}
-                compiled[name] = fastjsonschema.compile(schema)
-            _VALIDATORS.update(compiled)
-    return _VALIDATORS
-
-
 def warm_up() -> None:
     """Compile the data schemas now rather than on the first report."""
-    _data_validators()
+    resultdata.validators()
 
 
 def validate_data(report: Report) -> None:
-    """Check each result's ``data`` against its check's schema (unknown checks pass)."""
-    validators = _data_validators()
+    """Check each result's ``data`` against its check's schema, whatever its status."""
     for i, result in enumerate(report.results):
-        validator = validators.get(result.check)
-        if validator is None or result.status in ("error", "skipped"):
-            continue
-        try:
-            validator(result.data)
-        except fastjsonschema.JsonSchemaException as e:
-            where = getattr(e, "name", "data") or "data"
-            text = str(getattr(e, "message", e))
-            text = text.removeprefix(f"{where} ")
-            msg = f"results[{i}].{where}: {text[:300]}"
-            raise Rejected(msg, status=422, reason="schema") from e
+        problem = resultdata.data_problem(result.check, result.status, result.data)
+        if problem is not None:
+            msg = f"results[{i}].{problem[0]}: {problem[1]}"
+            raise Rejected(msg, status=422, reason="schema")
 
 
 SODIUM_MAX_BYTES = 32 * 1024
@@ -218,6 +191,9 @@ def _timed(error: Rejected, report: Report) -> Rejected:
 def _parse(payload: bytes, agent: Any, now: datetime, limits: Limits) -> Report:
     try:
         doc = jws.loads_strict(payload)
+    except SchemaError as e:  # a value beyond the wire's limits, named by its path
+        msg = f"report schema: {e}"
+        raise Rejected(msg, status=422, reason="schema") from e
     except (ValueError, UnicodeDecodeError) as e:
         msg = f"report payload is not JSON: {str(e)[:200]}"
         raise Rejected(msg, status=400, reason="malformed") from e

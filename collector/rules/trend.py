@@ -15,6 +15,7 @@ The rule deviates when this run's count is at least ``min_count`` and more than
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,9 +43,15 @@ class Baseline:
 
 
 def _number(value: Any) -> float | None:
+    """A finite count, or None (earlier runs are read back as stored, and an older version
+    stored what no count is: Infinity, integers beyond any float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _hours(delta: timedelta) -> float:

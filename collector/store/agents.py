@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .schema import agents, enroll_tokens
+from .schema import agent_keys, agents, enroll_tokens
 
 STATUSES = ("pending", "active", "revoked")
 
@@ -59,6 +59,15 @@ def _by_kid_query() -> sa.Select:
 def by_kid(conn: sa.Connection, kid: str) -> sa.Row | None:
     """The agent owning key id ``kid``."""
     return conn.execute(_by_kid_query(), {"kid": kid}).first()
+
+
+def kid_used(conn: sa.Connection, kid: str) -> str | None:
+    """``"current"`` or ``"retired"`` when key id ``kid`` belongs or belonged to an agent
+    (a key rotated away stays spent), None when it was never seen."""
+    if by_kid(conn, kid) is not None:
+        return "current"
+    retired = conn.execute(sa.select(agent_keys.c.id).where(agent_keys.c.kid == kid)).first()
+    return "retired" if retired is not None else None
 
 
 @cache

@@ -127,8 +127,8 @@ def check_history(conn: sa.Connection, agent_id: str, check: str,
                   limit: int = 60) -> list[sa.Row]:
     """The host's newest results of one check (index ix_check_results_agent_check), oldest first."""
     rows = conn.execute(
-        sa.select(check_results.c.id, check_results.c.status, check_results.c.started_at,
-                  check_results.c.data, check_results.c.error)
+        sa.select(check_results.c.id, check_results.c.check_name, check_results.c.status,
+                  check_results.c.started_at, check_results.c.data, check_results.c.error)
         .where(check_results.c.agent_id == agent_id, check_results.c.check_name == check)
         .order_by(check_results.c.id.desc()).limit(limit)).all()
     return list(reversed(rows))

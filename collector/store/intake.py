@@ -23,9 +23,28 @@ from hostpatrol.shared.report import Report
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .osfamilies import from_inventory
+from .resultdata import FUTURE_LIMIT
 from .schema import UTCDateTime, agents, check_results, host_latest, host_profiles, reports
 
 STATUS_RANK = {"ok": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
+# The most a report's seq may move an agent's last_seq forward (see intake.agent_ops): a
+# report a minute for about two years that never arrived.
+MAX_SEQ_STEP = 1_000_000
+
+
+def repaired_seq(report: Report) -> bool:
+    """Whether ``report`` is an agent's first after it lost its seq file: it says so in
+    ``meta.state_repaired`` and its seq is no more than its own time in milliseconds (the
+    agent's repair rule) plus a day, so a chosen 2^63-1 never passes for one."""
+    repairs = report.meta.get("state_repaired") if isinstance(report.meta, dict) else None
+    ceiling = int(report.created_at.timestamp() * 1000) + 86_400_000
+    return isinstance(repairs, list) and bool(repairs) and report.seq <= ceiling
+
+
+def seq_moves_forward(last_seq: int | None, seq: int, repaired: bool = False) -> bool:
+    """Whether a new report with ``seq`` becomes its agent's last one."""
+    return last_seq is None or 0 < seq - last_seq <= MAX_SEQ_STEP or (
+        repaired and seq > last_seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,8 @@ class _Statements:
 def _statements(dialect: str) -> _Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     seq = sa.bindparam("seq", type_=sa.BigInteger)
+    # :seq is set only when seq_moves_forward (walked in memory, report by report); the
+    # comparison guards against a concurrent writer (another collector on PostgreSQL)
     forward = sa.or_(agents.c.last_seq.is_(None), agents.c.last_seq < seq)
     latest = insert(host_latest)
     # the agent's worst status over its newest results; ties go to the first check by name
@@ -106,7 +127,11 @@ def _statements(dialect: str) -> _Statements:
             index_elements=["agent_id", "check_name"],
             set_={"result_id": latest.excluded.result_id, "status": latest.excluded.status,
                   "started_at": latest.excluded.started_at},
-            where=host_latest.c.started_at <= latest.excluded.started_at,
+            # a newest result dated later than any the ingest accepts (stored by an older
+            # version) is replaced too: it would otherwise stay the newest for ever
+            where=sa.or_(host_latest.c.started_at <= latest.excluded.started_at,
+                         host_latest.c.started_at > sa.bindparam("implausible_after",
+                                                                 type_=UTCDateTime)),
         ).returning(host_latest.c.agent_id, host_latest.c.check_name),  # what it wrote
         update_agent=agents.update().where(agents.c.id == sa.bindparam("agent_id")).values(
             worst_status=sa.select(host_latest.c.status)
@@ -171,7 +196,7 @@ class _Sender:
         mid = report.host.get("machine_id")
         if mid and not cur["machine_id"]:
             cur["machine_id"] = mid[:128]
-        if cur["last_seq"] is None or cur["last_seq"] < report.seq:
+        if seq_moves_forward(cur["last_seq"], report.seq, repaired_seq(report)):
             cur["last_seq"] = report.seq
             up["seq"], up["created_at"] = report.seq, report.created_at
         for column, key, size in (("hostname", "hostname", 255),
@@ -194,12 +219,16 @@ def _result_ids(conn: sa.Connection, st: _Statements, results: list[dict[str, An
 
 
 def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, source: str,
-                inspect: Callable[[Report, Any], None] | None = None) -> list[Stored]:
+                inspect: Callable[[Report, Any], None] | None = None,
+                implausible_after: datetime | None = None) -> list[Stored]:
     """Store ``items`` (verified, in arrival order) in the caller's transaction.
 
     ``inspect(report, sender)`` is called for each new report with its sender as it was
     before it (``machine_id``, ``last_seq``, ... as attributes), before it is applied.
+    A host's newest result dated after ``implausible_after`` (default: a day after
+    ``now``) gives way to any new one.
     """
+    horizon = implausible_after or now + FUTURE_LIMIT
     st = _statements(conn.dialect.name)
     first, pks = _evidence(conn, st, items, now, source)
     out = [Stored(None)] * len(items)
@@ -233,7 +262,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
                             "started_at": r.started_at, "duration_ms": r.duration_ms,
                             "data": r.data, "error": r.error})
             key = (report.agent_id, r.check)
-            if key not in latest or latest[key] <= r.started_at:
+            if key not in latest or latest[key] <= r.started_at or latest[key] > horizon:
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
                 if r.check == "inventory" and (os_columns := from_inventory(r.data)):
@@ -244,7 +273,8 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
     if final:
         written = {(row.agent_id, row.check_name) for row in conn.execute(st.upsert_latest, [
             {"agent_id": aid, "check_name": check, "result_id": ids[j],
-             "status": results[j]["status"], "started_at": results[j]["started_at"]}
+             "status": results[j]["status"], "started_at": results[j]["started_at"],
+             "implausible_after": horizon}
             for (aid, check), j in sorted(final.items())])}
         # another writer (a second collector on PostgreSQL) stored a newer result of the
         # same check meanwhile: none of this batch's results of it are the newest

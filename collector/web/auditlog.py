@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, g, render_template, request, stream_with_context
 
 from .. import audit, authz
-from .blueprint import engine, web
+from .blueprint import engine, page_number, web
 
 PAGE = 100
 CSV_HEADER = ("seq", "at", "actor", "action", "target", "details", "prev_hash", "hash")
@@ -56,7 +56,7 @@ def details_text(details: str) -> str:
 @authz.require("audit")
 def audit_page() -> str:
     """Newest entries first, with filters and the chain's state."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     f = _filter()
     with engine().connect() as conn:
         rows = audit.entries(conn, f, limit=PAGE + 1, offset=(page - 1) * PAGE)

@@ -32,16 +32,18 @@ from .i18n import COOKIE, LANGUAGES
 log = logging.getLogger("hostpatrol.collector.web")
 
 
-def safe_next(target: str | None) -> str:
-    """A local path to go to after sign-in (never another site)."""
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """A local path to go to after sign-in or an action (never another site); ``default``
+    (the overview unless given) for anything else."""
+    fallback = default or url_for("web.overview")
     if not target:
-        return url_for("web.overview")
+        return fallback
     if any(ord(c) < 33 or ord(c) == 127 for c in target):  # browsers drop tabs/newlines
-        return url_for("web.overview")
+        return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
-        return url_for("web.overview")
+        return fallback
     return target
 
 

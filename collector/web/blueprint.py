@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,14 @@ def settings(section: str) -> dict[str, Any]:
     return {**defaults, **config.settings.get(section, {})}
 
 
+MAX_PAGE = 1_000_000  # ?page= beyond it shows the last page's emptiness, not an SQL error
+
+
+def page_number() -> int:
+    """The ``?page=`` of a paginated list: 1 to MAX_PAGE (1 when absent or not a number)."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+
+
 def silent_after() -> timedelta:
     """How long an active host may stay quiet before it counts as silent."""
     return timedelta(hours=settings("dashboard")["silent_hours"])
@@ -75,13 +84,23 @@ def _day(value: datetime | None) -> str:
     return format_datetime(value, "yyyy-MM-dd") if value else "—"
 
 
+def _number(value: Any) -> float | int | None:
+    """A finite number to format, or None (absent, undefined, not a number): a page shows
+    "—" rather than failing on a field a result does not carry."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if isinstance(value, int) or math.isfinite(value) else None
+
+
 def _num(value: float | int | None, digits: int = 0) -> str:
+    value = _number(value)
     if value is None:
         return "—"
     return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
 
 
 def _pct(value: float | None, digits: int = 0) -> str:
+    value = _number(value)
     if value is None:
         return "—"
     return format_percent(value / 100, format="#,##0" + ("." + "0" * digits if digits else "")
@@ -92,6 +111,7 @@ UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def _size(value: int | float | None) -> str:
+    value = _number(value)
     if value is None:
         return "—"
     size, unit = float(value), 0

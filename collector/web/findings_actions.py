@@ -6,6 +6,7 @@ row each human action gets (as the API does) and turn refusals into a flashed me
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,16 +14,19 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from hostpatrol.shared.strictjson import INT64_MAX
 
 from .. import audit, authz
 from ..errors import ApiError
 from ..findings import assignment, baselines, lifecycle, waivers
 from ..policy import loader
 from ..store import agents as agent_store
+from .auth import safe_next
 from .blueprint import engine, web
 from .finding_labels import state_label
 
 MAX_BULK = 500
+ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit also takes "²"
 
 
 def _actor() -> lifecycle.Actor:
@@ -45,12 +49,9 @@ def _visible_finding(conn: sa.Connection, finding_id: int) -> Any:
 
 
 def _back(finding_id: int | None = None) -> Any:
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    if finding_id is not None:
-        return redirect(url_for("web.finding", finding_id=finding_id))
-    return redirect(url_for("web.findings"))
+    default = (url_for("web.finding", finding_id=finding_id) if finding_id is not None
+               else url_for("web.findings"))
+    return redirect(safe_next(request.form.get("next"), default))
 
 
 def _run(finding_id: int, work: Callable[[sa.Connection], str]) -> Any:
@@ -100,7 +101,8 @@ def finding_assign(finding_id: int) -> Any:
 @authz.require("respond")
 def findings_bulk() -> Any:
     """Assign or transition the selected findings; each is done or refused on its own."""
-    ids = sorted({int(x) for x in request.form.getlist("ids") if x.isdigit()})[:MAX_BULK]
+    ids = sorted({int(x) for x in request.form.getlist("ids")
+                  if ID.fullmatch(x) and int(x) <= INT64_MAX})[:MAX_BULK]
     op, note = request.form.get("op", ""), _note()
     owner, to = (request.form.get("owner") or "").strip()[:64], request.form.get("to", "")[:32]
     if not ids or op not in ("assign", "transition"):

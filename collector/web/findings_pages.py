@@ -21,7 +21,7 @@ from ..policy.model import LEVELS, level_name
 from ..rules.drift import BASELINES
 from ..store import profiles
 from . import finding_labels as labels
-from .blueprint import NAV_KEY, engine, settings, web
+from .blueprint import NAV_KEY, engine, page_number, settings, web
 from .overview import PANELS_KEY
 
 HOST_PANELS_KEY = "hostpatrol.web.host_panels"
@@ -77,7 +77,7 @@ def _arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> 
 def findings() -> str:
     """The register: filters, pages, bulk actions."""
     size = settings("dashboard")["page_size"]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     f = queries.FindingFilter(
         state=_arg("state", FILTER_STATES), level=_arg("level", tuple(LEVELS)),
         host=_arg("host", size=100), group=_arg("group"), rule=_arg("rule"),

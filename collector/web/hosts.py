@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from flask import Response, abort, current_app, g, render_template, request
+from hostpatrol.shared.report import NOT_RUN
+from markupsafe import Markup
 
 from .. import authz
 from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
-from .blueprint import engine, settings, silent_after, web
+from ..store.resultdata import judged
+from .blueprint import engine, page_number, settings, silent_after, web
 from .charts import time_plot
 from .evidence import public_jwks, verify_stored
 from .forecast import days_to_full
 
+log = logging.getLogger("hostpatrol.collector.web")
 STATES = ("reporting", "silent", "pending", "active", "revoked")
 RESULTS = ("ok", "warn", "fail", "error")
 CHECK_TEMPLATES = frozenset({"disk", "inventory", "patches", "antivirus", "logs", "ports",
@@ -34,7 +39,7 @@ def _arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> 
 def hosts() -> str:
     """All hosts the user may see, filtered and paginated."""
     size = settings("dashboard")["page_size"]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     f = fleet.HostFilter(q=_arg("q", size=100), group=_arg("group"), os=_arg("os", size=255),
                          tag=_arg("tag", size=64), state=_arg("state", STATES),
                          result=_arg("result", RESULTS), scope=authz.scope())
@@ -61,9 +66,9 @@ def _visible_host(conn: Any, agent_id: str) -> Any:
 
 def _disk_history(history: list[Any], now: Any) -> dict[str, Any]:
     series: dict[str, list[tuple[Any, int, int]]] = {}
-    for r in history:
-        for fs in (r.data or {}).get("filesystems", []) if r.status != "error" else []:
-            if fs.get("total_bytes"):
+    for r in history:  # readable rows only: their data is what the disk schema says
+        for fs in r.data.get("filesystems", []) if r.status not in NOT_RUN else []:
+            if fs["total_bytes"]:
                 series.setdefault(fs["mount"], []).append(
                     (r.started_at, fs["used_bytes"], fs["total_bytes"]))
     mounts = []
@@ -82,28 +87,52 @@ def _disk_history(history: list[Any], now: Any) -> dict[str, Any]:
     return {"mounts": mounts, "chart": chart, "samples": len(history)}
 
 
+def _detail(result: Any) -> Markup | None:
+    """A readable result's data drawn by its check's template; None (and a log line with
+    the traceback) when drawing fails, so that one result never takes the page down."""
+    name = result.check_name if result.check_name in CHECK_TEMPLATES else "generic"
+    try:  # the template autoescapes what the agent sent; its output is markup
+        return Markup(render_template(f"checks/{name}.html", d=result.data))  # noqa: S704
+    except Exception:
+        log.exception("check result not shown result=%s check=%s", result.id,
+                      result.check_name)
+        return None
+
+
+def _shown(results: list[Any]) -> list[Any]:
+    """Latest results with ``detail`` (the drawn data) or ``unreadable`` (why not)."""
+    for r in results:
+        r.detail = None
+        if r.unreadable is None and r.status != "error" and r.data:
+            r.detail = _detail(r)
+            if r.detail is None:
+                r.unreadable = "the dashboard could not draw this result"
+    return results
+
+
 @web.get("/hosts/<agent_id>")
 @authz.require("read")
 def host(agent_id: str) -> str:
     """One host's dossier: identity, latest result of every check, history, evidence."""
+    horizon = current_app.extensions["hostpatrol.limits"].latest_result(g.now)
     with engine().connect() as conn:
         row = _visible_host(conn, agent_id)
-        results = report_store.latest_results(conn, row.id)
+        results = judged(report_store.latest_results(conn, row.id), horizon)
         recent = report_store.recent_reports(conn, row.id)
-        disk = fleet.check_history(conn, row.id, "disk", limit=200)
-        patches = fleet.check_history(conn, row.id, "patches", limit=30)
-        antivirus = fleet.check_history(conn, row.id, "antivirus", limit=30)
+        disk = judged(fleet.check_history(conn, row.id, "disk", limit=200), horizon)
+        patches = judged(fleet.check_history(conn, row.id, "patches", limit=30), horizon)
+        antivirus = judged(fleet.check_history(conn, row.id, "antivirus", limit=30), horizon)
         reports_total = report_store.count_reports(conn, row.id)
         # other packages (the findings register) add sections: f(conn, host) -> (template, ctx)
         panels = [p for p in (panel(conn, row) for panel in
                               current_app.extensions.get("hostpatrol.web.host_panels", []))
                   if p is not None]
-    by_check = {r.check_name: r for r in results}
     return render_template(
-        "host.html", host=row, results=results, by_check=by_check, recent=recent,
-        reports_total=reports_total, panels=panels, disk=_disk_history(disk, g.now),
+        "host.html", host=row, results=_shown(results), recent=recent,
+        reports_total=reports_total, panels=panels,
+        disk=_disk_history([r for r in disk if r.unreadable is None], g.now),
         patch_history=list(reversed(patches)), av_history=list(reversed(antivirus)),
-        check_templates=CHECK_TEMPLATES, silent=row.status == "active" and (
+        silent=row.status == "active" and (
             row.last_seen_at is None or row.last_seen_at < g.now - silent_after()),
         pretty=lambda d: json.dumps(d, indent=2, ensure_ascii=False)[:50000])
 

@@ -17,7 +17,7 @@ from ..reports.figures import host_class
 from ..store import profiles
 from ..store.schema import agents, host_profiles
 from .admin import GROUP, NAME
-from .blueprint import engine, settings, web
+from .blueprint import engine, page_number, settings, web
 
 MAX_POLICY = 256 * 1024
 LINE = re.compile(r":(\d+):")
@@ -112,7 +112,7 @@ def _hosts(conn: sa.Connection, group: str | None, limit: int, offset: int) -> l
 def groups() -> str:
     """Groups (hosts, owners, escalation parent) and each host's owners and criticality."""
     size = settings("dashboard")["page_size"]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     group = (request.args.get("group") or "")[:128] or None
     with engine().connect() as conn:
         counts = conn.execute(

@@ -45,6 +45,7 @@ PORTS_OK = {"listening": [], "truncated": False, "tcp_ports": [], "udp_ports": [
     ({"x": b"\xff"}, "could not be serialised"),
     ({"x": math.inf}, "could not be serialised"),
     ([1, 2], "could not be serialised"),
+    ({**PORTS_OK, "owner_unknown": 2**63}, "could not be serialised"),  # beyond 64 bits
     ({**PORTS_OK, "error": "e" * 5000}, "would be refused by the collector's schema"),
     ({**PORTS_OK, "surprise": 1}, "would be refused by the collector's schema"),
 ])

@@ -158,3 +158,33 @@ def test_dashboard_login_lists_host_and_disk(collector: Collector, tmp_path) -> 
                   data={"username": "admin", "password": PASSWORD, "csrf_token": csrf},
                   verify=False, timeout=10, allow_redirects=False)
     assert evil.headers["Location"] == "/"
+
+
+def test_every_result_a_genuine_agent_sends_passes_the_typed_boundary(collector: Collector,
+                                                                      tmp_path) -> None:
+    """A real run of every check, once as is and once without any tool on PATH (so that
+    checks are skipped or fail on what they cannot run): nothing is refused, every stored
+    result reads back as its check's data."""
+    from harness import BIN, run
+
+    state = tmp_path / "agent"
+    line = collector.join_line("--auto-approve")
+    agent_id = re.search(r"enrolled as agent ([0-9a-f-]{36})",
+                         agent(state, *line[1:]).stdout).group(1)
+    token = collector.api_token()
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    statuses: set[str] = set()
+    for path in (os.environ["PATH"], str(empty)):
+        env = dict(os.environ, HOSTPATROL_STATE_DIR=str(state), PATH=path)
+        done = run([str(BIN / "hostpatrol-agent"), "run", "--once", "--all"], env=env,
+                   check=False)
+        assert "rejected 0, still spooled 0" in done.stdout, done.stdout + done.stderr
+        assert not list(state.glob("dead-letter/*.jws"))
+        host = collector.get(f"/api/v1/hosts/{agent_id}", token).json()
+        assert len(host["results"]) >= 13
+        for r in host["results"]:
+            assert r["unreadable"] is None, r
+            assert isinstance(r["data"], dict), r
+            statuses.add(r["status"])
+    assert "skipped" in statuses  # patches and software_policy find no package manager

@@ -211,3 +211,49 @@ def test_session_cookie_flags(w: WebApp) -> None:
     session = next(c for c in cookies if c.startswith("hostpatrol_session="))
     for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
         assert flag in session
+
+
+def test_pages_api_answers_and_downloads_are_never_cached(w: WebApp) -> None:
+    samples = _samples(w)
+    samples["report export"] = w.client("admin").get("/reports/2026-W48/export/csv",
+                                                     base_url=BASE)
+    for name, resp in samples.items():
+        resp.close()
+        if name == "static":  # public assets: the browser may keep them (and revalidate)
+            assert resp.headers["Cache-Control"] != "no-store"
+            continue
+        assert resp.headers.get("Cache-Control") == "no-store", (name, resp.status_code)
+
+
+@pytest.mark.parametrize("target", OFFSITE)
+def test_no_open_redirect_after_an_action_form(w: WebApp, target: str) -> None:
+    resp = w.client("operator").post("/findings/bulk", data={"next": target, "op": "none"},
+                                     base_url=BASE)
+    assert resp.status_code == 302
+    location = "".join(c for c in resp.headers["Location"] if c not in "\t\r\n ")
+    assert location.startswith("/"), location
+    assert not location.startswith(("//", "/\\")), location
+    assert location == "/findings" or location.startswith("/%"), location
+
+
+HUGE = str(2**63)  # one past the largest id a 64-bit column holds
+
+
+def test_ids_and_pages_beyond_64_bits_are_answered_never_a_server_error(w: WebApp) -> None:
+    admin = w.client("admin")
+    for path in (f"/findings/{HUGE}", f"/findings/{10**30}", f"/api/v1/findings/{HUGE}"):
+        resp = admin.get(path, base_url=BASE)
+        assert resp.status_code == 404, path
+    for path in (f"/findings/{HUGE}/transition", f"/findings/{HUGE}/assign",
+                 f"/waivers/{HUGE}/approve", f"/api/v1/waivers/{HUGE}/approve",
+                 f"/api/v1/findings/{HUGE}/transition", f"/findings/{HUGE}/waivers"):
+        resp = admin.post(path, base_url=BASE, json={"to": "assigned"})
+        assert resp.status_code == 404, path
+        if path.startswith("/api/"):
+            assert resp.json == {"ok": False, "status": 404, "error": resp.json["error"]}
+    for page in ("/hosts", "/findings", "/audit", "/groups"):
+        resp = admin.get(page, query_string={"page": str(10**30)}, base_url=BASE)
+        assert resp.status_code == 200, page
+    resp = admin.post("/findings/bulk", base_url=BASE, data={
+        "ids": [HUGE, "²", str(10**30), "1"], "op": "transition", "to": "assigned"})
+    assert resp.status_code == 302

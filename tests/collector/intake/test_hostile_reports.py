@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import ssl
 import time
 from datetime import timedelta
 
 import pytest
+from edges import edge_floats, edge_ints, edge_texts, edge_times, in_limits, put, wire_text
 from forge import an_hour_ago, enroll_key, report_doc, sign
 from harness import Collector
+from hostpatrol.shared import jws
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import b64url, generate, key_id
 
@@ -168,8 +171,6 @@ def test_schema_invalid_report(collector, enrolled) -> None:
 
 def test_payload_not_json_and_duplicate_keys(collector, enrolled) -> None:
     agent_id, key = enrolled["a"]
-    from hostpatrol.shared import jws
-
     token = jws.sign(b"\xff not json", key, kid=key_id(key.public_key()))
     _assert_refused(collector, token, 400, "payload is not JSON")
     dup = b'{"format":"hostpatrol.report/1","format":"x"}'
@@ -225,3 +226,78 @@ def test_expired_and_used_up_tokens(collector) -> None:
         enroll_key(collector, "made-up-token")
     assert info.value.status == 401
     assert collector.count("agents") == before + 1
+
+
+def _jose_text(key, text: str) -> str:
+    """A payload written by hand (values no encoder would write), signed as an agent does."""
+    return jws.sign(text.encode("ascii"), key, kid=key_id(key.public_key()))
+
+
+EDGE_FIELDS = {  # where each type sits in a report, and the edge values of that type
+    "created_at": edge_times(), "results[0].started_at": edge_times(),
+    "seq": [v for v in edge_ints() if not 0 <= v < 2**63],
+    "results[0].data.filesystems[0].total_bytes": [v for v in edge_ints() if v >= 2**63],
+    "results[0].data.filesystems[0].used_percent": [f for f in edge_floats()
+                                                    if math.isinf(f)],
+    "meta.x": [v for v in edge_ints() + edge_floats() + edge_texts() if not in_limits(v)],
+    "host.hostname": [t for t in edge_texts() if not in_limits(t)],
+    "results[0].error": [t for t in edge_texts() if not in_limits(t)],
+}
+
+
+@pytest.mark.parametrize(("where", "value"), [(w, v) for w, vs in EDGE_FIELDS.items()
+                                              for v in vs], ids=repr)
+def test_values_at_the_edges_of_their_types_are_refused_naming_the_field(
+        collector, enrolled, where: str, value) -> None:
+    agent_id, key = enrolled["a"]
+    doc = report_doc(agent_id, meta={"x": 1})
+    put(doc, where, value)
+    resp = _post_jose(collector, _jose_text(key, wire_text(doc)))
+    if where.endswith(("created_at", "started_at")) and resp.status_code == 422 and \
+            "years 1 to 9999" not in resp.text:  # a calendar date, refused for its time
+        assert "not within" in resp.text or "future" in resp.text or "replay" in resp.text
+    else:
+        assert resp.status_code == 422, resp.text
+        assert f"{where}: " in resp.json()["error"], resp.text
+    assert resp.json() == {"ok": False, "status": 422, "error": resp.json()["error"]}
+
+
+def test_a_json_batch_stores_its_good_reports_and_refuses_only_the_bad(collector,
+                                                                       enrolled) -> None:
+    agent_id, key = enrolled["b"]
+    bad = {"created_at": "0001-01-01T00:00:00+14:00", "host.hostname": "\ud800",
+           "results[0].data.filesystems[0].total_bytes": 2**63, "meta.x": math.inf,
+           "results[0].started_at": "9999-12-31T23:59:59-14:00"}
+    batch = []
+    for where, value in bad.items():
+        batch.append(sign(report_doc(agent_id, created_at=an_hour_ago()), key))
+        doc = report_doc(agent_id, meta={"x": 1})
+        put(doc, where, value)
+        batch.append(_jose_text(key, wire_text(doc)))
+    before = collector.count("reports", "agent_id = ?", (agent_id,))
+    resp = collector.post("/api/v1/reports", json.dumps({"reports": batch}),
+                          "application/json")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["accepted"] == len(bad)
+    assert body["rejected"] == len(bad)
+    for where, refused in zip(bad, body["results"][1::2], strict=True):
+        assert refused["status"] == 422
+        assert refused["error"].startswith(f"report schema: {where}: "), refused
+    assert collector.count("reports", "agent_id = ?", (agent_id,)) == before + len(bad)
+
+
+def test_enrolling_again_with_a_key_rotated_away_is_refused(collector) -> None:
+    from hostpatrol.agent.rotation import announcement
+
+    agent_id, old, _ = enroll_key(collector, collector.token("--auto-approve"))
+    new = generate()
+    resp = collector.post("/api/v1/agents/rotate", announcement(old, new, agent_id),
+                          "application/jose")
+    assert resp.status_code == 200, resp.text
+    before = collector.count("agents")
+    for key, text in ((old, "retired by a key rotation"), (new, "already enrolled")):
+        with pytest.raises(Exception, match=text) as info:
+            enroll_key(collector, collector.token("--auto-approve"), key)
+        assert info.value.status == 409
+    assert collector.count("agents") == before
