@@ -86,10 +86,11 @@ class Host:
         return sign(doc, self.key)
 
     def send(self, results: dict[str, dict[str, Any]], now: datetime,
-             status: str = "ok") -> str:
-        """Ingest one report holding ``results`` (check → data) created at ``now``."""
+             status: str = "ok", received: datetime | None = None) -> str:
+        """Ingest one report holding ``results`` (check → data) created at ``now`` and
+        received then (or at ``received``: a report that arrives late)."""
         token = self.signed(results, now, status)
-        out = ingest(self.engine, [token], limits=LIMITS, now=now)
+        out = ingest(self.engine, [token], limits=LIMITS, now=received or now)
         assert out[0].outcome == "accepted", out[0]
         return self.sent[-1]
 

@@ -52,10 +52,47 @@ def _alembic_config(conn: sa.Connection) -> Config:
     return cfg
 
 
+class MigrationError(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere (SQLite)."""
+
+
+def _migrate(engine: sa.Engine, step: Any, revision: str) -> None:
+    """Run ``step`` (alembic's upgrade or downgrade) to ``revision`` in one transaction.
+
+    On SQLite, a migration that alters a table rebuilds it (copy, drop, rename): with
+    foreign keys on, dropping a table other rows point to fails. They are off while it
+    runs (the pragma only takes effect outside a transaction), every key is checked
+    before the commit, and they are on again for the next user of the connection.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()  # end the autobegun transaction: the pragma holds outside one
+        try:
+            with conn.begin():
+                step(_alembic_config(conn), revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite \
+                    else []
+                if broken:
+                    msg = f"migration to {revision} broke {len(broken)} foreign key(s): " \
+                          f"{broken[:5]}"
+                    raise MigrationError(msg)
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
 def upgrade(engine: sa.Engine, revision: str = "heads") -> None:
     """Apply migrations up to ``revision`` (default: every branch head)."""
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (for a rollback of the collector's version)."""
+    _migrate(engine, command.downgrade, revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -85,7 +85,7 @@ def test_cli_no_register_writes_the_xml_for_a_gpo(tmp_path: Path) -> None:
 def test_cli_refuses_windows_options_without_windows(tmp_path: Path) -> None:
     proc = agent(tmp_path, "install", "--cron", "--remove", "--dest", str(tmp_path / "c"),
                  check=False)
-    assert proc.returncode == 2
+    assert proc.returncode == 64  # EX_USAGE, as every wrong command line
     assert "--remove and --no-register go with --windows" in proc.stderr
     assert not (tmp_path / "c").exists()
 

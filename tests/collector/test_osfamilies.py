@@ -77,7 +77,8 @@ def test_newest_inventory_wins_and_an_older_one_does_not(engine) -> None:
     host = enroll_host(engine, "g1", now=T0 - timedelta(days=3), hostname="moved")
     host.send({"inventory": inventory("kylin_server_v10_sword.os-release")}, T0)
     host.send({"inventory": inventory("rhel_9.2.os-release")}, T0 + timedelta(days=1))
-    host.send({"inventory": inventory("deepin_20.9.os-release")}, T0 - timedelta(days=1))
+    host.send({"inventory": inventory("deepin_20.9.os-release")}, T0 - timedelta(days=1),
+              received=T0 + timedelta(days=1, hours=1))  # an older report arriving late
     with engine.connect() as conn:
         family = conn.execute(sa.select(agents.c.os_family).where(
             agents.c.id == host.agent_id)).scalar_one()

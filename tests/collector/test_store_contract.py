@@ -10,13 +10,27 @@ from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store import users as user_store
-from hostpatrol.collector.store.db import current_revision, head_revision
+from hostpatrol.collector.store.db import current_revision, downgrade, head_revision, upgrade
 from hostpatrol.shared.clock import utcnow
 
 
 def test_migrations_reach_head(engine) -> None:
     assert current_revision(engine) == head_revision(engine)
     assert current_revision(engine) is not None
+
+
+def test_a_rollback_to_an_older_schema_and_back_keeps_every_row(engine) -> None:
+    """``downgrade`` rebuilds altered tables on SQLite while other rows point at them."""
+    agent_id, key = enroll_in_store(engine)
+    [out] = ingest(engine, [sign(report_doc(agent_id, seq=1), key)], limits=LIMITS)
+    downgrade(engine, "0008")
+    assert current_revision(engine) == "0008"
+    upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+    with engine.connect() as conn:
+        assert report_store.count_reports(conn, agent_id) == 1
+        assert report_store.evidence(conn, agent_id, out.report_id) is not None
+        assert [r.check_name for r in report_store.latest_results(conn, agent_id)] == ["disk"]
 
 
 def test_ingest_stores_once_and_reads_back(engine) -> None:

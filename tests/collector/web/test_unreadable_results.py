@@ -102,11 +102,9 @@ def test_later_good_reports_heal_the_disk_history_and_forecast(site: Site) -> No
 def _db_upgrade(engine: sa.Engine) -> None:
     """``hostpatrol-collector db upgrade`` over a database an older version filled: back to
     the revision before the typed boundary, then to the newest again."""
-    from alembic import command
     from hostpatrol.collector.store import db
 
-    with engine.begin() as conn:
-        command.downgrade(db._alembic_config(conn), "0008")  # noqa: SLF001
+    db.downgrade(engine, "0008")
     db.upgrade(engine)
 
 
