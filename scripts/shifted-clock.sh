@@ -17,6 +17,7 @@ DATE_SENSITIVE=(
   tests/collector
   tests/shared
   tests/agent/test_schedule.py
+  tests/agent/test_cron_edges.py
   tests/agent/test_state_jams.py
   tests/security/test_compromised_agent.py
   tests/faults/test_clock_skew.py
