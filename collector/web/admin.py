@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from .. import audit, authz
 from ..intake.identity import fingerprint
-from ..people import DisplayNameError, clean_display_name
+from ..people import DisplayNameError, clean_display_name, clean_user_name
 from ..store import accounts
 from ..store import agents as agent_store
 from ..store import users as user_store
@@ -21,7 +21,6 @@ from ..store.schema import agents, enroll_tokens
 from .blueprint import engine, web
 from .labels import status_label
 
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 GROUP = re.compile(r"^[^\x00-\x1f,]{1,128}$")
 EXPIRIES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
             "30d": timedelta(days=30)}
@@ -114,11 +113,12 @@ def _groups(text: str) -> set[str] | None:
 @authz.require("admin")
 def user_create() -> Any:
     """Create an account; its first password is generated and shown once."""
-    name = request.form.get("name", "").strip()
+    name = clean_user_name(request.form.get("name", "")[:256])
     role = request.form.get("role", "")
     groups = _groups(request.form.get("groups", ""))
-    if not NAME.match(name) or role not in authz.ROLES or groups is None:
-        flash(_("A user name is 1–64 letters, digits or _.@-; pick a role."))
+    if name is None or role not in authz.ROLES or groups is None:
+        flash(_("A user name is 1–64 letters (any script, e.g. 张伟), digits or _.@- "
+                "without spaces; pick a role."))
         return redirect(url_for("web.users_page"))
     try:
         display = clean_display_name(request.form.get("display_name"))
@@ -180,4 +180,25 @@ def user_token(user_id: int) -> Any:
         _audit(conn, "user.api_token", f"user:{user.name}")
         rows = accounts.list_users(conn)
     secret = {"label": _("API token of %(name)s", name=user.name), "value": token}
+    return render_template("users.html", users=rows, roles=authz.ROLES, secret=secret)
+
+
+@web.post("/users/<int:user_id>/password")
+@authz.require("admin")
+def user_password_reset(user_id: int) -> Any:
+    """Reset another user's password: a new one is generated and shown once, the user's
+    sessions end and the audit log records who reset it."""
+    password = secrets.token_urlsafe(15)
+    with engine().begin() as conn:
+        user = user_store.by_id(conn, user_id)
+        if user is None:
+            abort(404)
+        if user.id == g.user.id:  # one's own goes through the account page (current needed)
+            flash(_("Change your own password on your account page."))
+            return redirect(url_for("web.account_page"))
+        user_store.set_password(conn, user.id, password)
+        accounts.close_user_sessions(conn, user.id)
+        _audit(conn, "user.password_reset", f"user:{user.name}")
+        rows = accounts.list_users(conn)
+    secret = {"label": _("New password of %(name)s", name=user.name), "value": password}
     return render_template("users.html", users=rows, roles=authz.ROLES, secret=secret)

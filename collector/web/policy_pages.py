@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from hostpatrol.shared.configfile import ConfigError
 
 from .. import audit, authz
+from ..people import clean_user_name
 from ..policy import loader
 from ..reports.figures import host_class
 from ..store import profiles
 from ..store.schema import agents, host_profiles
-from .admin import GROUP, NAME
+from .admin import GROUP
 from .blueprint import engine, page_number, settings, web
 
 MAX_POLICY = 256 * 1024
@@ -148,8 +149,8 @@ def host_profile(agent_id: str) -> Any:
     owner = (form.get("owner") or "").strip()
     backup = (form.get("backup_owner") or "").strip()
     tags = sorted({t.strip() for t in (form.get("tags") or "").split(",") if t.strip()})
-    if (group and not GROUP.match(group)) or any(x and not NAME.match(x) for x in (owner, backup)) \
-            or any(len(t) > 64 for t in tags):
+    bad_owner = any(x and clean_user_name(x) is None for x in (owner, backup))
+    if (group and not GROUP.match(group)) or bad_owner or any(len(t) > 64 for t in tags):
         flash(_("Group: a short name; owners: user names; tags: comma-separated words."))
         return redirect(url_for("web.groups"))
     critical = form.get("critical") == "on"
