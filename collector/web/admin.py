@@ -18,7 +18,7 @@ from ..store import accounts
 from ..store import agents as agent_store
 from ..store import users as user_store
 from ..store.schema import agents, enroll_tokens
-from .blueprint import engine, web
+from .blueprint import engine, page_number, settings, web
 from .labels import status_label
 
 GROUP = re.compile(r"^[^\x00-\x1f,]{1,128}$")
@@ -31,18 +31,30 @@ def _audit(conn: sa.Connection, action: str, target: str, **details: Any) -> Non
                  now=g.now)
 
 
+def _agents_page(conn: sa.Connection, page: int, join: dict[str, str] | None) -> str:
+    """The agents page: pending first, one page of them; the tokens; a join line once."""
+    size = settings("dashboard")["page_size"]
+    rows = conn.execute(sa.select(agents).order_by(
+        sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname, agents.c.id)
+        .limit(size + 1).offset((page - 1) * size)).all()
+    counts = dict(conn.execute(sa.select(agents.c.status, sa.func.count())
+                               .group_by(agents.c.status)).all())
+    tokens = conn.execute(sa.select(enroll_tokens).order_by(
+        enroll_tokens.c.created_at.desc()).limit(20)).all()
+    total = sum(counts.values())
+    return render_template("agents.html", agents=rows[:size], tokens=tokens,
+                           expiries=EXPIRIES, join=join, page=page,
+                           has_next=len(rows) > size, counts=counts, total=total,
+                           pages=max(1, -(-total // size)))
+
+
 @web.get("/agents")
 @authz.require("admin")
 def agents_page() -> str:
-    """Pending agents first, then all others; enrollment tokens."""
+    """Pending agents first (with what an admin needs to decide), then all others, a page
+    at a time; enrollment tokens."""
     with engine().connect() as conn:
-        rows = conn.execute(sa.select(agents).order_by(
-            sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname)
-            .limit(500)).all()
-        tokens = conn.execute(sa.select(enroll_tokens).order_by(
-            enroll_tokens.c.created_at.desc()).limit(50)).all()
-    return render_template("agents.html", agents=rows, tokens=tokens, expiries=EXPIRIES,
-                           join_line=None)
+        return _agents_page(conn, page_number(), None)
 
 
 @web.post("/agents/<agent_id>/<action>")
@@ -84,15 +96,16 @@ def token_create() -> Any:
                                        max_uses=uses, group=group, auto_approve=auto)
         _audit(conn, "token.create", f"token:{tid}", uses=uses, group=group,
                auto_approve=auto, expires_at=(g.now + expires).isoformat())
-        rows = conn.execute(sa.select(agents).order_by(
-            sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname)
-            .limit(500)).all()
-        tokens = conn.execute(sa.select(enroll_tokens).order_by(
-            enroll_tokens.c.created_at.desc()).limit(50)).all()
-    line = (f"hostpatrol-agent enroll --server {config.public_url} --token {token} "
-            f"--fingerprint {fingerprint(config.tls_cert)}")
-    return render_template("agents.html", agents=rows, tokens=tokens, expiries=EXPIRIES,
-                           join_line=line)
+    join = join_lines(config.public_url, token, fingerprint(config.tls_cert))
+    with engine().connect() as conn:
+        return _agents_page(conn, 1, join)
+
+
+def join_lines(server: str, token: str, fingerprint_: str) -> dict[str, str]:
+    """How a host joins, per platform: the agent's ``enroll`` on Linux and macOS, the
+    Windows zip's ``install.cmd`` (elevated) on Windows."""
+    args = f"--server {server} --token {token} --fingerprint {fingerprint_}"
+    return {"linux": f"hostpatrol-agent enroll {args}", "windows": f"install.cmd {args}"}
 
 
 @web.get("/users")
