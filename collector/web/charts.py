@@ -14,6 +14,7 @@ class Line:
     css: str
     points: str
     dashed: bool = False
+    dots: tuple[tuple[float, float], ...] = ()  # a marker per point: one point still shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +71,20 @@ def time_plot(series: list[tuple[str, str, list[tuple[datetime, float]], bool]],
     if not times:
         return Plot(width, height, left, top, inner_w, inner_h)
     t0, t1 = min(times).timestamp(), max(times).timestamp()
+
+    def x_of(t: float) -> float:  # one moment only: the middle, not the left edge
+        return left + (_scale(t, t0, t1, inner_w) if t1 > t0 else inner_w / 2)
+
     lines = []
     for label, css, pts, dashed in series:
-        coords = [(left + _scale(t.timestamp(), t0, t1, inner_w),
-                   top + inner_h - _scale(min(max(v, 0.0), y_max), 0, y_max, inner_h))
+        coords = [(round(x_of(t.timestamp()), 1),
+                   round(top + inner_h - _scale(min(max(v, 0.0), y_max), 0, y_max, inner_h), 1))
                   for t, v in pts]
         if coords:
             lines.append(Line(label, css, " ".join(f"{x:.1f},{y:.1f}" for x, y in coords),
-                              dashed))
+                              dashed, dots=tuple(coords) if len(coords) <= 60 else ()))
     n = 4 if t1 > t0 else 0
-    x_ticks = tuple(Tick(left + inner_w * i / max(n, 1),
+    x_ticks = tuple(Tick(x_of(t0 + (t1 - t0) * i / max(n, 1)),
                          datetime.fromtimestamp(t0 + (t1 - t0) * i / max(n, 1),
                                                 tz=min(times).tzinfo))
                     for i in range(n + 1))
