@@ -305,6 +305,7 @@ finding_events = sa.Table(  # the timeline of every finding; never purged
     sa.Column("note", sa.Text),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_finding_events_finding", "finding_id", "id"),
+    sa.Index("ix_finding_events_at", "at"),  # findings opened/rectified per week (0014)
 )
 
 waivers = sa.Table(  # exceptions: justification, approver (not the requester), expiry

@@ -114,13 +114,14 @@ def bar_plot(values: list[tuple[datetime | str, float | None]], *, y_max: float 
         h = _scale(v or 0, 0, peak, inner_h)
         bars.append(Bar(left + i * slot + slot * 0.15, top + inner_h - h, slot * 0.7, h, v,
                         label))
-    step = y_step or _nice_step(peak)
+    step = y_step or nice_step(peak)
     y_ticks = tuple(Tick(top + inner_h - _scale(v, 0, peak, inner_h), v)
                     for v in _steps(peak, step))
     return Plot(width, height, left, top, inner_w, inner_h, bars=tuple(bars), y_ticks=y_ticks)
 
 
-def _nice_step(peak: float) -> float:
+def nice_step(peak: float) -> float:
+    """A round axis step giving at most five steps up to ``peak``."""
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
         if peak / step <= 5:
             return float(step)

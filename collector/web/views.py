@@ -14,6 +14,7 @@ from . import (  # noqa: F401 - they register routes
     overview,
     policy_pages,
     report_pages,
+    trends_page,
 )
 from .blueprint import web
 
