@@ -12,6 +12,7 @@ from . import (  # noqa: F401 - they register routes
     hosts,
     incidents_pages,
     overview,
+    owners,
     policy_pages,
     report_pages,
     trends_page,
