@@ -182,3 +182,14 @@ def test_cli_user_password_resets_and_is_audited(w: WebApp, tmp_path) -> None:
     assert "user name" in bad.stderr
     cn = c.cli("user", "add", "李娜", "--role", "viewer")
     assert "李娜" in cn.stdout
+
+
+def test_cli_token_create_prints_the_windows_line_beside_the_one_scripts_run(w: WebApp) -> None:
+    from harness import Collector
+
+    out = Collector(w.data_dir, 0).cli("token", "create", "--uses", "2")
+    [line] = out.stdout.strip().splitlines()
+    assert line.startswith("hostpatrol-agent enroll --server ")
+    token = line.split("--token ")[1].split()[0]
+    assert "install.cmd --server " in out.stderr
+    assert f"--token {token} " in out.stderr
