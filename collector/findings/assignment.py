@@ -9,38 +9,12 @@ import sqlalchemy as sa
 
 from ..errors import ApiError
 from ..policy.model import Policy
-from ..store.schema import findings, users
+from ..store.schema import findings
 from .events import add_event
 from .lifecycle import WORKERS, Actor, get_finding, transition
+from .owners import check_owner
 
 REASSIGNABLE = ("assigned", "in_progress", "fixed", "waived")
-
-
-def contacts(policy: Policy) -> set[str]:
-    """The owners and backup owners the policy names (its default and its groups')."""
-    names = {policy.default_owner, policy.default_backup_owner}
-    for group in policy.groups.values():
-        names |= {group.owner, group.backup_owner}
-    return {n for n in names if n}
-
-
-def known_owners(conn: sa.Connection, policy: Policy) -> list[str]:
-    """Who a finding may be given to: every enabled user and every contact of the policy."""
-    names = set(conn.execute(sa.select(users.c.name).where(users.c.disabled.is_(False)))
-                .scalars())
-    return sorted(names | contacts(policy))
-
-
-def check_owner(conn: sa.Connection, policy: Policy, owner: str) -> None:
-    """Refuse an owner who is neither a user nor a contact the policy names (a typo would
-    send the finding's reminders nowhere)."""
-    if owner in contacts(policy):
-        return
-    known = conn.execute(sa.select(users.c.id).where(
-        users.c.name == owner, users.c.disabled.is_(False))).first()
-    if known is None:
-        msg = f"{owner!r} is neither a user nor an owner the policy names"
-        raise ApiError(msg, status=400)
 
 
 def assign(conn: sa.Connection, policy: Policy, finding_id: int, owner: str, actor: Actor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask.blueprints import BlueprintSetupState
 
-from ..findings import assignment
+from ..findings import owners
 from ..policy import loader
 from .blueprint import engine, web
 
@@ -13,7 +13,7 @@ from .blueprint import engine, web
 def known_owners() -> list[str]:
     """Enabled users and the policy's contacts, by name."""
     with engine().connect() as conn:
-        return assignment.known_owners(conn, loader.current(conn))
+        return owners.known_owners(conn, loader.current(conn))
 
 
 @web.record_once

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from hostpatrol.shared.configfile import ConfigError
 
 from .. import audit, authz
-from ..findings import assignment
+from ..findings import owners as people_owners
 from ..policy import groups_edit, loader
 from ..reports.figures import host_class
 from ..store import profiles
@@ -150,7 +150,7 @@ def host_profile(agent_id: str) -> Any:
     backup = (form.get("backup_owner") or "").strip()
     tags = sorted({t.strip() for t in (form.get("tags") or "").split(",") if t.strip()})
     with engine().connect() as conn:
-        known = set(assignment.known_owners(conn, loader.current(conn)))
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
     bad_owner = any(x and x not in known for x in (owner, backup))
     if (group and not GROUP.match(group)) or bad_owner or any(len(t) > 64 for t in tags):
         flash(_("Group: a short name; owners: user names; tags: comma-separated words."))
@@ -188,7 +188,7 @@ def group_contacts() -> Any:
     if not names or not len(names) == len(parents) == len(owners) == len(backups):
         abort(400)
     with engine().connect() as conn:
-        known = set(assignment.known_owners(conn, loader.current(conn)))
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
         version, text = loader.text_of(conn)
     rows, bad = [], []
     for name, parent, owner, backup in zip(names, parents, owners, backups, strict=True):
@@ -232,7 +232,7 @@ def host_profiles_all() -> Any:
     form = request.form
     ids = [x[:64] for x in form.getlist("id")][:500]
     with engine().connect() as conn:
-        known = set(assignment.known_owners(conn, loader.current(conn)))
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
     changes = []
     for agent_id in ids:
         group = (form.get(f"group-{agent_id}") or "").strip()

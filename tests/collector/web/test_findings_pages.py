@@ -127,6 +127,21 @@ def test_an_owner_must_be_a_known_user_or_contact(w: WebApp) -> None:
                                                           "owner": "nobody-here"},
                                   base_url=BASE, follow_redirects=True)
     assert "0 finding(s) changed, 1 refused." in bulk.text
+    other = _finding(w, "full-3")
+    assert other.state == "open"
+    moved = w.client("operator").post(f"/findings/{other.id}/transition",
+                                      data={"to": "assigned", "owner": "alcie"},
+                                      base_url=BASE, follow_redirects=True)
+    assert "neither a user nor an owner the policy names" in moved.text
+    assert _rows(w, id=other.id)[0].state == "open"
+    with w.engine.begin() as conn:
+        user_store.set_api_token(conn, w.users["operator"], "hpt_owner-test")
+    api = w.app.test_client().post(f"/api/v1/findings/{other.id}/transition",
+                                   json={"to": "assigned", "owner": "alcie"}, base_url=BASE,
+                                   headers={"Authorization": "Bearer hpt_owner-test"})
+    assert api.status_code == 400
+    assert "neither a user nor an owner" in api.json["error"]
+    assert _rows(w, id=other.id)[0].state == "open"
 
 
 def test_bulk_actions_do_each_finding_or_refuse_it(w: WebApp) -> None:
