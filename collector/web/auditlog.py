@@ -7,7 +7,6 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask import Response, g, render_template, request, stream_with_context
 
