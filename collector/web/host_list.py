@@ -24,7 +24,7 @@ from .labels import status_label
 STATES = ("reporting", "silent", "pending", "active", "revoked")
 RESULTS = ("ok", "warn", "fail", "error")
 LATEST = ("ok", "warn", "fail", "error", "skipped")
-COMPLIANCE = ("checked", "compliant", "noncompliant")
+COMPLIANCE = ("checked", "compliant", "noncompliant", "reported", "inscope")
 TEXT = {"q": 100, "group": 128, "os": 255, "tag": 64, "family": 32, "distro": 64,
         "check": 64, "package": 512, "version": 256, "update": 256, "area": 64}
 CHOICES: dict[str, tuple[str, ...]] = {"state": STATES, "result": RESULTS, "latest": LATEST,
@@ -47,10 +47,14 @@ def list_args(args: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _area_hosts(conn: Any, area: str, which: str) -> frozenset[str]:
-    """The hosts behind one figure of the overview's compliance table (the live window)."""
+def _area_hosts(conn: Any, area: str | None, which: str) -> frozenset[str]:
+    """The hosts behind one figure of the overview's compliance table (the live window):
+    an area's checked, compliant or not compliant hosts, or the hosts in scope or that
+    reported anything."""
     live = windows.live(conn, g.now, authz.scope())
-    result = live.areas.get(area)
+    if which in ("reported", "inscope"):
+        return live.reported if which == "reported" else frozenset(live.scope)
+    result = live.areas.get(area or "")
     if result is None:
         return frozenset()
     return {"checked": result.checked, "compliant": result.compliant,
@@ -60,8 +64,8 @@ def _area_hosts(conn: Any, area: str, which: str) -> frozenset[str]:
 def host_filter(conn: Any, p: Mapping[str, str]) -> HostFilter:
     """The filter of parameters ``p`` (from :func:`list_args`) for the current user."""
     ids = None
-    if p.get("area") and p.get("compliance"):
-        ids = _area_hosts(conn, p["area"], p["compliance"])
+    if p.get("compliance"):
+        ids = _area_hosts(conn, p.get("area"), p["compliance"])
     return HostFilter(
         q=p.get("q"), group=p.get("group"), os=p.get("os"), tag=p.get("tag"),
         state=p.get("state"), result=p.get("result"), scope=authz.scope(),
@@ -92,6 +96,10 @@ def hosts() -> str:
 
 def _drill_text(p: Mapping[str, str]) -> str | None:
     """What a drill-down filter that has no menu selects, in words."""
+    if p.get("compliance") in ("reported", "inscope"):
+        return (_("Hosts that reported anything over the last seven days")
+                if p["compliance"] == "reported" else
+                _("Hosts in the scope of the last seven days' compliance"))
     if p.get("area") and p.get("compliance"):
         what = {"checked": _("checked"), "compliant": _("compliant"),
                 "noncompliant": _("not compliant")}[p["compliance"]]
