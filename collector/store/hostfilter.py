@@ -42,6 +42,7 @@ class HostFilter:
     version: str | None = None   # ... in this version
     update: str | None = None    # has a pending update of this package
     security: bool = False       # has a pending security update (of ``update`` if given)
+    pending: bool = False        # has any pending update
     ids: frozenset[str] | None = None  # only these hosts (a drill-down's host set)
     sort: str = "hostname"
     desc: bool = False
@@ -131,7 +132,7 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
     if f.package:
         q = q.where(_having(host_packages, host_packages.c.name == f.package,
                             *([host_packages.c.version == f.version] if f.version else [])))
-    if f.update or f.security:
+    if f.update or f.security or f.pending:
         q = q.where(_having(host_updates,
                             *([host_updates.c.name == f.update] if f.update else []),
                             *([host_updates.c.security.is_(True)] if f.security else [])))

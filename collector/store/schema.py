@@ -462,7 +462,7 @@ host_packages = sa.Table(  # installed packages of the newest inventory
     sa.Column("name", sa.String(512), primary_key=True),
     sa.Column("version", sa.String(256), primary_key=True),
     sa.Column("arch", sa.String(64), primary_key=True),  # "" when the manager names none
-    sa.Index("ix_host_packages_name_version", "name", "version"),
+    sa.Index("ix_host_packages_name_version", "name", "version", "agent_id"),
 )
 
 host_updates = sa.Table(  # pending updates of the newest patches result

@@ -42,8 +42,9 @@ def list_args(args: Mapping[str, str]) -> dict[str, str]:
     for name, allowed in CHOICES.items():
         if (value := args.get(name) or "") in allowed:
             out[name] = value
-    if args.get("security") == "1":
-        out["security"] = "1"
+    for flag in ("security", "pending"):
+        if args.get(flag) == "1":
+            out[flag] = "1"
     return out
 
 
@@ -71,7 +72,8 @@ def host_filter(conn: Any, p: Mapping[str, str]) -> HostFilter:
         state=p.get("state"), result=p.get("result"), scope=authz.scope(),
         family=p.get("family"), distro=p.get("distro"), check=p.get("check"),
         latest=p.get("latest"), package=p.get("package"), version=p.get("version"),
-        update=p.get("update"), security=p.get("security") == "1", ids=ids,
+        update=p.get("update"), security=p.get("security") == "1",
+        pending=p.get("pending") == "1", ids=ids,
         sort=p.get("sort", "hostname"), desc=p.get("dir") == "desc")
 
 

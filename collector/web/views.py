@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - they register routes
     overview,
     policy_pages,
     report_pages,
+    software,
 )
 from .blueprint import web
 

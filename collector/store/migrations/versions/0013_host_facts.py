@@ -27,7 +27,8 @@ def upgrade() -> None:
                     sa.Column("name", sa.String(512), primary_key=True),
                     sa.Column("version", sa.String(256), primary_key=True),
                     sa.Column("arch", sa.String(64), primary_key=True))
-    op.create_index("ix_host_packages_name_version", "host_packages", ["name", "version"])
+    op.create_index("ix_host_packages_name_version", "host_packages",
+                    ["name", "version", "agent_id"])
     op.create_table("host_updates", _agent(),
                     sa.Column("name", sa.String(256), primary_key=True),
                     sa.Column("arch", sa.String(32), primary_key=True),
