@@ -18,7 +18,7 @@ from .blueprint import NAV_KEY, engine, page_number, settings, web
 
 def register_nav(app: Flask) -> None:
     """The menu entry."""
-    app.extensions.setdefault(NAV_KEY, []).append(("web.software", _l("Software"), "read"))
+    app.extensions.setdefault(NAV_KEY, []).append(("web.software_page", _l("Software"), "read"))
 
 
 @web.record_once
