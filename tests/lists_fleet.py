@@ -5,12 +5,14 @@ ingest path, in two groups, some with an owner."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
-from findings_kit import real_data
+import sqlalchemy as sa
+from findings_kit import enroll_host, real_data
 from forge import disk, result
 from hostpatrol.collector.store import profiles
-from webapp import WebApp
+from hostpatrol.shared.clock import utcnow
 
 NGINX = ("1.22.1", "1.24.0", "1.26.2")
 
@@ -63,20 +65,24 @@ def _accounts(i: int) -> dict[str, Any]:
     return d
 
 
-def results(i: int) -> list[dict[str, Any]]:
+def results(i: int, now: datetime | None = None) -> list[dict[str, Any]]:
     """Host ``i``'s report: inventory, patches, accounts, and a disk full on every tenth."""
-    return [result("disk", disk(97.0 if i % 10 == 0 else 40.0)),
-            result("inventory", _inventory(i)), result("patches", _patches(i)),
-            result("accounts", _accounts(i))]
+    return [result("disk", disk(97.0 if i % 10 == 0 else 40.0), now),
+            result("inventory", _inventory(i), now), result("patches", _patches(i), now),
+            result("accounts", _accounts(i), now)]
 
 
-def seed(w: WebApp, hosts: int) -> dict[str, str]:
-    """``hosts`` hosts (hostname → agent id) in g1 and g2; every fifth owned by ``wang``."""
+def seed(engine: sa.Engine, hosts: int, now: datetime | None = None) -> dict[str, str]:
+    """``hosts`` hosts (hostname → agent id) in g1 and g2, reporting at ``now`` through the
+    real ingest path; every fifth owned by ``wang``."""
+    now = now or utcnow()
     ids = {}
     for i in range(hosts):
         name = host_name(i)
-        ids[name] = w.enroll_host("g1" if i % 2 else "g2", name, results=results(i))
+        host = enroll_host(engine, "g1" if i % 2 else "g2", now, hostname=name)
+        host.send({r["check"]: r["data"] for r in results(i, now)}, now)
+        ids[name] = host.agent_id
         if i % 5 == 0:
-            with w.engine.begin() as conn:
-                profiles.set_profile(conn, ids[name], by="test", now=w.now(), owner="wang")
+            with engine.begin() as conn:
+                profiles.set_profile(conn, host.agent_id, by="test", now=now, owner="wang")
     return ids

@@ -21,7 +21,7 @@ HOSTS = 30
 @pytest.fixture(scope="module")
 def w(tmp_path_factory) -> WebApp:
     web = make_webapp(tmp_path_factory.mktemp("lists"))
-    web.hosts.update(seed(web, HOSTS))
+    web.hosts.update(seed(web.engine, HOSTS, web.now()))
     yield web
     web.engine.dispose()
 
