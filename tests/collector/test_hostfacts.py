@@ -127,3 +127,36 @@ def test_cells_keep_data_and_stop_formulas() -> None:
     assert cell(7) == 7
     for formula in ("=1+1", "@SUM(A1)", "-2+cmd|' /C calc'!A0", "+A1", "\tx"):
         assert cell(formula) == "'" + formula
+
+
+def test_search_sort_and_software_queries_on_both_backends(engine) -> None:
+    now = utcnow() - timedelta(hours=1)
+    made = {}
+    for i, name in enumerate(("bravo", "Alpha", "charlie")):
+        host = enroll_host(engine, "g1" if i else "g2", now=now, hostname=name)
+        host.send(_data(i * 2), now)  # even hosts: nginx NGINX[0], NGINX[2], NGINX[1]
+        made[name] = host.agent_id
+    silent = timedelta(days=1)
+    with engine.connect() as conn:
+        def listed(**kw) -> list[str]:
+            f = HostFilter(**kw)
+            rows = hosts(conn, f, now=utcnow(), silent_after=silent, limit=10)
+            assert count_hosts(conn, f, now=utcnow(), silent_after=silent) == len(rows)
+            return [r.hostname for r in rows]
+
+        assert listed() == ["Alpha", "bravo", "charlie"]  # case ignored
+        assert listed(desc=True) == ["charlie", "bravo", "Alpha"]
+        assert listed(q="nginx") == ["Alpha", "bravo", "charlie"]
+        assert listed(q="clerk2") == ["Alpha"]  # i=2 → clerk2
+        assert listed(package="nginx", version=NGINX[2]) == ["Alpha"]
+        assert listed(security=True) == ["bravo"]  # i=0: openssl; i=2 and 4: none
+        assert listed(pending=True) == ["bravo", "charlie"]  # i=4: tzdata, not security
+        f = software.SoftwareFilter(q="ngi")
+        rows = software.packages(conn, f, limit=None)
+        assert [(r.name, r.version, r.hosts) for r in rows] == [
+            ("nginx", v, 1) for v in sorted(NGINX)]
+        assert software.count_packages(conn, f) == 3
+        assert software.packages(conn, software.SoftwareFilter(q="ngi", scope=frozenset(
+            {"g2"})), limit=None)[0].version == NGINX[0]
+        assert [r.name for r in software.pending(conn, software.SoftwareFilter(),
+                                                 security=True)] == ["openssl"]
