@@ -158,3 +158,14 @@ def test_every_overview_figure_links_to_exactly_its_rows(w: WebApp, role: str) -
         target = _get(w, href, role=role)
         what = "findings" if href.startswith("/findings") else "hosts"
         assert _total(target, what) == n, href
+
+
+def test_exports_hold_only_what_the_viewer_may_see(w: WebApp) -> None:
+    viewer = w.client("viewer")  # limited to g1
+    hosts_ = _csv(viewer.get("/hosts.csv", base_url=BASE).data)
+    assert len(hosts_) - 1 == _total(_get(w, "/hosts", role="viewer"))
+    assert {r[3] for r in hosts_[1:]} == {"g1"}
+    register = _csv(viewer.get("/findings.csv?state=", base_url=BASE).data)
+    assert {r[5] for r in register[1:]} <= {"g1"}
+    assert len(register) - 1 == _total(_get(w, "/findings?state=", role="viewer"), "findings")
+    assert w.client("viewer").get("/hosts.pdf", base_url=BASE).status_code == 404
