@@ -3,7 +3,8 @@
 A host's newest ``inventory`` gives its packages and addresses, its newest ``patches`` its
 pending updates, its newest ``accounts`` the users that can log in (or are admins). Each
 kind is rebuilt whole when a newer result of its check is stored, and only when the facts
-changed (``host_fact_digests``), so an unchanged inventory costs one small read. The
+changed (``host_fact_digests``), so an unchanged inventory costs one small read. A revoked
+host's facts are dropped (:func:`forget`), so the facts are those of the active hosts. The
 extractors are pure and take the result's data as it came off the wire: whatever does not
 have the expected shape is left out, never raised.
 """
@@ -133,3 +134,10 @@ def store(conn: sa.Connection, newest: Iterable[tuple[str, str, Any]]) -> int:
                                                        digest=digest))
         written += 1
     return written
+
+
+def forget(conn: sa.Connection, agent_id: str) -> None:
+    """Drop a host's facts (it was revoked: what it last reported no longer counts)."""
+    for _, _, table in KINDS.values():
+        conn.execute(table.delete().where(table.c.agent_id == agent_id))
+    conn.execute(host_fact_digests.delete().where(host_fact_digests.c.agent_id == agent_id))

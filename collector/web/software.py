@@ -46,12 +46,11 @@ def software_page() -> str:
     security = params.get("security") == "1"
     with engine().connect() as conn:
         rows = software.packages(conn, f, limit=size + 1, offset=(page - 1) * size)
-        total = software.count_packages(conn, f)
         updates = software.pending(conn, f, security=security)
         pending_hosts = software.hosts_pending(conn, f.scope, security=False)
         security_hosts = software.hosts_pending(conn, f.scope, security=True)
-    return render_template("software.html", rows=rows[:size], total=total, page=page,
-                           pages=max((total + size - 1) // size, 1), has_next=len(rows) > size,
+    return render_template("software.html", rows=rows[:size], page=page,
+                           has_next=len(rows) > size,
                            f=f, params=params, updates=updates, security=security,
                            pending_hosts=pending_hosts, security_hosts=security_hosts)
 

@@ -155,8 +155,22 @@ def test_search_sort_and_software_queries_on_both_backends(engine) -> None:
         rows = software.packages(conn, f, limit=None)
         assert [(r.name, r.version, r.hosts) for r in rows] == [
             ("nginx", v, 1) for v in sorted(NGINX)]
-        assert software.count_packages(conn, f) == 3
+        assert software.packages(conn, software.SoftwareFilter(q="Ngi"), limit=None) == []
         assert software.packages(conn, software.SoftwareFilter(q="ngi", scope=frozenset(
             {"g2"})), limit=None)[0].version == NGINX[0]
         assert [r.name for r in software.pending(conn, software.SoftwareFilter(),
                                                  security=True)] == ["openssl"]
+
+
+def test_a_revoked_host_leaves_the_facts(engine) -> None:
+    from hostpatrol.collector.store import agents as agent_store
+
+    now = utcnow() - timedelta(hours=1)
+    host = enroll_host(engine, now=now)
+    host.send(_data(0), now)
+    assert _facts(engine, host.agent_id)["packages"]
+    with engine.begin() as conn:
+        assert agent_store.set_status(conn, host.agent_id, "revoked", now)
+    assert not any(_facts(engine, host.agent_id).values())
+    with engine.connect() as conn:
+        assert software.hosts_pending(conn, None, security=True) == 0

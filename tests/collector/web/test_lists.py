@@ -123,7 +123,8 @@ def test_findings_export_sort_and_select_all(w: WebApp) -> None:
 
 def test_software_view_and_its_links(w: WebApp) -> None:
     page = _get(w, "/software?q=nginx")
-    assert _total(page, "software") == len(NGINX)
+    listed = page.split('id="packages"', 1)[1].split("</table>", 1)[0]
+    assert listed.count("<tr><td>") == len(NGINX)
     for version in NGINX:
         n = sum(1 for i in range(0, HOSTS, 2) if NGINX[i % 3] == version)
         assert f'package=nginx&amp;version={version}" data-figure="hosts">{n}<' in page
@@ -134,7 +135,7 @@ def test_software_view_and_its_links(w: WebApp) -> None:
     rows = _csv(w.client("admin").get("/software.csv?q=nginx", base_url=BASE).data)
     assert [r[:2] for r in rows[1:]] == [["nginx", v] for v in sorted(NGINX)]
     # a viewer limited to g1 sees g1's hosts only: no nginx (even hosts are in g2)
-    assert _total(_get(w, "/software?q=nginx", role="viewer"), "software") == 0
+    assert "No package matches." in _get(w, "/software?q=nginx", role="viewer")
 
 
 def _figures(html: str) -> list[tuple[str, int]]:

@@ -53,8 +53,11 @@ def upgrade() -> None:
     latest = sa.table("host_latest", sa.column("agent_id"), sa.column("check_name"),
                       sa.column("result_id"), sa.column("status"))
     results = sa.table("check_results", sa.column("id"), sa.column("data", sa.JSON))
+    agents = sa.table("agents", sa.column("id"), sa.column("status"))
     rows = conn.execute(sa.select(latest.c.agent_id, latest.c.check_name, latest.c.result_id)
-                        .where(latest.c.check_name.in_(sorted(hostfacts.CHECKS)),
+                        .join(agents, agents.c.id == latest.c.agent_id)
+                        .where(agents.c.status == "active",
+                               latest.c.check_name.in_(sorted(hostfacts.CHECKS)),
                                latest.c.status.not_in(("error", "skipped")))
                         .order_by(latest.c.agent_id, latest.c.check_name)).all()
     for agent_id, check, result_id in rows:  # one result document in memory at a time
