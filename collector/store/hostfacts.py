@@ -105,6 +105,27 @@ def _digest(facts: list[Fact]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _rewrite(conn: sa.Connection, table: sa.Table, agent_id: str, facts: list[Fact]) -> None:
+    """Make the host's rows equal ``facts``, touching only the rows that differ (a weekly
+    inventory changes a few packages of hundreds)."""
+    columns = [c.name for c in table.columns if c.name != "agent_id"]
+    key = [c.name for c in table.primary_key.columns if c.name != "agent_id"]
+    old = {tuple(r) for r in conn.execute(sa.select(*(table.c[c] for c in columns))
+                                          .where(table.c.agent_id == agent_id))}
+    new = {tuple(f[c] for c in columns) for f in facts}
+    gone = [dict(zip(columns, row, strict=True)) for row in old - new]
+    if gone:
+        conn.execute(table.delete().where(
+            table.c.agent_id == agent_id,
+            *(table.c[c] == sa.bindparam(f"k_{c}") for c in key)),
+            [{f"k_{c}": row[c] for c in key} for row in gone])
+    added = new - old
+    if added:
+        conn.execute(table.insert(), [{"agent_id": agent_id,
+                                       **dict(zip(columns, row, strict=True))}
+                                      for row in sorted(added, key=str)])
+
+
 def store(conn: sa.Connection, newest: Iterable[tuple[str, str, Any]]) -> int:
     """Rebuild the facts of each (agent id, check, data) of a newest readable result whose
     facts changed; return how many host-kinds were rewritten."""
@@ -123,10 +144,7 @@ def store(conn: sa.Connection, newest: Iterable[tuple[str, str, Any]]) -> int:
         digest = _digest(facts)
         if known.get((agent_id, kind)) == digest:
             continue
-        table = KINDS[kind][2]
-        conn.execute(table.delete().where(table.c.agent_id == agent_id))
-        if facts:
-            conn.execute(table.insert(), [{"agent_id": agent_id, **f} for f in facts])
+        _rewrite(conn, KINDS[kind][2], agent_id, facts)
         where = sa.and_(host_fact_digests.c.agent_id == agent_id,
                         host_fact_digests.c.kind == kind)
         conn.execute(host_fact_digests.delete().where(where))
