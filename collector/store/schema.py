@@ -473,7 +473,7 @@ host_updates = sa.Table(  # pending updates of the newest patches result
     sa.Column("installed", sa.String(256)),
     sa.Column("candidate", sa.String(256)),
     sa.Column("security", sa.Boolean, nullable=False),
-    sa.Index("ix_host_updates_name", "name", "security"),
+    sa.Index("ix_host_updates_name", "name", "security", "agent_id"),
     sa.Index("ix_host_updates_security", "security", "agent_id"),
 )
 

@@ -35,7 +35,7 @@ def upgrade() -> None:
                     sa.Column("installed", sa.String(256)),
                     sa.Column("candidate", sa.String(256)),
                     sa.Column("security", sa.Boolean, nullable=False))
-    op.create_index("ix_host_updates_name", "host_updates", ["name", "security"])
+    op.create_index("ix_host_updates_name", "host_updates", ["name", "security", "agent_id"])
     op.create_index("ix_host_updates_security", "host_updates", ["security", "agent_id"])
     op.create_table("host_addresses", _agent(),
                     sa.Column("address", sa.String(64), primary_key=True),
