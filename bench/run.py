@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "scaleout", "report",
-              "admin_pages")
+              "admin_pages", "lists")
 
 
 def _load(name: str):  # noqa: ANN202 - a module

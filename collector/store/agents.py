@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import hostfacts
 from .schema import agent_keys, agents, enroll_tokens
 
 STATUSES = ("pending", "active", "revoked")
@@ -107,6 +108,7 @@ def set_status(conn: sa.Connection, agent_id: str, status: str, now: datetime) -
         values["approved_at"] = now
     elif status == "revoked":
         values["revoked_at"] = now
+        hostfacts.forget(conn, agent_id)
     res = conn.execute(agents.update().where(agents.c.id == agent_id).values(**values))
     return res.rowcount == 1
 

@@ -19,9 +19,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from hostpatrol.shared.report import Report
+from hostpatrol.shared.report import NOT_RUN, Report
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import hostfacts
 from .osfamilies import from_inventory
 from .resultdata import FUTURE_LIMIT
 from .schema import UTCDateTime, agents, check_results, host_latest, host_profiles, reports
@@ -279,6 +280,10 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
         # another writer (a second collector on PostgreSQL) stored a newer result of the
         # same check meanwhile: none of this batch's results of it are the newest
         stale = set(final) - written
+        hostfacts.store(conn, [(aid, check, results[j]["data"])
+                               for (aid, check), j in sorted(final.items())
+                               if check in hostfacts.CHECKS and (aid, check) not in stale
+                               and results[j]["status"] not in NOT_RUN])
     judged = {items[i].report.agent_id for i, _, _, _ in plan}
     if judged:
         conn.execute(st.update_agent, [{**senders[aid].update, "now": now}

@@ -454,3 +454,53 @@ rollup_compliance = sa.Table(  # per window ("live", "week:…"), group and area
     sa.Column("checked", sa.Integer, nullable=False),
     sa.Column("compliant", sa.Integer, nullable=False),
 )
+
+# --- Per-host facts for search and the software view (migration 0013) -------------------
+# Rewritten at ingest from a host's newest inventory, patches and accounts results
+# (store.hostfacts), so pages and exports never parse result documents.
+
+host_packages = sa.Table(  # installed packages of the newest inventory
+    "host_packages", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("version", sa.String(256), primary_key=True),
+    sa.Column("arch", sa.String(64), primary_key=True),  # "" when the manager names none
+    sa.Index("ix_host_packages_name_version", "name", "version", "agent_id"),
+)
+
+host_updates = sa.Table(  # pending updates of the newest patches result
+    "host_updates", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("arch", sa.String(32), primary_key=True),
+    sa.Column("installed", sa.String(256)),
+    sa.Column("candidate", sa.String(256)),
+    sa.Column("security", sa.Boolean, nullable=False),
+    sa.Index("ix_host_updates_name", "name", "security", "agent_id"),
+    sa.Index("ix_host_updates_security", "security", "agent_id"),
+)
+
+host_addresses = sa.Table(  # the newest inventory's addresses (no loopback, no link-local)
+    "host_addresses", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("family", sa.String(8), nullable=False),  # ipv4 | ipv6
+    sa.Index("ix_host_addresses_address", "address"),
+)
+
+host_users = sa.Table(  # local accounts that can log in, or admins, of the newest accounts
+    "host_users", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("admin", sa.Boolean, nullable=False),
+    sa.Index("ix_host_users_name", "name"),
+)
+
+host_fact_digests = sa.Table(  # what each host's facts were built from: unchanged, not rewritten
+    "host_fact_digests", metadata,
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # packages | updates | addresses | users
+    sa.Column("digest", sa.String(64), nullable=False),
+)
+
+sa.Index("ix_agents_hostname_lower", sa.func.lower(agents.c.hostname), agents.c.id)

@@ -7,12 +7,12 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask import Response, g, render_template, request, stream_with_context
 
 from .. import audit, authz
 from .blueprint import engine, page_number, web
+from .sheets import BOM, cell
 
 PAGE = 100
 CSV_HEADER = ("seq", "at", "actor", "action", "target", "details", "prev_hash", "hash")
@@ -70,23 +70,18 @@ def audit_page() -> str:
 
 def _csv_rows(f: audit.AuditFilter) -> Iterator[str]:
     buf = io.StringIO()
+    buf.write(BOM)  # Excel on Chinese Windows reads UTF-8 only after one
     writer = csv.writer(buf)
     writer.writerow(CSV_HEADER)
     with engine().connect() as conn:
         for r in audit.iter_entries(conn, f):
-            writer.writerow([r.seq, r.at.isoformat(), _cell(r.actor), r.action,
-                             _cell(r.target), _cell(r.details), r.prev_hash, r.hash])
+            writer.writerow([r.seq, r.at.isoformat(), cell(r.actor), r.action,
+                             cell(r.target), cell(r.details), r.prev_hash, r.hash])
             if buf.tell() > 64 * 1024:
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()
     yield buf.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas in text that users or hosts chose."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @web.get("/audit.csv")

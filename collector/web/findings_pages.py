@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +26,7 @@ from .blueprint import NAV_KEY, engine, page_number, settings, web
 from .overview import PANELS_KEY
 
 HOST_PANELS_KEY = "hostpatrol.web.host_panels"
-FILTER_STATES = ("active", *STATES)
+FILTER_STATES = ("active", queries.WORK, *STATES)
 
 
 def _overview_panel(conn: sa.Connection, scope: frozenset[str] | None
@@ -67,33 +68,43 @@ def _setup(state: BlueprintSetupState) -> None:
     register_hooks(state.app)
 
 
-def _arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> str | None:
-    value = (request.args.get(name) or "")[:size] or None
-    return None if value is not None and allowed is not None and value not in allowed else value
+def finding_filter(args: Mapping[str, str]) -> tuple[queries.FindingFilter, dict[str, str]]:
+    """The register's filter from the URL's ``args``, and the parameters that reproduce it
+    (links, bookmarks, the pager and the exports carry them)."""
+    def arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> str | None:
+        value = (args.get(name) or "")[:size] or None
+        return None if value is not None and allowed is not None and value not in allowed \
+            else value
+
+    f = queries.FindingFilter(
+        state=arg("state", FILTER_STATES), level=arg("level", tuple(LEVELS)),
+        host=arg("host", size=100), group=arg("group"), rule=arg("rule"),
+        owner=arg("owner", size=64), overdue=args.get("overdue") == "1",
+        scope=authz.scope(), sort=arg("sort", queries.SORTS) or "level",
+        desc=args.get("dir") == "desc")
+    if "state" not in args:
+        f = replace(f, state="active")
+    params = {k: v for k, v in {"state": f.state or "", "level": f.level, "host": f.host,
+                                 "group": f.group, "rule": f.rule, "owner": f.owner,
+                                 "overdue": "1" if f.overdue else None,
+                                 "sort": arg("sort", queries.SORTS),
+                                 "dir": "desc" if f.desc else None}.items()
+              if v is not None}
+    return f, params
 
 
 @web.get("/findings")
 @authz.require("read")
 def findings() -> str:
-    """The register: filters, pages, bulk actions."""
+    """The register: filters, sorting, pages, bulk actions."""
     size = settings("dashboard")["page_size"]
     page = page_number()
-    f = queries.FindingFilter(
-        state=_arg("state", FILTER_STATES), level=_arg("level", tuple(LEVELS)),
-        host=_arg("host", size=100), group=_arg("group"), rule=_arg("rule"),
-        owner=_arg("owner", size=64), overdue=request.args.get("overdue") == "1",
-        scope=authz.scope())
-    if "state" not in request.args:
-        f = replace(f, state="active")
+    f, params = finding_filter(request.args)
     with engine().connect() as conn:
         rows = queries.page(conn, f, g.now, limit=size + 1, offset=(page - 1) * size)
         total = queries.count(conn, f, g.now)
         menus = queries.facets(conn, f.scope, g.now)
         pending = queries.pending_waivers(conn, f.scope) if authz.can("approve") else []
-    params = {k: v for k, v in {"state": f.state or "", "level": f.level, "host": f.host,
-                                 "group": f.group, "rule": f.rule, "owner": f.owner,
-                                 "overdue": "1" if f.overdue else None}.items()
-              if v is not None}
     return render_template("findings.html", rows=rows[:size], total=total, page=page,
                            pages=max((total + size - 1) // size, 1), has_next=len(rows) > size,
                            f=f, params=params, menus=menus, states=FILTER_STATES,

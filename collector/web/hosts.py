@@ -1,4 +1,4 @@
-"""Host list (search, filters, pages) and the host dossier with history and evidence."""
+"""The host dossier with history and evidence (the list is :mod:`host_list`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Response, abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template
 from hostpatrol.shared.report import NOT_RUN
 from markupsafe import Markup
 
@@ -15,46 +15,14 @@ from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
 from ..store.resultdata import judged
-from .blueprint import engine, page_number, settings, silent_after, web
+from .blueprint import engine, silent_after, web
 from .charts import time_plot
 from .evidence import public_jwks, verify_stored
 from .forecast import days_to_full
 
 log = logging.getLogger("hostpatrol.collector.web")
-STATES = ("reporting", "silent", "pending", "active", "revoked")
-RESULTS = ("ok", "warn", "fail", "error")
 CHECK_TEMPLATES = frozenset({"disk", "inventory", "patches", "antivirus", "logs", "ports",
                              "accounts"})
-
-
-def _arg(name: str, allowed: tuple[str, ...] | None = None, size: int = 128) -> str | None:
-    value = (request.args.get(name) or "")[:size] or None
-    if value is not None and allowed is not None and value not in allowed:
-        return None
-    return value
-
-
-@web.get("/hosts")
-@authz.require("read")
-def hosts() -> str:
-    """All hosts the user may see, filtered and paginated."""
-    size = settings("dashboard")["page_size"]
-    page = page_number()
-    f = fleet.HostFilter(q=_arg("q", size=100), group=_arg("group"), os=_arg("os", size=255),
-                         tag=_arg("tag", size=64), state=_arg("state", STATES),
-                         result=_arg("result", RESULTS), scope=authz.scope())
-    with engine().connect() as conn:
-        rows = fleet.hosts(conn, f, now=g.now, silent_after=silent_after(), limit=size + 1,
-                           offset=(page - 1) * size)
-        total = fleet.count_hosts(conn, f, now=g.now, silent_after=silent_after())
-        menus = fleet.facets(conn, f.scope)
-    params = {k: v for k, v in {"q": f.q, "group": f.group, "os": f.os, "tag": f.tag,
-                                 "state": f.state,
-                                 "result": f.result}.items() if v}
-    return render_template("hosts.html", hosts=rows[:size], total=total, page=page,
-                           pages=max((total + size - 1) // size, 1), has_next=len(rows) > size,
-                           f=f, params=params, menus=menus, states=STATES, results=RESULTS,
-                           cutoff=g.now - silent_after())
 
 
 def _visible_host(conn: Any, agent_id: str) -> Any:

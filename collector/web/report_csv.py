@@ -17,12 +17,7 @@ from .report_blocks import locale_of, short_date
 from .report_doc import verdict_label
 from .report_measures import measure_for
 from .report_sections import definition, level_short
-
-
-def cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas in text that users or hosts chose."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+from .sheets import BOM, cell
 
 
 def _summary(w: Any, content: dict[str, Any]) -> None:
@@ -52,10 +47,11 @@ def _summary(w: Any, content: dict[str, Any]) -> None:
 
 
 def render_csv(content: dict[str, Any], lang: str) -> str:
-    """The report as CSV in ``lang``."""
+    """The report as CSV in ``lang``, BOM first (Excel on Chinese Windows reads UTF-8 so)."""
     f, m = content["figures"], content["meta"]
     zone = f["period"]["timezone"]
     buf = io.StringIO()
+    buf.write(BOM)
     w = csv.writer(buf)
     with force_locale(locale_of(lang)):
         _summary(w, content)

@@ -8,13 +8,16 @@ from . import (  # noqa: F401 - they register routes
     auditlog,
     auth,
     findings_actions,
+    findings_export,
     findings_pages,
+    host_list,
     hosts,
     incidents_pages,
     overview,
     owners,
     policy_pages,
     report_pages,
+    software,
     trends_page,
 )
 from .blueprint import web

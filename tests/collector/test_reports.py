@@ -287,7 +287,8 @@ def test_cli_writes_the_report_in_each_format(tmp_path) -> None:
     out = tmp_path / "r.csv"
     c.cli("report", "--period", "2026-11", "--format", "csv", "--lang", "zh-CN",
           "--output", str(out))
-    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads it as UTF-8
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert rows[0] == ["部分", "检查项", "数值"]
     assert ["概况", "主机", "0"] in rows
     pdf = tmp_path / "r.pdf"

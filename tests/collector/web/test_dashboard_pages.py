@@ -155,7 +155,8 @@ def test_audit_page_filters_verifies_and_exports_csv(w: WebApp) -> None:
     assert "test.formula" in page
     exported = auditor.get("/audit.csv?action=test.formula", base_url=BASE)
     assert exported.headers["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert exported.data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel on Chinese Windows
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
     assert rows[0][:5] == ["seq", "at", "actor", "action", "target"]
     assert len(rows) == 2
     assert rows[1][2].startswith("'=")  # a spreadsheet will not run it

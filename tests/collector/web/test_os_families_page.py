@@ -41,13 +41,15 @@ def _text(html: str, element_id: str) -> str:
 
 def _table(html: str) -> dict[str, str]:
     body = html.split('id="families"', 1)[1].split("</table>", 1)[0]
-    return dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">([^<]+)</td></tr>", body))
+    return dict(re.findall(  # each count links to its hosts (the overview's drill-down)
+        r"<tr><td>([^<]+)</td><td class=\"num\">(?:<a [^>]*>)?([^<]+)(?:</a>)?</td></tr>",
+        body))
 
 
 def _distros(html: str) -> dict[str, str]:
     body = html.split('id="families"', 1)[1].split("</table>", 1)[0]
-    return dict(re.findall(r'<tr class="sub"><td>· ([^<]+)</td><td class="num">([^<]+)</td>',
-                           body))
+    return dict(re.findall(
+        r'<tr class="sub"><td>· ([^<]+)</td><td class="num">(?:<a [^>]*>)?([^<]+)', body))
 
 
 def test_overview_shows_families_and_xinchuang_in_english(w: WebApp) -> None:

@@ -10,14 +10,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("agents") as batch:
-        batch.add_column(sa.Column("enroll_ip", sa.String(64)))
+    op.add_column("agents", sa.Column("enroll_ip", sa.String(64)))  # no rebuild needed
     op.create_index("ix_reports_received", "reports", ["received_at"])
     op.create_index("ix_finding_events_at", "finding_events", ["at"])
 
@@ -25,5 +24,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_finding_events_at", table_name="finding_events")
     op.drop_index("ix_reports_received", table_name="reports")
+    # SQLite rebuilds agents to drop a column, and a rebuild cannot carry 0013's
+    # expression index (lower(hostname)): drop it around the rebuild and make it again.
+    op.drop_index("ix_agents_hostname_lower", table_name="agents")
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("enroll_ip")
+    op.create_index("ix_agents_hostname_lower", "agents", [sa.text("lower(hostname)"), "id"])
