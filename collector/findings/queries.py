@@ -109,7 +109,7 @@ def host_findings(conn: sa.Connection, agent_id: str, limit: int = 200) -> list[
 def host_timeline(conn: sa.Connection, agent_id: str, limit: int = 100) -> list[sa.Row]:
     """The newest events of all of a host's findings."""
     return list(conn.execute(
-        sa.select(finding_events, findings.c.title, findings.c.subject)
+        sa.select(finding_events, findings.c.title, findings.c.subject, findings.c.check_name)
         .join(findings, findings.c.id == finding_events.c.finding_id)
         .where(findings.c.agent_id == agent_id)
         .order_by(finding_events.c.id.desc()).limit(limit)).all())

@@ -21,6 +21,7 @@ from ..errors import ApiError
 from ..findings import assignment, baselines, lifecycle, waivers
 from ..policy import loader
 from ..store import agents as agent_store
+from . import labels
 from .auth import safe_next
 from .blueprint import engine, web
 from .finding_labels import state_label
@@ -188,7 +189,8 @@ def baseline_approve(agent_id: str, kind: str) -> Any:
         with engine().begin() as conn:
             items = baselines.approve(conn, host.id, kind[:32], g.user.name, g.now)
             _audit(conn, "baseline.approve", f"host:{host.id}", kind=kind, items=len(items))
-        flash(_("The %(kind)s baseline now holds %(n)s item(s).", kind=kind, n=len(items)))
+        flash(_("The %(kind)s baseline now holds %(n)s item(s).", kind=labels.baseline_label(kind),
+                n=len(items)))
     except ApiError as e:
         flash(_("Not done: %(why)s", why=e.message))
     return redirect(url_for("web.host", agent_id=host.id) + "#baselines")
