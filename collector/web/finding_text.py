@@ -146,7 +146,7 @@ def _sentence(fact: str | None, title: str | None, subject: str | None, check: s
         more = int(e.get("other_count") or 0) - len(others)
         text = _("%(what)s on this %(zone)s host was also seen on %(hosts)s", what=who,
                  zone=str(e.get("zone")), hosts=names)
-        return text + (_(" and %(n)s more", n=more) if more > 0 else "")
+        return text + (_(" and %(n)s more hosts", n=more) if more > 0 else "")
     return who
 
 
@@ -187,6 +187,14 @@ def factor_detail(factor: Mapping[str, Any]) -> str:
 
 
 SYSTEM_ACTORS = ("agent", "system", "policy")
+ACTORS = {"agent": _l("the agent"), "system": _l("the system"), "policy": _l("the policy")}
+
+
+def actor_label(actor: str | None) -> str:
+    """Who did it: a user's name as stored, the agent, the system or the policy translated."""
+    if not actor:
+        return "—"
+    return str(ACTORS[actor]) if actor in ACTORS else actor
 _LEVELS = re.compile(r"level (\S+) → (\S+)")
 _DEADLINE = re.compile(r"deadline (\S+)")
 
