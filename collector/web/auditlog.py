@@ -20,7 +20,7 @@ PAGE = 100
 # The columns the chain is hashed over keep their stored form (``at`` in UTC, ``action`` as
 # its code, ``details`` as JSON) so the export can be re-checked; ``time`` and ``what`` are
 # the same in the reader's language.
-CSV_HEADER = (_l("seq"), _l("time"), _l("actor"), _l("what"), _l("target"), _l("details"),
+CSV_HEADER = (_l("seq"), _l("time"), _l("actor"), _l("what"), _l("target (code)"), _l("details"),
               _l("at (UTC, hashed)"), _l("action (code)"), _l("details (JSON)"),
               _l("prev_hash"), _l("hash"))
 
@@ -51,7 +51,8 @@ def _value(key: str, value: Any) -> str:
     """A detail's value: named states, roles, kinds and levels translated, data as stored."""
     if isinstance(value, str):
         named = {"to": finding_labels.state_label, "role": labels.role_label,
-                 "kind": labels.baseline_label, "level": finding_labels.level_label}
+                 "kind": labels.baseline_label, "level": finding_labels.level_label,
+                 "status": labels.status_label, "previous": labels.status_label}
         return named[key](value) if key in named else value
     if isinstance(value, bool) or value is None:
         return finding_text.value_text(value)

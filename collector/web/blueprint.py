@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from .. import authz
-from . import finding_text, labels, timefmt
+from . import field_labels, finding_text, labels, timefmt
 from .i18n import LANGUAGES, init_i18n, select_locale
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -64,7 +64,8 @@ def _setup(state: BlueprintSetupState) -> None:
     env.globals.update(can=authz.can, LANGUAGES=LANGUAGES, check_label=labels.check_label,
                        status_label=labels.status_label, role_label=labels.role_label,
                        family_label=labels.family_label, distro_label=labels.distro_label,
-                       baseline_label=labels.baseline_label,
+                       baseline_label=labels.baseline_label, field_name=field_labels.field_name,
+                       rule_kind_label=labels.rule_kind_label,
                        schedule_label=labels.schedule_label, source_label=labels.source_label,
                        audit_action_label=labels.audit_action_label,
                        nav_extra=app.extensions.setdefault(NAV_KEY, []),

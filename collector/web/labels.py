@@ -118,7 +118,7 @@ AUDIT_KEYS = {
     "items": _l("items"), "role": _l("role"), "groups": _l("groups"), "name": _l("name"),
     "display_name": _l("display name"), "hostname": _l("host name"), "ip": _l("IP address"),
     "until": _l("until"), "expires_at": _l("expires"), "waiver": _l("waiver"),
-    "finding": _l("finding"), "ids": _l("findings"), "done": _l("done"),
+    "finding": _l("finding"), "ids": _l("findings"), "findings": _l("findings"), "done": _l("done"),
     "refused": _l("refused"), "level": _l("level"), "title": _l("title"),
     "occurred_at": _l("occurred"), "uses": _l("uses"), "group": _l("group"),
     "auto_approve": _l("approve automatically"), "version": _l("version"),
@@ -127,6 +127,19 @@ AUDIT_KEYS = {
     "previous": _l("previous"), "checks": _l("checks"), "status": _l("status"),
     "reason": _l("reason"), "disabled": _l("disabled"), "lang": _l("language"),
 }
+
+
+RULE_KINDS = {
+    "threshold": _l("threshold"), "required": _l("required value"),
+    "staleness": _l("age limit"), "count": _l("count"), "drift": _l("baseline drift"),
+    "checkin": _l("check-in"), "trend": _l("above the host's usual"),
+    "crossing": _l("seen across zones"),
+}
+
+
+def rule_kind_label(kind: str) -> str:
+    """A rule kind's display name (its key when unknown)."""
+    return str(RULE_KINDS[kind]) if kind in RULE_KINDS else kind
 
 
 def baseline_label(kind: str) -> str:

@@ -156,7 +156,7 @@ def test_audit_page_filters_verifies_and_exports_csv(w: WebApp) -> None:
     exported = auditor.get("/audit.csv?action=test.formula", base_url=BASE)
     assert exported.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.text)))
-    assert rows[0][:5] == ["seq", "time", "actor", "what", "target"]
+    assert rows[0][:5] == ["seq", "time", "actor", "what", "target (code)"]
     assert rows[0][6:8] == ["at (UTC, hashed)", "action (code)"]
     assert rows[1][7] == "test.formula"
     assert len(rows) == 2

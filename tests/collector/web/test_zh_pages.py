@@ -59,7 +59,8 @@ ALLOWED = {
     "UOS", "openEuler", "openKylin", "Deepin", "Anolis", "UnionTech", "ClamAV", "Defender",
     "apt", "dnf", "yum", "zypper", "rpm", "journald", "rsyslog", "systemd", "cron",
     "Ed25519", "PostgreSQL", "SQLite", "Excel", "WPS", "CVE", "ISO", "Asia", "Shanghai",
-    "English", "ok", "UPS", "ID",
+    "English", "ok", "UPS", "ID", "JOSE", "EdDSA", "Ed", "kid",
+    "root", "Shell", "inode", "hold",
 }
 SKIP_TAGS = {"script", "style", "code", "pre", "svg", "textarea", "select"}
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
