@@ -73,14 +73,18 @@ def count(conn: sa.Connection, f: FindingFilter, now: datetime) -> int:
 
 
 def facets(conn: sa.Connection, scope: frozenset[str] | None,
-           now: datetime) -> dict[str, list[str]]:
-    """Distinct groups, rules and owners for the filter menus."""
-    out: dict[str, list[str]] = {}
+           now: datetime) -> dict[str, Any]:
+    """Distinct groups, rules and owners for the filter menus (and each rule's title)."""
+    out: dict[str, Any] = {}
     for key, col in (("groups", findings.c.group_name), ("rules", findings.c.rule_id),
                      ("owners", findings.c.owner)):
         q = sa.select(col).distinct().where(col.is_not(None)).order_by(col).limit(500)
         out[key] = list(conn.execute(_where(q, FindingFilter(scope=scope), now)
                                      ).scalars())
+    titles = sa.select(findings.c.rule_id, sa.func.max(findings.c.title)).group_by(
+        findings.c.rule_id)
+    out["rule_titles"] = dict(conn.execute(_where(titles, FindingFilter(scope=scope), now)
+                                           ).all())
     return out
 
 

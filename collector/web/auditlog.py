@@ -47,8 +47,13 @@ def _params() -> dict[str, str]:
             if request.args.get(k)}
 
 
+TIME_KEYS = ("until", "expires_at", "occurred_at", "at")
+
+
 def _value(key: str, value: Any) -> str:
     """A detail's value: named states, roles, kinds and levels translated, data as stored."""
+    if isinstance(value, str) and key in TIME_KEYS and timefmt.parse_instant(value):
+        return timefmt.datetime_text(timefmt.parse_instant(value))
     if isinstance(value, str):
         named = {"to": finding_labels.state_label, "role": labels.role_label,
                  "kind": labels.baseline_label, "level": finding_labels.level_label,

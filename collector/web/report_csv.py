@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from .finding_labels import area_label, checklist_label, result_label, rule_title
 from .finding_labels import state_label as finding_state
 from .labels import breakdown_text
-from .report_blocks import locale_of, short_date
+from .report_blocks import locale_of, short_date, typed_day
 from .report_doc import verdict_label
 from .report_measures import measure_for
 from .report_sections import definition, level_short
@@ -93,7 +93,8 @@ def render_csv(content: dict[str, Any], lang: str) -> str:
                     _("Deadline"), _("Owner")])
         for n, c in enumerate(m["checklist"], 1):
             w.writerow([n, cell(checklist_label(c["item"])), result_label(c["result"]),
-                        cell(c["note"]), cell(c["measure"]), c["deadline"], cell(c["owner"])])
+                        cell(c["note"]), cell(c["measure"]), typed_day(c["deadline"]),
+                        cell(c["owner"])])
         w.writerow([])
         w.writerow(["#", _("Date"), _("Level"), _("Incident"), _("Related findings")])
         for i in f["incidents"]["items"]:
