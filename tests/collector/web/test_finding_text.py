@@ -71,11 +71,13 @@ def test_system_notes_are_rebuilt_and_typed_notes_kept(app) -> None:
     raised = event("level_raised", "policy", "level III → II", {"level": 2})
     typed = event("transition", "zhangwei", "已扩容 to 2 TB")
     reminder = event("reminder", "system", "deadline 2026-11-24T02:30:00+00:00")
-    note = finding_text.event_note
-    assert _in(app, "zh_CN", note, raised, "Disk used", "/", "disk") == "级别 Ⅲ级（较大） → Ⅱ级（重大）"
-    assert _in(app, "zh_CN", note, typed, "Disk used", "/", "disk") == "已扩容 to 2 TB"
-    assert _in(app, "zh_CN", note, reminder, "Disk used", "/", "disk") == "整改期限 2026年11月24日"
-    assert _in(app, "en", note, reminder, "Disk used", "/", "disk") == "deadline 24 Nov 2026"
+    def note(lang, e):
+        return _in(app, lang, finding_text.event_note, e, "Disk used", "/", "disk")
+
+    assert note("zh_CN", raised) == "级别 Ⅲ级（较大） → Ⅱ级（重大）"
+    assert note("zh_CN", typed) == "已扩容 to 2 TB"
+    assert note("zh_CN", reminder) == "整改期限 2026年11月24日"
+    assert note("en", reminder) == "deadline 24 Nov 2026"
 
 
 def test_one_date_and_time_format_per_language(app) -> None:
