@@ -25,6 +25,7 @@ from . import labels
 from .auth import safe_next
 from .blueprint import engine, web
 from .finding_labels import state_label
+from .refusals import refusal_text
 
 MAX_BULK = 500
 ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit also takes "²"
@@ -62,7 +63,7 @@ def _run(finding_id: int, work: Callable[[sa.Connection], str]) -> Any:
             _visible_finding(conn, finding_id)
             flash(work(conn))
     except (ApiError, authz.Forbidden) as e:
-        flash(_("Not done: %(why)s", why=getattr(e, "message", str(e))))
+        flash(_("Not done: %(why)s", why=refusal_text(e)))
     return _back(finding_id)
 
 
@@ -124,7 +125,7 @@ def findings_bulk() -> Any:
                         lifecycle.transition(conn, policy, fid, to, _actor(), g.now, note=note)
                     done += 1
             except ApiError as e:
-                refused.append(f"#{fid}: {e.message}")
+                refused.append(f"#{fid}: {refusal_text(e)}")
         if done:
             _audit(conn, f"finding.bulk_{op}", "findings", ids=ids, to=to or None,
                    owner=owner or None, note=note, done=done, refused=len(refused))
@@ -192,5 +193,5 @@ def baseline_approve(agent_id: str, kind: str) -> Any:
         flash(_("The %(kind)s baseline now holds %(n)s item(s).", kind=labels.baseline_label(kind),
                 n=len(items)))
     except ApiError as e:
-        flash(_("Not done: %(why)s", why=e.message))
+        flash(_("Not done: %(why)s", why=refusal_text(e)))
     return redirect(url_for("web.host", agent_id=host.id) + "#baselines")

@@ -176,3 +176,11 @@ def test_every_page_reads_in_chinese(w: zh_fleet.ZhFleet) -> None:
             if words:
                 found[url] = words
     assert found == {}, "\n".join(f"{u}: {sorted(v)}" for u, v in found.items())
+
+
+def test_a_refused_action_says_why_in_chinese(w: zh_fleet.ZhFleet) -> None:
+    fid = w.ids["findings"][0]  # in progress: it cannot be closed by hand
+    page = w.client("zhangwei").post(f"/findings/{fid}/transition", data={"to": "closed"},
+                                     base_url=BASE, follow_redirects=True).text
+    assert f"未执行：问题 {fid} 当前为“整改中”，只能改为：已指派, 已修复" in page
+    assert "it can move to" not in page
