@@ -184,3 +184,14 @@ def test_a_refused_action_says_why_in_chinese(w: zh_fleet.ZhFleet) -> None:
                                      base_url=BASE, follow_redirects=True).text
     assert f"未执行：问题 {fid} 当前为“整改中”，只能改为：已指派, 已修复" in page
     assert "it can move to" not in page
+
+
+def test_every_page_renders_in_english_too(w: zh_fleet.ZhFleet) -> None:
+    admin = w.client()
+    admin.get("/lang/en", base_url=BASE)
+    for endpoint, urls in pages(w).items():
+        for url in urls:
+            resp = admin.get(url, base_url=BASE)
+            assert resp.status_code == 200, (url, resp.status_code)
+            if resp.mimetype == "text/html" and endpoint != "web.report_export":
+                assert 'lang="en"' in resp.text[:300], url
