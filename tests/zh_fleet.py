@@ -88,8 +88,10 @@ def _work(w: ZhFleet) -> None:
     _post(w, ops, f"/hosts/{host.agent_id}/baseline/ports/approve")
     _post(w, ops, f"/hosts/{host.agent_id}/baseline/admins/approve")
     load_policy(e, loader.default_text(), now=PERIOD.end - timedelta(hours=2))
-    load_policy(e, loader.default_text().replace("after_days: 30", "after_days: 21", 1),
-                now=PERIOD.end - timedelta(hours=2))
+    _post(w, ADMIN, "/policy",
+          yaml_text=loader.default_text().replace("after_days: 30", "after_days: 21", 1))
+    _post(w, ADMIN, f"/groups/hosts/{host.agent_id}", group="branch-a", owner="zhangwei",
+          backup_owner="lina", tags="机房A, terminal", critical="on")
     with e.connect() as conn:
         w.ids["policy_versions"] = sorted(s.version for s in loader.history(conn))[-2:]
     w.ids["host"] = host.agent_id

@@ -57,7 +57,8 @@ def _value(key: str, value: Any) -> str:
     if isinstance(value, str):
         named = {"to": finding_labels.state_label, "role": labels.role_label,
                  "kind": labels.baseline_label, "level": finding_labels.level_label,
-                 "status": labels.status_label, "previous": labels.status_label}
+                 "status": labels.status_label, "previous": labels.status_label,
+                 "source": labels.source_label}
         return named[key](value) if key in named else value
     if isinstance(value, bool) or value is None:
         return finding_text.value_text(value)

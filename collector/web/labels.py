@@ -92,7 +92,8 @@ SCHEDULES = {
     "heartbeat": _l("heartbeat"), "daily": _l("daily"), "weekly": _l("weekly"),
     "manual": _l("manual run"), "run_now": _l("run now (from the dashboard)"),
 }
-SOURCES = {"http": _l("over the network"), "import": _l("imported (offline)")}
+SOURCES = {"http": _l("over the network"), "import": _l("imported (offline)"),
+           "dashboard": _l("the dashboard"), "default policy.yaml": _l("the default policy")}
 
 # Audit log actions; an action not listed is shown by its code.
 AUDIT_ACTIONS = {

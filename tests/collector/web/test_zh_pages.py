@@ -157,6 +157,36 @@ def test_every_get_page_is_listed(w: zh_fleet.ZhFleet) -> None:
     assert missing == [], "a GET page no test renders in Chinese: add it to pages()"
 
 
+def test_the_fleet_holds_every_kind_of_record(w: zh_fleet.ZhFleet) -> None:
+    import sqlalchemy as sa
+    from hostpatrol.collector.store.schema import (
+        agents,
+        audit_log,
+        baselines,
+        findings,
+        incidents,
+        self_reports,
+        waivers,
+    )
+
+    with w.engine.connect() as conn:
+        def values(col):
+            return set(conn.execute(sa.select(col).distinct()).scalars())
+
+        def count(table):
+            return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+        assert count(agents) >= 150
+        assert values(findings.c.state) >= {"open", "assigned", "in_progress", "fixed",
+                                            "verified", "closed", "waived"}
+        assert values(findings.c.level) == {1, 2, 3, 4, 5}
+        assert values(waivers.c.state) >= {"requested", "approved", "rejected"}
+        assert values(self_reports.c.state) >= {"draft", "approved"}
+        assert count(incidents) >= 2
+        assert count(baselines) >= 2
+        assert len(values(audit_log.c.action)) >= 15
+
+
 def test_every_page_reads_in_chinese(w: zh_fleet.ZhFleet) -> None:
     allowed = ALLOWED | _names(w)
     admin = w.client()
