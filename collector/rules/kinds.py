@@ -44,7 +44,8 @@ def threshold(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             at, level = min(hit, key=lambda s: (s[1], s[0] if below else -s[0]))
             out.append(Deviation(rule.id, subject, level,
                                  f"{_label(rule, subject)} is {value:g} (limit {at:g})",
-                                 {"fact": "threshold", "value": value, "limit": at}))
+                                 {"fact": "threshold", "path": rule.param("value"),
+                                  "value": value, "limit": at}))
     return out
 
 

@@ -33,7 +33,7 @@ FIELDS = {
 }
 
 FACTORS = {
-    "rule": _l("base level of the rule"), "age": _l("unrectified for a long time"),
+    "rule": _l("the rule's level"), "age": _l("unrectified for a long time"),
     "critical_host": _l("critical host"), "fleet_spread": _l("same problem on many hosts"),
 }
 
@@ -98,8 +98,9 @@ def _sentence(fact: str | None, title: str | None, subject: str | None, check: s
     who = label(title, subject)
     name = rule_title(title)
     if fact == "threshold":
+        unit = "%" if str(e.get("path") or "").endswith("percent") else ""
         return _("%(what)s is %(value)s (limit %(limit)s)", what=who,
-                 value=number(e.get("value")), limit=number(e.get("limit")))
+                 value=number(e.get("value")) + unit, limit=number(e.get("limit")) + unit)
     if fact == "required":
         return _("%(what)s: %(field)s is %(value)s, expected %(expected)s", what=who,
                  field=field_label(e.get("path")), value=value_text(e.get("value")),

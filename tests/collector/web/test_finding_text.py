@@ -53,12 +53,14 @@ def test_a_required_value_reads_in_each_language_from_its_stored_fact(app) -> No
 
 @pytest.mark.parametrize(("evidence", "zh"), [
     ({"message": "Disk used: / is 97 (limit 95)", "value": 97.0, "limit": 95.0},
-     "磁盘使用率过高：/：当前 97（限值 95）"),
+     "磁盘使用率过高（/）：当前 97（限值 95）"),
     ({"message": "Disk used: / is 9 days old (limit 7)", "value": 9.0, "limit": 7.0,
-      "unit": "days"}, "磁盘使用率过高：/：已 9 天（限值 7 天）"),
+      "unit": "days"}, "磁盘使用率过高（/）：已 9 天（限值 7 天）"),
     ({"message": "Disk used: 3 (allowed 0)", "value": 3.0, "limit": 0.0},
-     "磁盘使用率过高：/：3（允许 0）"),
-    ({"message": "Disk used: /"}, "磁盘使用率过高：/"),
+     "磁盘使用率过高（/）：3（允许 0）"),
+    ({"message": "Disk used: /"}, "磁盘使用率过高（/）"),
+    ({"fact": "threshold", "path": "used_percent", "value": 97.5, "limit": 95},
+     "磁盘使用率过高（/）：当前 97.5%（限值 95%）"),
 ])
 def test_rows_stored_before_facts_were_named_still_read_in_chinese(app, evidence, zh) -> None:
     assert _in(app, "zh_CN", finding_text.message, "Disk used", "/", "disk", evidence) == zh
