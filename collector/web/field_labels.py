@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 FIELDS = {
-    "active": _l("active"),
+    "active": _l("is active"),
     "allow": _l("allowed"),
     "available": _l("available"),
     "bios_date": _l("BIOS date"),
@@ -32,7 +32,7 @@ FIELDS = {
     "dns_servers": _l("DNS servers"),
     "dns_source": _l("DNS data source"),
     "egress": _l("internet reachable"),
-    "error": _l("error"),
+    "error": _l("error message"),
     "estimated_error_us": _l("estimated error (µs)"),
     "family": _l("family"),
     "findings": _l("what the check found"),

@@ -119,13 +119,15 @@ AUDIT_KEYS = {
     "items": _l("items"), "role": _l("role"), "groups": _l("groups"), "name": _l("name"),
     "display_name": _l("display name"), "hostname": _l("host name"), "ip": _l("IP address"),
     "until": _l("until"), "expires_at": _l("expires"), "waiver": _l("waiver"),
-    "finding": _l("finding"), "ids": _l("findings"), "findings": _l("findings"), "done": _l("done"),
+    "finding": _l("finding"), "ids": _l("findings"), "findings": _l("related findings"), "done": _l("done"),
     "refused": _l("refused"), "level": _l("level"), "title": _l("title"),
     "occurred_at": _l("occurred"), "uses": _l("uses"), "group": _l("group"),
     "auto_approve": _l("approve automatically"), "version": _l("version"),
     "sha256": _l("SHA-256"), "source": _l("source"), "period": _l("period"),
     "files": _l("files"), "critical": _l("critical host"), "tags": _l("tags"),
-    "previous": _l("previous"), "checks": _l("checks"), "status": _l("status"),
+    "previous": _l("previous value"), "prepared_by": _l("prepared by"),
+    "reviewed_by": _l("reviewed by"), "approved_by": _l("approved by"),
+    "checklist_items": _l("manual checklist items"), "checks": _l("checks"), "status": _l("status"),
     "reason": _l("reason"), "disabled": _l("disabled"), "lang": _l("language"),
 }
 
