@@ -84,8 +84,12 @@ def _load_user() -> None:
     authz.load_user(g.now)  # g.now: the app's clock, read once a request (app.py)
 
 
-def _dt(value: datetime | None, fmt: str = "") -> str:
-    """An instant, to the minute (one format per language: timefmt; ``fmt`` is ignored)."""
+def _dt(value: datetime | str | None, fmt: str = "") -> str:
+    """An instant, to the minute (one format per language: timefmt; ``fmt`` is ignored).
+    An ISO text an agent sent is shown the same way; other text as it came."""
+    if isinstance(value, str):
+        return timefmt.datetime_text(timefmt.parse_instant(value)) \
+            if timefmt.parse_instant(value) else value
     return timefmt.datetime_text(value) if value else _("never")
 
 
