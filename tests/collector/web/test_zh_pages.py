@@ -84,7 +84,7 @@ class _Text(HTMLParser):
         if tag not in ("br", "img", "input", "meta", "link", "hr", "wbr", "col", "source"):
             self.stack.append((tag, skip))
         if not (skip or self._skipping()):
-            for name in ("title", "placeholder", "aria-label", "alt"):
+            for name in ("title", "placeholder", "aria-label", "alt", "data-confirm"):
                 if a.get(name):
                     self.parts.append(a[name])
             if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
