@@ -75,7 +75,8 @@ def _setup(state: BlueprintSetupState) -> None:
                        factor_name=finding_text.factor_name,
                        factor_detail=finding_text.factor_detail,
                        event_note=finding_text.event_note,
-                       actor_label=finding_text.actor_label)
+                       actor_label=finding_text.actor_label,
+                       subject_text=finding_text.subject_text)
     env.filters.update(dt=_dt, day=_day, num=_num, pct=_pct, size=_size, ago=_ago)
 
 

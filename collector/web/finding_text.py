@@ -65,11 +65,21 @@ def value_text(value: Any) -> str:
     return number(value) if isinstance(value, int | float) else str(value)
 
 
+def subject_text(subject: str | None) -> str:
+    """A finding's subject for display: "—" for none, a baseline item gone from the host
+    (stored as ``removed <item>``) said so in the reader's language."""
+    if not subject or subject == "-":
+        return "—"
+    if subject.startswith("removed "):
+        return _("gone: %(item)s", item=subject[8:])
+    return subject
+
+
 def label(title: str | None, subject: str | None) -> str:
     """The rule's title and the finding's subject (when it has one)."""
     if not subject or subject == "-":
         return rule_title(title)
-    return _("%(title)s: %(subject)s", title=rule_title(title), subject=subject)
+    return _("%(title)s: %(subject)s", title=rule_title(title), subject=subject_text(subject))
 
 
 def fact_of(evidence: Mapping[str, Any]) -> str | None:

@@ -82,6 +82,14 @@ def test_system_notes_are_rebuilt_and_typed_notes_kept(app) -> None:
     assert note("en", reminder) == "deadline 24 Nov 2026"
 
 
+def test_a_baseline_item_gone_from_the_host_is_said_so(app) -> None:
+    evidence = {"fact": "drift_removed", "removed": "tcp/8080"}
+    assert _in(app, "zh_CN", finding_text.subject_text, "removed tcp/8080") == "已消失：tcp/8080"
+    assert _in(app, "en", finding_text.message, "Listening port not in baseline",
+               "removed tcp/8080", "ports", evidence) == \
+        "Listening port not in baseline: tcp/8080 is gone from the host"
+
+
 def test_one_date_and_time_format_per_language(app) -> None:
     assert _in(app, "zh_CN", timefmt.datetime_text, T) == "2026年11月24日 10:30"
     assert _in(app, "en", timefmt.datetime_text, T) == "24 Nov 2026 10:30"
