@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -47,8 +48,6 @@ def field_label(path: str | None) -> str:
 
 def number(value: Any) -> str:
     """A figure of a message: whole numbers without decimals, others to two places."""
-    from flask_babel import format_decimal
-
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "—" if value is None else str(value)
     return format_decimal(value, format="#,##0.##")
