@@ -61,6 +61,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                   timeout=config.settings["delivery"]["timeout_seconds"])
     print(f"enrolled as agent {done.agent_id} with {done.server} (status: {done.status})")
     if done.status == "pending":
+        from hostpatrol.shared.keys import key_id, load_private_key
+
+        kid = key_id(load_private_key(state.key_path).public_key())
+        print(f"key fingerprint: {kid} (the agents page shows it; approve when they match)")
         print("an admin must approve it: hostpatrol-collector agents approve "
               f"{done.agent_id}")
     return 0

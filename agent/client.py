@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,6 +120,14 @@ def _connected(error: Exception) -> bool:
     return not isinstance(reason, NewConnectionError)
 
 
+def _presented(error_text: str) -> str | None:
+    """The digest of the certificate the server presented, from urllib3's mismatch text
+    ('Fingerprints did not match. Expected "…", got "…"'), so the message tells a changed
+    certificate from another server; None when the text names none."""
+    found = re.search(r'got "([0-9a-f]{64})"', error_text)
+    return found.group(1) if found else None
+
+
 class _PinnedAdapter(HTTPAdapter):
     def __init__(self, fingerprint: str, **kwargs: Any) -> None:
         self._fingerprint = fingerprint
@@ -154,9 +163,11 @@ class Client:
                                         verify=False, **kwargs)
         except requests.exceptions.SSLError as e:
             if "fingerprint" in str(e).lower():
+                seen = _presented(str(e))
                 msg = (f"{self.server}: the server certificate does not match the pinned "
-                       f"fingerprint sha256:{self.fingerprint}; refusing to talk to it "
-                       f"(wrong server, or the collector's certificate changed)")
+                       f"fingerprint sha256:{self.fingerprint}"
+                       f"{f' (it presented sha256:{seen})' if seen else ''}; refusing to "
+                       f"talk to it (wrong server, or the collector's certificate changed)")
                 raise FingerprintMismatch(msg) from e
             msg = f"{self.server}: TLS error: {e}"
             raise Unreachable(msg, connected=_connected(e)) from e

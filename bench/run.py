@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "scaleout", "report")
+BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "scaleout", "report",
+              "admin_pages")
 
 
 def _load(name: str):  # noqa: ANN202 - a module

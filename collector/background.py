@@ -140,7 +140,9 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
             _record_run(conn, "retention", holder, now)
     done["notifications"] = deliver_due(engine, policy, now)
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
-    report_rollup.refresh(engine, now, report_zone, trend_weeks)
+    late = report_rollup.refresh(engine, now, report_zone, trend_weeks)
+    if late:  # closed weeks that late reports (an import, a backlog) reached: counted again
+        done["weeks_recounted"] = sorted(late)
     with engine.begin() as conn:
         _record_run(conn, "tick", holder, now)
     return done

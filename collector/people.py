@@ -1,4 +1,5 @@
-"""People as reports name them: a user's display name (real name, any script) and role."""
+"""People as reports name them: a user's display name (real name, any script) and role;
+what a login name and a new password must be."""
 
 from __future__ import annotations
 
@@ -33,3 +34,24 @@ def clean_display_name(text: str | None) -> str | None:
         msg = f"a display name is at most {DISPLAY_NAME_MAX} characters ({len(name)} given)"
         raise DisplayNameError(msg)
     return name or None
+
+
+USER_NAME_MAX = 64
+USER_NAME_MARKS = frozenset("_.@-")
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024  # what the sign-in form reads
+
+
+def clean_user_name(text: str | None) -> str | None:
+    """A login name in any script (张伟, ivan.petrov, o'neill is not): NFC, 1 to 64 letters,
+    digits, combining marks or ``_.@-``; None when it is not one."""
+    name = unicodedata.normalize("NFC", str(text or "")).strip()
+    if not 1 <= len(name) <= USER_NAME_MAX:
+        return None
+    ok = all(c in USER_NAME_MARKS or unicodedata.category(c)[0] in "LNM" for c in name)
+    return name if ok else None
+
+
+def password_acceptable(password: str) -> bool:
+    """A new password: 12 to 1,024 characters (length is what resists guessing)."""
+    return PASSWORD_MIN <= len(password) <= PASSWORD_MAX

@@ -23,9 +23,27 @@ if [ ! -f "$PWFILE" ]; then
   collector user add admin --role admin --password-file "$PWFILE"
 fi
 
-collector serve --bind "127.0.0.1:$PORT" > "$DEMO/collector.log" 2>&1 &
+# The server runs in its own process group (job control on for this one job): Ctrl-C then
+# reaches this script only, which stops the server with one SIGTERM to its main process.
+# A SIGINT sent to granian's workers as well makes them refuse the graceful stop, and the
+# port stayed open until granian killed them 20 s later.
+set -m
+"$BIN/hostpatrol-collector" --data-dir "$DATA" serve --bind "127.0.0.1:$PORT" \
+  > "$DEMO/collector.log" 2>&1 &  # not the shell function: $! is the server itself
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
+set +m
+stop_server() {
+  trap - EXIT INT TERM
+  kill -TERM "$SERVER" 2>/dev/null || return 0
+  for _ in $(seq 1 30); do  # granian stops in well under a second; 3 s at most
+    kill -0 "$SERVER" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$SERVER" 2>/dev/null || true  # whatever of its group is left
+  wait "$SERVER" 2>/dev/null || true
+}
+trap stop_server EXIT
+trap 'echo " stopping the collector"; stop_server; exit 130' INT TERM
 "$BIN/python" - "$URL" "$DATA" <<'PY'
 import sys, time, requests
 from hostpatrol.agent.client import Client
@@ -61,4 +79,4 @@ cat <<TXT
   Inspect again:  HOSTPATROL_STATE_DIR=$STATE .venv/bin/hostpatrol-agent run --once
   Press Ctrl-C to stop the collector.
 TXT
-wait $SERVER
+wait "$SERVER"

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from .. import authz
 from ..audit import record
 from ..errors import ApiError
-from ..findings import baselines, lifecycle, waivers
+from ..findings import baselines, lifecycle, owners, waivers
 from ..findings.deadlines import is_overdue, overdue_clause
 from ..findings.events import timeline
 from ..policy import loader
@@ -146,8 +146,11 @@ def post_transition(finding_id: int) -> Response:
         raise ApiError(msg, status=400)
     with _engine().begin() as conn:
         policy = loader.current(conn)
+        owner = _text(body, "owner", 64)
+        if owner and to == "assigned":  # a name picked by hand: a known person
+            owners.check_owner(conn, policy, owner)
         row = lifecycle.transition(conn, policy, finding_id, to, actor, now,
-                                   note=_text(body, "note"), owner=_text(body, "owner", 64))
+                                   note=_text(body, "note"), owner=owner)
         _audit(conn, actor.name, "finding.transition", f"finding:{finding_id}",
                {"to": to, "note": _text(body, "note")}, now)
     return jsonify({"ok": True, "finding": finding_dict(row, now)})

@@ -57,7 +57,7 @@ def post_enroll() -> tuple[Response, int]:
             return resp, 429
     try:
         with _engine().begin() as conn:
-            done = enroll(conn, body, now)
+            done = enroll(conn, body, now, ip=ip)
     except ApiError as e:
         if e.status == 401:  # a wrong, expired or used-up token: what guessing produces
             with _engine().begin() as conn:

@@ -108,8 +108,11 @@ def cmd_token_create(args: argparse.Namespace) -> int:
                 else "hosts wait for `agents approve`")
     print(f"# token valid until {format_time(now + args.expires)} for {args.uses} host(s); "
           f"{approval}", file=sys.stderr)
-    print(f"hostpatrol-agent enroll --server {config.public_url} --token {token} "
-          f"--fingerprint {fingerprint(config.tls_cert)}")
+    args_line = (f"--server {config.public_url} --token {token} "
+                 f"--fingerprint {fingerprint(config.tls_cert)}")
+    print(f"# Windows (elevated, in the unzipped agent folder): install.cmd {args_line}",
+          file=sys.stderr)  # stdout stays the one line scripts run
+    print(f"hostpatrol-agent enroll {args_line}")
     return 0
 
 

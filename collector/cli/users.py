@@ -1,4 +1,4 @@
-"""``hostpatrol-collector user``: add, set (display name, role), list, api-token."""
+"""``hostpatrol-collector user``: add, set (display name, role), password, list, api-token."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hostpatrol.shared.clock import utcnow
 
 from .context import CliError, cli_actor, engine_for
 
-MIN_PASSWORD = 12
+MIN_PASSWORD = 12  # people.PASSWORD_MIN (importing it here would load the collector)
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -44,6 +44,45 @@ def _role(role: str) -> str:
     return role
 
 
+def _user_name(text: str) -> str:
+    from ..people import clean_user_name
+
+    name = clean_user_name(text)
+    if name is None:
+        msg = (f"user name {text!r}: 1 to 64 letters (any script), digits or _.@-, "
+               "without spaces")
+        raise CliError(msg)
+    return name
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    """Set a user's password (prompted, from --password-file, or generated and printed);
+    the user's sessions end and the audit log records the reset."""
+    from .. import audit
+    from ..store import accounts, users
+
+    engine = engine_for(args)
+    with engine.connect() as conn:
+        if users.by_name(conn, args.name) is None:
+            msg = f"no user {args.name!r}"
+            raise CliError(msg)
+    password, generated = _read_password(args)
+    with engine.begin() as conn:
+        user = users.by_name(conn, args.name)
+        if user is None:
+            msg = f"no user {args.name!r}"
+            raise CliError(msg)
+        users.set_password(conn, user.id, password)
+        accounts.close_user_sessions(conn, user.id)
+        audit.record(conn, actor=cli_actor(), action="user.password_reset",
+                     target=f"user:{user.name}", details={"generated": generated},
+                     now=utcnow())
+    print(f"user {user.name}: password changed; their sessions are signed out")
+    if generated:
+        print(f"password: {password}")
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a dashboard user (with the real name reports print, if given)."""
     from .. import audit
@@ -51,18 +90,19 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from ..store import users
 
     role = _role(args.role)
+    name = _user_name(args.name)
     display = clean_display_name(args.display_name)
     engine = engine_for(args)
     password, generated = _read_password(args)
     with engine.begin() as conn:
-        if users.by_name(conn, args.name) is not None:
-            msg = f"user {args.name!r} already exists"
+        if users.by_name(conn, name) is not None:
+            msg = f"user {name!r} already exists"
             raise CliError(msg)
-        uid = users.add_user(conn, args.name, role, password, utcnow(), display_name=display)
-        audit.record(conn, actor=cli_actor(), action="user.create", target=f"user:{args.name}",
+        uid = users.add_user(conn, name, role, password, utcnow(), display_name=display)
+        audit.record(conn, actor=cli_actor(), action="user.create", target=f"user:{name}",
                      details={"role": role, "id": uid, "display_name": display}, now=utcnow())
     shown = f" ({display})" if display else ""
-    print(f"user {args.name}{shown} created with role {role}")
+    print(f"user {name}{shown} created with role {role}")
     if generated:
         print(f"password: {password}")
     return 0
@@ -139,7 +179,7 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``user add|set|list|api-token``."""
+    """``user add|set|password|list|api-token``."""
     u = sub.add_parser("user", help="dashboard users").add_subparsers(dest="user_cmd",
                                                                       required=True)
     roles = "admin | operator | approver | auditor | viewer"
@@ -156,6 +196,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--display-name", help='the real name reports print ("" removes it)')
     s.add_argument("--role", help=roles)
     s.set_defaults(func=cmd_user_set)
+    s = u.add_parser("password", parents=[common],
+                     help="set (reset) a user's password; ends their sessions")
+    s.add_argument("name")
+    s.add_argument("--password-file", help="file holding the new password (else prompt, or "
+                                           "generate and print one when not on a terminal)")
+    s.set_defaults(func=cmd_user_password)
     s = u.add_parser("list", parents=[common], help="list users and their display names")
     s.set_defaults(func=cmd_user_list)
     s = u.add_parser("api-token", parents=[common], help="print a new API bearer token")

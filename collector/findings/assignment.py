@@ -12,17 +12,20 @@ from ..policy.model import Policy
 from ..store.schema import findings
 from .events import add_event
 from .lifecycle import WORKERS, Actor, get_finding, transition
+from .owners import check_owner
 
 REASSIGNABLE = ("assigned", "in_progress", "fixed", "waived")
 
 
 def assign(conn: sa.Connection, policy: Policy, finding_id: int, owner: str, actor: Actor,
            now: datetime, *, note: str | None = None) -> Any:
-    """Make ``owner`` responsible for a finding; return the new row."""
+    """Make ``owner`` (a user or a contact of the policy) responsible for a finding; return
+    the new row."""
     owner = owner.strip()[:64]
     if not owner:
         msg = "name the owner to assign the finding to"
         raise ApiError(msg, status=400, reason="owner_missing")
+    check_owner(conn, policy, owner)
     row = get_finding(conn, finding_id, lock=True)
     if row.state == "open":
         return transition(conn, policy, finding_id, "assigned", actor, now, note=note,

@@ -81,8 +81,9 @@ def _short(value: Any, limit: int) -> str | None:
     return "".join(c for c in value if c.isprintable())[:limit] or None
 
 
-def enroll(conn: sa.Connection, body: Any, now: datetime) -> Enrolled:
-    """Register a new agent key against a token, in the caller's transaction."""
+def enroll(conn: sa.Connection, body: Any, now: datetime, ip: str | None = None) -> Enrolled:
+    """Register a new agent key against a token, in the caller's transaction (``ip``: the
+    address it came from, shown to the admin who approves it)."""
     token, public, claims = _proof(body, now)
     row = agent_store.find_token(conn, token)
     if row is None:
@@ -113,7 +114,7 @@ def enroll(conn: sa.Connection, body: Any, now: datetime) -> Enrolled:
         machine_id=_short(claims.get("machine_id"), 128), group_name=row.group_name,
         token_id=row.id, agent_version=_short(claims.get("agent_version"), 64),
         os_name=_short(claims.get("os"), 255), enrolled_at=now,
-        approved_at=now if status == "active" else None,
+        approved_at=now if status == "active" else None, enroll_ip=_short(ip, 64),
     )
     ENROLLMENTS.labels(outcome="accepted").inc()
     return Enrolled(agent_id=agent_id, status=status, kid=kid)

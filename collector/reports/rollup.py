@@ -5,9 +5,12 @@ Two kinds of window, per group (viewers see the sum over their groups):
 - ``live``: the last seven days up to the time it was computed (:func:`windows.live`),
   recomputed when older than :data:`LIVE_TTL`;
 - ``week:<ISO week>@<zone>``: one report week in the report's time zone
-  (:func:`windows.for_period`), the overview's weekly trend. A week that had ended when it
-  was computed is computed once; the running week again when older than
-  :data:`CURRENT_WEEK_TTL`.
+  (:func:`windows.for_period`), the overview's weekly trend. The running week is computed
+  again when older than :data:`CURRENT_WEEK_TTL`; a week that had ended when it was
+  computed is computed again only when reports for it arrived after that (late data: an
+  air-gapped import, a backlog after an outage), found by :func:`late_weeks` among the
+  reports received since the last scan (an index on ``received_at``), so a closed week is
+  counted once per arrival of its data, not on every refresh.
 
 The background worker refreshes both (:func:`refresh`); a page that finds one missing or
 stale computes it itself. Same definition as the report (:mod:`compliance`): the live
@@ -21,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..store.schema import rollup_compliance, rollups
+from ..store.schema import reports, rollup_compliance, rollups
 from . import compliance, windows
 from .period import Period, current_week, parse
 
@@ -29,6 +32,9 @@ LIVE = "live"
 LIVE_TTL = timedelta(seconds=60)
 CURRENT_WEEK_TTL = timedelta(minutes=10)
 ANY = ""  # the rollup's area for "reported anything in the window"
+LATE_SCAN = "compliance:late-scan"  # rollups row: when late reports were last looked for
+COMMIT_LAG = timedelta(minutes=5)  # a report's received_at precedes its commit by this at most
+RUN_SLACK = timedelta(hours=1)  # a result started in a week may come in a report made after it
 
 
 def week_keys(now: datetime, timezone: str, weeks: int) -> list[Period]:
@@ -67,26 +73,53 @@ def _week_window(p: Period) -> str:
     return f"week:{p.key}@{p.start.tzinfo}"
 
 
+def late_weeks(conn: sa.Connection, periods: dict[str, Period], done: dict[str, datetime],
+               since: datetime | None) -> set[str]:
+    """The closed weeks (computed after they ended) that reports created in them reached
+    after they were computed; only reports received after ``since`` are looked at."""
+    out = set()
+    for window, p in periods.items():
+        at = done.get(window)
+        if at is None or at < p.end:
+            continue  # not computed yet, or computed while running: the TTL rule applies
+        after = at if since is None else max(at, since)
+        if conn.execute(sa.select(reports.c.id).where(
+                reports.c.received_at > after, reports.c.created_at >= p.start,
+                reports.c.created_at < p.end + RUN_SLACK).limit(1)).first() is not None:
+            out.add(window)
+    return out
+
+
 def _ensure(engine: sa.Engine, now: datetime, timezone: str, weeks: int,
-            live_ttl: timedelta) -> None:
+            live_ttl: timedelta, *, scan: bool = False) -> set[str]:
     periods = {_week_window(p): p for p in week_keys(now, timezone, weeks)} if weeks else {}
     with engine.connect() as conn:
         done = _computed(conn, [LIVE, *periods])
+        last_scan = conn.execute(sa.select(rollups.c.computed_at).where(
+            rollups.c.name == LATE_SCAN)).scalar()
+        late = late_weeks(conn, periods, done,
+                          None if last_scan is None else last_scan - COMMIT_LAG)
     at = done.get(LIVE)
     if at is None or now - at > live_ttl:
         with engine.begin() as conn:  # its own transaction: the page's only reads
             _store(conn, LIVE, windows.live(conn, now), now)
     for window, p in periods.items():
         at = done.get(window)
-        if at is None or (at < p.end and now - at > CURRENT_WEEK_TTL):
+        if at is None or (at < p.end and now - at > CURRENT_WEEK_TTL) or window in late:
             with engine.begin() as conn:
                 _store(conn, window, windows.for_period(conn, p.start, p.end,
                                                         min(p.end, now)), now)
+    if scan and periods:  # the background moves the scan on; pages only read
+        with engine.begin() as conn:
+            conn.execute(rollups.delete().where(rollups.c.name == LATE_SCAN))
+            conn.execute(rollups.insert().values(name=LATE_SCAN, computed_at=now))
+    return late
 
 
-def refresh(engine: sa.Engine, now: datetime, timezone: str, weeks: int = 12) -> None:
-    """Background job: bring the live window and the last ``weeks`` report weeks up to date."""
-    _ensure(engine, now, timezone, weeks, LIVE_TTL / 2)  # before a page finds it stale
+def refresh(engine: sa.Engine, now: datetime, timezone: str, weeks: int = 12) -> set[str]:
+    """Background job: bring the live window and the last ``weeks`` report weeks up to date
+    (closed weeks that late reports reached included); return those recomputed for that."""
+    return _ensure(engine, now, timezone, weeks, LIVE_TTL / 2, scan=True)
 
 
 def _sums(conn: sa.Connection, window: str, groups: frozenset[str] | None

@@ -39,9 +39,13 @@ def close_session(conn: sa.Connection, token: str) -> None:
     conn.execute(web_sessions.delete().where(web_sessions.c.id == _sid(token)))
 
 
-def close_user_sessions(conn: sa.Connection, user_id: int) -> None:
-    """End every session of a user (disabled, role changed)."""
-    conn.execute(web_sessions.delete().where(web_sessions.c.user_id == user_id))
+def close_user_sessions(conn: sa.Connection, user_id: int, keep: str | None = None) -> None:
+    """End every session of a user (disabled, role or password changed) but ``keep`` (the
+    cookie token of the session that changed its own password)."""
+    q = web_sessions.delete().where(web_sessions.c.user_id == user_id)
+    if keep is not None:
+        q = q.where(web_sessions.c.id != _sid(keep))
+    conn.execute(q)
 
 
 def recent_failures(conn: sa.Connection, ip: str, now: datetime, window: timedelta) -> int:

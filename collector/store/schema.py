@@ -66,6 +66,7 @@ agents = sa.Table(
     sa.Column("os_family", sa.String(16)),
     sa.Column("os_distro", sa.String(64)),
     sa.Column("os_desktop", sa.Boolean),  # a terminal OS (Kylin Desktop, Windows 11, ...)
+    sa.Column("enroll_ip", sa.String(64)),  # the address it enrolled from (migration 0014)
 )
 
 agent_keys = sa.Table(
@@ -117,6 +118,7 @@ reports = sa.Table(
     sa.Column("jws", sa.Text, nullable=False),
     sa.UniqueConstraint("agent_id", "report_id", name="uq_reports_agent_report"),
     sa.Index("ix_reports_agent_created", "agent_id", "created_at"),
+    sa.Index("ix_reports_received", "received_at"),  # late reports for closed weeks (0014)
 )
 
 check_results = sa.Table(
@@ -303,6 +305,7 @@ finding_events = sa.Table(  # the timeline of every finding; never purged
     sa.Column("note", sa.Text),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_finding_events_finding", "finding_id", "id"),
+    sa.Index("ix_finding_events_at", "at"),  # findings opened/rectified per week (0014)
 )
 
 waivers = sa.Table(  # exceptions: justification, approver (not the requester), expiry

@@ -80,8 +80,21 @@ def check_login(conn: sa.Connection, name: str, password: str, now: datetime) ->
     if user is None or user.disabled or not user.password_hash:
         _hasher.hash(password)  # same cost whether or not the user exists
         return None
-    if user.locked_until is not None and user.locked_until > now:
+    if not verify_password(conn, user, password, now):
         return None
+    values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    if _hasher.check_needs_rehash(user.password_hash):
+        values["password_hash"] = hash_password(password)
+    conn.execute(users.update().where(users.c.id == user.id).values(**values))
+    return user
+
+
+def verify_password(conn: sa.Connection, user: sa.Row, password: str, now: datetime) -> bool:
+    """Whether ``password`` is the user's; a wrong one counts towards the lockout, and a
+    locked account matches nothing (sign-in and the account page's "current password")."""
+    if not user.password_hash or (user.locked_until is not None and user.locked_until > now):
+        _hasher.hash(password)
+        return False
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -89,9 +102,11 @@ def check_login(conn: sa.Connection, name: str, password: str, now: datetime) ->
         locked = now + LOCKOUT_FOR if failed >= LOCKOUT_AFTER else None
         conn.execute(users.update().where(users.c.id == user.id).values(
             failed_logins=0 if locked else failed, locked_until=locked))
-        return None
-    values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
-    if _hasher.check_needs_rehash(user.password_hash):
-        values["password_hash"] = hash_password(password)
-    conn.execute(users.update().where(users.c.id == user.id).values(**values))
-    return user
+        return False
+    return True
+
+
+def set_password(conn: sa.Connection, user_id: int, password: str) -> None:
+    """Replace a user's password (argon2id); a lockout ends with it."""
+    conn.execute(users.update().where(users.c.id == user_id).values(
+        password_hash=hash_password(password), failed_logins=0, locked_until=None))

@@ -13,15 +13,14 @@ from flask_babel import gettext as _
 
 from .. import audit, authz
 from ..intake.identity import fingerprint
-from ..people import DisplayNameError, clean_display_name
+from ..people import DisplayNameError, clean_display_name, clean_user_name
 from ..store import accounts
 from ..store import agents as agent_store
 from ..store import users as user_store
 from ..store.schema import agents, enroll_tokens
-from .blueprint import engine, web
+from .blueprint import engine, page_number, settings, web
 from .labels import status_label
 
-NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 GROUP = re.compile(r"^[^\x00-\x1f,]{1,128}$")
 EXPIRIES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
             "30d": timedelta(days=30)}
@@ -32,18 +31,30 @@ def _audit(conn: sa.Connection, action: str, target: str, **details: Any) -> Non
                  now=g.now)
 
 
+def _agents_page(conn: sa.Connection, page: int, join: dict[str, str] | None) -> str:
+    """The agents page: pending first, one page of them; the tokens; a join line once."""
+    size = settings("dashboard")["page_size"]
+    rows = conn.execute(sa.select(agents).order_by(
+        sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname, agents.c.id)
+        .limit(size + 1).offset((page - 1) * size)).all()
+    counts = dict(conn.execute(sa.select(agents.c.status, sa.func.count())
+                               .group_by(agents.c.status)).all())
+    tokens = conn.execute(sa.select(enroll_tokens).order_by(
+        enroll_tokens.c.created_at.desc()).limit(20)).all()
+    total = sum(counts.values())
+    return render_template("agents.html", agents=rows[:size], tokens=tokens,
+                           expiries=EXPIRIES, join=join, page=page,
+                           has_next=len(rows) > size, counts=counts, total=total,
+                           pages=max(1, -(-total // size)))
+
+
 @web.get("/agents")
 @authz.require("admin")
 def agents_page() -> str:
-    """Pending agents first, then all others; enrollment tokens."""
+    """Pending agents first (with what an admin needs to decide), then all others, a page
+    at a time; enrollment tokens."""
     with engine().connect() as conn:
-        rows = conn.execute(sa.select(agents).order_by(
-            sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname)
-            .limit(500)).all()
-        tokens = conn.execute(sa.select(enroll_tokens).order_by(
-            enroll_tokens.c.created_at.desc()).limit(50)).all()
-    return render_template("agents.html", agents=rows, tokens=tokens, expiries=EXPIRIES,
-                           join_line=None)
+        return _agents_page(conn, page_number(), None)
 
 
 @web.post("/agents/<agent_id>/<action>")
@@ -85,15 +96,16 @@ def token_create() -> Any:
                                        max_uses=uses, group=group, auto_approve=auto)
         _audit(conn, "token.create", f"token:{tid}", uses=uses, group=group,
                auto_approve=auto, expires_at=(g.now + expires).isoformat())
-        rows = conn.execute(sa.select(agents).order_by(
-            sa.case((agents.c.status == "pending", 0), else_=1), agents.c.hostname)
-            .limit(500)).all()
-        tokens = conn.execute(sa.select(enroll_tokens).order_by(
-            enroll_tokens.c.created_at.desc()).limit(50)).all()
-    line = (f"hostpatrol-agent enroll --server {config.public_url} --token {token} "
-            f"--fingerprint {fingerprint(config.tls_cert)}")
-    return render_template("agents.html", agents=rows, tokens=tokens, expiries=EXPIRIES,
-                           join_line=line)
+    join = join_lines(config.public_url, token, fingerprint(config.tls_cert))
+    with engine().connect() as conn:
+        return _agents_page(conn, 1, join)
+
+
+def join_lines(server: str, token: str, fingerprint_: str) -> dict[str, str]:
+    """How a host joins, per platform: the agent's ``enroll`` on Linux and macOS, the
+    Windows zip's ``install.cmd`` (elevated) on Windows."""
+    args = f"--server {server} --token {token} --fingerprint {fingerprint_}"
+    return {"linux": f"hostpatrol-agent enroll {args}", "windows": f"install.cmd {args}"}
 
 
 @web.get("/users")
@@ -114,11 +126,12 @@ def _groups(text: str) -> set[str] | None:
 @authz.require("admin")
 def user_create() -> Any:
     """Create an account; its first password is generated and shown once."""
-    name = request.form.get("name", "").strip()
+    name = clean_user_name(request.form.get("name", "")[:256])
     role = request.form.get("role", "")
     groups = _groups(request.form.get("groups", ""))
-    if not NAME.match(name) or role not in authz.ROLES or groups is None:
-        flash(_("A user name is 1–64 letters, digits or _.@-; pick a role."))
+    if name is None or role not in authz.ROLES or groups is None:
+        flash(_("A user name is 1–64 letters (any script, e.g. 张伟), digits or _.@- "
+                "without spaces; pick a role."))
         return redirect(url_for("web.users_page"))
     try:
         display = clean_display_name(request.form.get("display_name"))
@@ -180,4 +193,25 @@ def user_token(user_id: int) -> Any:
         _audit(conn, "user.api_token", f"user:{user.name}")
         rows = accounts.list_users(conn)
     secret = {"label": _("API token of %(name)s", name=user.name), "value": token}
+    return render_template("users.html", users=rows, roles=authz.ROLES, secret=secret)
+
+
+@web.post("/users/<int:user_id>/password")
+@authz.require("admin")
+def user_password_reset(user_id: int) -> Any:
+    """Reset another user's password: a new one is generated and shown once, the user's
+    sessions end and the audit log records who reset it."""
+    password = secrets.token_urlsafe(15)
+    with engine().begin() as conn:
+        user = user_store.by_id(conn, user_id)
+        if user is None:
+            abort(404)
+        if user.id == g.user.id:  # one's own goes through the account page (current needed)
+            flash(_("Change your own password on your account page."))
+            return redirect(url_for("web.account_page"))
+        user_store.set_password(conn, user.id, password)
+        accounts.close_user_sessions(conn, user.id)
+        _audit(conn, "user.password_reset", f"user:{user.name}")
+        rows = accounts.list_users(conn)
+    secret = {"label": _("New password of %(name)s", name=user.name), "value": password}
     return render_template("users.html", users=rows, roles=authz.ROLES, secret=secret)

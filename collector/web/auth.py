@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from .. import audit
 from ..authz import public
+from ..people import clean_user_name
 from ..store import accounts
 from ..store import users as user_store
 from .blueprint import engine, settings, web
@@ -58,7 +59,8 @@ def login() -> Any:
     """Sign in with name and password."""
     if request.method == "GET":
         return render_template("login.html")
-    name = request.form.get("username", "")[:64]
+    raw = request.form.get("username", "")[:256]
+    name = clean_user_name(raw) or raw[:64]  # NFC, as names are stored
     password = request.form.get("password", "")[:1024]
     ip, now = client_ip(), g.now
     limits = settings("login")

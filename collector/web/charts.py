@@ -14,6 +14,7 @@ class Line:
     css: str
     points: str
     dashed: bool = False
+    dots: tuple[tuple[float, float], ...] = ()  # a marker per point: one point still shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +71,20 @@ def time_plot(series: list[tuple[str, str, list[tuple[datetime, float]], bool]],
     if not times:
         return Plot(width, height, left, top, inner_w, inner_h)
     t0, t1 = min(times).timestamp(), max(times).timestamp()
+
+    def x_of(t: float) -> float:  # one moment only: the middle, not the left edge
+        return left + (_scale(t, t0, t1, inner_w) if t1 > t0 else inner_w / 2)
+
     lines = []
     for label, css, pts, dashed in series:
-        coords = [(left + _scale(t.timestamp(), t0, t1, inner_w),
-                   top + inner_h - _scale(min(max(v, 0.0), y_max), 0, y_max, inner_h))
+        coords = [(round(x_of(t.timestamp()), 1),
+                   round(top + inner_h - _scale(min(max(v, 0.0), y_max), 0, y_max, inner_h), 1))
                   for t, v in pts]
         if coords:
             lines.append(Line(label, css, " ".join(f"{x:.1f},{y:.1f}" for x, y in coords),
-                              dashed))
+                              dashed, dots=tuple(coords) if len(coords) <= 60 else ()))
     n = 4 if t1 > t0 else 0
-    x_ticks = tuple(Tick(left + inner_w * i / max(n, 1),
+    x_ticks = tuple(Tick(x_of(t0 + (t1 - t0) * i / max(n, 1)),
                          datetime.fromtimestamp(t0 + (t1 - t0) * i / max(n, 1),
                                                 tz=min(times).tzinfo))
                     for i in range(n + 1))
@@ -109,13 +114,14 @@ def bar_plot(values: list[tuple[datetime | str, float | None]], *, y_max: float 
         h = _scale(v or 0, 0, peak, inner_h)
         bars.append(Bar(left + i * slot + slot * 0.15, top + inner_h - h, slot * 0.7, h, v,
                         label))
-    step = y_step or _nice_step(peak)
+    step = y_step or nice_step(peak)
     y_ticks = tuple(Tick(top + inner_h - _scale(v, 0, peak, inner_h), v)
                     for v in _steps(peak, step))
     return Plot(width, height, left, top, inner_w, inner_h, bars=tuple(bars), y_ticks=y_ticks)
 
 
-def _nice_step(peak: float) -> float:
+def nice_step(peak: float) -> float:
+    """A round axis step giving at most five steps up to ``peak``."""
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
         if peak / step <= 5:
             return float(step)

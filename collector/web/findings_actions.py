@@ -18,7 +18,7 @@ from hostpatrol.shared.strictjson import INT64_MAX
 
 from .. import audit, authz
 from ..errors import ApiError
-from ..findings import assignment, baselines, lifecycle, waivers
+from ..findings import assignment, baselines, lifecycle, owners, waivers
 from ..policy import loader
 from ..store import agents as agent_store
 from . import labels
@@ -78,8 +78,11 @@ def finding_transition(finding_id: int) -> Any:
     to, note = request.form.get("to", "")[:32], _note()
 
     def work(conn: sa.Connection) -> str:
-        lifecycle.transition(conn, loader.current(conn), finding_id, to, _actor(), g.now,
-                             note=note, owner=request.form.get("owner") or None)
+        policy, owner = loader.current(conn), (request.form.get("owner") or "").strip()[:64]
+        if owner and to == "assigned":  # a name picked by hand: a known person
+            owners.check_owner(conn, policy, owner)
+        lifecycle.transition(conn, policy, finding_id, to, _actor(), g.now,
+                             note=note, owner=owner or None)
         _audit(conn, "finding.transition", f"finding:{finding_id}", to=to, note=note)
         return _("Finding %(id)s is now %(state)s.", id=finding_id, state=state_label(to))
     return _run(finding_id, work)

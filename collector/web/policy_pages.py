@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from hostpatrol.shared.configfile import ConfigError
 
 from .. import audit, authz
-from ..policy import loader
+from ..findings import owners as people_owners
+from ..policy import groups_edit, loader
 from ..reports.figures import host_class
 from ..store import profiles
 from ..store.schema import agents, host_profiles
-from .admin import GROUP, NAME
+from .admin import GROUP
 from .blueprint import engine, page_number, settings, web
 
 MAX_POLICY = 256 * 1024
@@ -148,8 +149,10 @@ def host_profile(agent_id: str) -> Any:
     owner = (form.get("owner") or "").strip()
     backup = (form.get("backup_owner") or "").strip()
     tags = sorted({t.strip() for t in (form.get("tags") or "").split(",") if t.strip()})
-    if (group and not GROUP.match(group)) or any(x and not NAME.match(x) for x in (owner, backup)) \
-            or any(len(t) > 64 for t in tags):
+    with engine().connect() as conn:
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
+    bad_owner = any(x and x not in known for x in (owner, backup))
+    if (group and not GROUP.match(group)) or bad_owner or any(len(t) > 64 for t in tags):
         flash(_("Group: a short name; owners: user names; tags: comma-separated words."))
         return redirect(url_for("web.groups"))
     critical = form.get("critical") == "on"
@@ -164,6 +167,109 @@ def host_profile(agent_id: str) -> Any:
                               "owner": owner or None, "backup_owner": backup or None},
                      now=g.now)
     flash(_("Host %(name)s updated.", name=host.hostname))
+    nxt = form.get("next", "")
+    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//")
+                    else url_for("web.groups"))
+
+
+def _names(form: Any, key: str) -> list[str]:
+    return [(v or "").strip()[:256] for v in form.getlist(key)]
+
+
+@web.post("/groups/contacts")
+@authz.require("admin")
+def group_contacts() -> Any:
+    """Every group's escalation parent, owner and backup owner, saved by one submit as the
+    next policy version: the YAML is edited in place (comments kept) and validated as the
+    loader validates any policy; owners must be users or contacts the policy names."""
+    form = request.form
+    names, parents = _names(form, "name"), _names(form, "parent")
+    owners, backups = _names(form, "owner"), _names(form, "backup_owner")
+    if not names or not len(names) == len(parents) == len(owners) == len(backups):
+        abort(400)
+    with engine().connect() as conn:
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
+        version, text = loader.text_of(conn)
+    rows, bad = [], []
+    for name, parent, owner, backup in zip(names, parents, owners, backups, strict=True):
+        if not name and not (parent or owner or backup):
+            continue  # the empty "new group" row
+        if not GROUP.match(name) or (parent and not GROUP.match(parent)):
+            bad.append(name or "—")
+            continue
+        bad += [x for x in (owner, backup) if x and x not in known]
+        rows.append(groups_edit.GroupContacts(name, parent or None, owner or None,
+                                              backup or None))
+    if bad:
+        flash(_("Not saved: %(names)s is neither a group name nor a known user or contact.",
+                names=", ".join(sorted(set(bad)))))
+        return redirect(url_for("web.groups"))
+    try:
+        new = groups_edit.with_groups(text, rows)
+        with engine().begin() as conn:
+            stored = loader.store(conn, new, source="groups page", loaded_by=g.user.name,
+                                  now=g.now)
+            if stored.changed:
+                audit.record(conn, actor=g.user.name, action="policy.load",
+                             target=f"policy:{stored.version}",
+                             details={"sha256": stored.sha256, "source": "groups page",
+                                      "previous": version,
+                                      "groups": sorted(r.name for r in rows)}, now=g.now)
+    except ConfigError as e:  # the loader's own message: a parent cycle, an unknown key
+        flash(_("Not saved: %(why)s", why=str(e)))
+        return redirect(url_for("web.groups"))
+    if stored.changed:
+        flash(_("Groups saved as policy version %(v)s.", v=stored.version))
+    else:
+        flash(_("Nothing changed: this is already version %(v)s.", v=stored.version))
+    return redirect(url_for("web.groups"))
+
+
+@web.post("/groups/hosts")
+@authz.require("admin")
+def host_profiles_all() -> Any:
+    """Every host row of the page saved by one submit (each audited as host.profile)."""
+    form = request.form
+    ids = [x[:64] for x in form.getlist("id")][:500]
+    with engine().connect() as conn:
+        known = set(people_owners.known_owners(conn, loader.current(conn)))
+    changes = []
+    for agent_id in ids:
+        group = (form.get(f"group-{agent_id}") or "").strip()
+        owner = (form.get(f"owner-{agent_id}") or "").strip()
+        backup = (form.get(f"backup_owner-{agent_id}") or "").strip()
+        tags = sorted({t.strip() for t in (form.get(f"tags-{agent_id}") or "").split(",")
+                       if t.strip()})
+        bad_owner = any(x and x not in known for x in (owner, backup))
+        if (group and not GROUP.match(group)) or bad_owner or any(len(t) > 64 for t in tags):
+            flash(_("Not saved: owners must be known users or contacts, groups short names, "
+                    "tags comma-separated words."))
+            return redirect(url_for("web.groups"))
+        changes.append((agent_id, group, owner, backup, tags,
+                        form.get(f"critical-{agent_id}") == "on"))
+    done = 0
+    with engine().begin() as conn:
+        for agent_id, group, owner, backup, tags, critical in changes:
+            host = profiles.host_row(conn, agent_id)
+            if host is None:
+                continue
+            before = profiles.get_profile(conn, host.id)
+            same = before is not None and (before.critical, list(before.tags or []),
+                                           before.owner or "", before.backup_owner or "",
+                                           host.group_name or "") == (
+                critical, tags, owner, backup, group)
+            if same or (before is None and not (critical or tags or owner or backup)
+                        and group == (host.group_name or "")):
+                continue
+            profiles.set_profile(conn, host.id, by=g.user.name, now=g.now, critical=critical,
+                                 tags=tags, owner=owner, backup_owner=backup, group=group)
+            audit.record(conn, actor=g.user.name, action="host.profile",
+                         target=f"host:{host.id}",
+                         details={"critical": critical, "tags": tags, "group": group or None,
+                                  "owner": owner or None, "backup_owner": backup or None},
+                         now=g.now)
+            done += 1
+    flash(_("%(n)s host(s) updated.", n=done))
     nxt = form.get("next", "")
     return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//")
                     else url_for("web.groups"))

@@ -32,6 +32,8 @@ def refusal_text(error: Any) -> str:
                                         "operator or approver)",
                                         role=role_label(str(p.get("role")))),
         "owner_missing": lambda: _("name the owner to assign the finding to"),
+        "unknown_owner": lambda: _("%(owner)s is neither a user nor an owner the policy "
+                                   "names", owner=p.get("owner")),
         "nothing_to_assign": lambda: _("finding %(id)s is %(state)s; it has no work left to "
                                        "assign", id=p.get("id"), state=state),
         "justification_short": lambda: _("a waiver needs a justification (at least 10 "

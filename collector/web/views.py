@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (  # noqa: F401 - they register routes
+    account,
     admin,
     auditlog,
     auth,
@@ -11,8 +12,10 @@ from . import (  # noqa: F401 - they register routes
     hosts,
     incidents_pages,
     overview,
+    owners,
     policy_pages,
     report_pages,
+    trends_page,
 )
 from .blueprint import web
 

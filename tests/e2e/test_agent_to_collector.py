@@ -93,10 +93,11 @@ def test_pending_agent_waits_for_approval(collector: Collector, tmp_path) -> Non
 def test_wrong_fingerprint_is_refused(collector: Collector, tmp_path) -> None:
     line = collector.join_line("--auto-approve")
     i = line.index("--fingerprint")
-    line[i + 1] = "sha256:" + "ab" * 32
+    real, line[i + 1] = line[i + 1], "sha256:" + "ab" * 32
     out = agent(tmp_path / "agent", *line[1:], check=False)
     assert out.returncode == 1
     assert "does not match the pinned fingerprint" in out.stderr
+    assert f"(it presented {real})" in out.stderr  # a changed certificate, named
     assert not (tmp_path / "agent" / "enrollment.json").exists()
     assert not (tmp_path / "agent" / "agent.key").exists()
 

@@ -70,6 +70,7 @@ def test_findings_api_and_one_message_per_event_across_restart(tmp_path: Path) -
         assert sink.bodies[0]["finding"]["rule"] == "logging-alive"
 
         token = c.api_token()
+        c.cli("user", "add", "bob", "--role", "operator")  # an owner must be a known person
         listing = c.get("/api/v1/findings?level=III&state=open", token).json()
         assert listing["total"] == 1
         fid = listing["findings"][0]["id"]

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from forge import disk, result
 from hostpatrol.collector import audit
+from hostpatrol.collector.store import users as user_store
 from hostpatrol.collector.store.schema import findings, waivers
 from hostpatrol.shared.clock import utcnow
 from webapp import BASE, WebApp, make_webapp
@@ -26,6 +27,9 @@ def ports(*numbers: int) -> dict:
 def w(tmp_path_factory) -> WebApp:
     """Hosts with findings: two full disks in g1, one in g2, and a port drift in g1."""
     web = make_webapp(tmp_path_factory.mktemp("register"))
+    with web.engine.begin() as conn:  # owners must be known people (users or contacts)
+        for name in ("alice", "bob", "carol"):
+            user_store.add_user(conn, name, "operator", None, web.now())
     for name, group in (("full-1", "g1"), ("full-2", "g1"), ("full-3", "g2")):
         web.hosts[name] = web.enroll_host(group, name, results=[result("disk", disk(97.0))])
     host = web.enroll_host("g1", "drifty", results=[result("ports", ports(22))])
@@ -107,6 +111,37 @@ def test_assign_and_transition_go_through_the_lifecycle_and_are_audited(w: WebAp
     assert "owner changed" in timeline
     assert w.client("auditor").post(f"/findings/{fid}/assign", data={"owner": "x"},
                                     base_url=BASE).status_code == 403
+
+
+def test_an_owner_must_be_a_known_user_or_contact(w: WebApp) -> None:
+    fid = _finding(w, "full-1").id
+    before = _rows(w, id=fid)[0].owner
+    page = w.client("operator").get(f"/findings/{fid}", base_url=BASE).text
+    assert '<datalist id="owners">' in page
+    assert '<option value="carol">' in page
+    typo = w.client("operator").post(f"/findings/{fid}/assign", data={"owner": "alcie"},
+                                     base_url=BASE, follow_redirects=True)
+    assert "neither a user nor an owner the policy names" in typo.text
+    assert _rows(w, id=fid)[0].owner == before
+    bulk = w.client("admin").post("/findings/bulk", data={"ids": [str(fid)], "op": "assign",
+                                                          "owner": "nobody-here"},
+                                  base_url=BASE, follow_redirects=True)
+    assert "0 finding(s) changed, 1 refused." in bulk.text
+    other = _finding(w, "full-3")
+    assert other.state == "open"
+    moved = w.client("operator").post(f"/findings/{other.id}/transition",
+                                      data={"to": "assigned", "owner": "alcie"},
+                                      base_url=BASE, follow_redirects=True)
+    assert "neither a user nor an owner the policy names" in moved.text
+    assert _rows(w, id=other.id)[0].state == "open"
+    with w.engine.begin() as conn:
+        user_store.set_api_token(conn, w.users["operator"], "hpt_owner-test")
+    api = w.app.test_client().post(f"/api/v1/findings/{other.id}/transition",
+                                   json={"to": "assigned", "owner": "alcie"}, base_url=BASE,
+                                   headers={"Authorization": "Bearer hpt_owner-test"})
+    assert api.status_code == 400
+    assert "neither a user nor an owner" in api.json["error"]
+    assert _rows(w, id=other.id)[0].state == "open"
 
 
 def test_bulk_actions_do_each_finding_or_refuse_it(w: WebApp) -> None:

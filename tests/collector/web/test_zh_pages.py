@@ -32,7 +32,9 @@ def pages(w: zh_fleet.ZhFleet) -> dict[str, list[str]]:
         "web.host": [f"/hosts/{host}"] + [f"/hosts/{h.agent_id}"
                                            for h in list(w.fleet.hosts.values())[1:4]],
         "web.evidence_check": [f"/hosts/{host}/evidence/{w.ids['report_id']}"],
-        "web.agents_page": ["/agents"],
+        "web.agents_page": ["/agents", "/agents?page=2"],
+        "web.account_page": ["/account"],
+        "web.trends_page": ["/trends"],
         "web.users_page": ["/users"],
         "web.audit_page": ["/audit"],
         "web.audit_csv": ["/audit.csv"],
