@@ -10,10 +10,11 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..reports.period import parse
 from .finding_labels import area_label, checklist_label, result_label, rule_title
 from .finding_labels import state_label as finding_state
 from .labels import breakdown_text
-from .report_blocks import locale_of, short_date, typed_day
+from .report_blocks import locale_of, short_date, typed_day, zh
 from .report_doc import verdict_label
 from .report_measures import measure_for
 from .report_sections import definition, level_short
@@ -25,13 +26,20 @@ def cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _period_label(key: str) -> str:
+    """``2026年第48周（2026-W48）`` / ``week 48 of 2026 (2026-W48)``: words and the key."""
+    label = parse(key).label("zh" if zh() else "en")
+    return _("%(label)s (%(key)s)", label=label, key=key) if label != key else key
+
+
 def _summary(w: Any, content: dict[str, Any]) -> None:
     f, m, v = content["figures"], content["meta"], content["verdict"]
     scope, rect, o = f["scope"], f["rectification"], f["overall"]
     w.writerow([_("Section"), _("Item"), _("Value")])
     for item, value in (
             (_("Unit"), m["unit"]), (_("Addressee"), m["addressee"]),
-            (_("Period"), f["period"]["key"]), (_("Time zone"), f["period"]["timezone"]),
+            (_("Period"), _period_label(f["period"]["key"])),
+            (_("Time zone"), f["period"]["timezone"]),
             (_("Hosts"), scope["hosts"]),
             (_("Servers"), scope["classes"].get("server", 0)),
             (_("Terminals"), scope["classes"].get("terminal", 0)),
