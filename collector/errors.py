@@ -14,9 +14,10 @@ class ApiError(CollectorError):
     reason = "bad_request"
 
     def __init__(self, message: str, *, status: int | None = None,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None, params: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.params = params or {}  # the values of ``message``, for saying it in another language
         if status is not None:
             self.status = status
         if reason is not None:

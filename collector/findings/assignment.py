@@ -24,7 +24,7 @@ def assign(conn: sa.Connection, policy: Policy, finding_id: int, owner: str, act
     owner = owner.strip()[:64]
     if not owner:
         msg = "name the owner to assign the finding to"
-        raise ApiError(msg, status=400)
+        raise ApiError(msg, status=400, reason="owner_missing")
     check_owner(conn, policy, owner)
     row = get_finding(conn, finding_id, lock=True)
     if row.state == "open":
@@ -32,10 +32,11 @@ def assign(conn: sa.Connection, policy: Policy, finding_id: int, owner: str, act
                           owner=owner)
     if actor.role not in WORKERS:
         msg = f"role {actor.role} cannot change findings (admin, operator or approver)"
-        raise ApiError(msg, status=403)
+        raise ApiError(msg, status=403, reason="role_cannot_change", params={"role": actor.role})
     if row.state not in REASSIGNABLE:
         msg = f"finding {finding_id} is {row.state}; it has no work left to assign"
-        raise ApiError(msg, status=409)
+        raise ApiError(msg, status=409, reason="nothing_to_assign",
+                       params={"id": finding_id, "state": row.state})
     if row.owner == owner:
         return row
     conn.execute(findings.update().where(findings.c.id == finding_id).values(owner=owner))

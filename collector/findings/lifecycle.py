@@ -53,7 +53,7 @@ def transition(conn: sa.Connection, policy: Policy, finding_id: int, to: str, ac
     """Move a finding to ``to`` if the role and the state allow it; return the new row."""
     if actor.role not in WORKERS:
         msg = f"role {actor.role} cannot change findings (admin, operator or approver)"
-        raise ApiError(msg, status=403)
+        raise ApiError(msg, status=403, reason="role_cannot_change", params={"role": actor.role})
     if to not in STATES:
         msg = f"unknown state {to!r}; one of {', '.join(STATES)}"
         raise ApiError(msg, status=400)
@@ -61,10 +61,12 @@ def transition(conn: sa.Connection, policy: Policy, finding_id: int, to: str, ac
     if to not in MANUAL[row.state]:
         allowed = ", ".join(MANUAL[row.state]) or "none (agent results and waivers move it)"
         msg = f"finding {finding_id} is {row.state}; it can move to: {allowed}"
-        raise ApiError(msg, status=409)
+        raise ApiError(msg, status=409, reason="state_not_allowed",
+                       params={"id": finding_id, "state": row.state,
+                               "allowed": list(MANUAL.get(row.state, ()))})
     if to == "closed" and row.level <= MAJOR and actor.role not in ("approver", "admin"):
         msg = "closing a level I or II finding needs an approver or admin"
-        raise ApiError(msg, status=403)
+        raise ApiError(msg, status=403, reason="close_needs_approver")
     values: dict[str, Any] = {"state": to, "state_changed_at": now}
     if to == "assigned":
         values["owner"] = (owner or row.owner or actor.name)[:64]

@@ -33,4 +33,4 @@ def check_owner(conn: sa.Connection, policy: Policy, owner: str) -> None:
         users.c.name == owner, users.c.disabled.is_(False))).first()
     if known is None:
         msg = f"{owner!r} is neither a user nor an owner the policy names"
-        raise ApiError(msg, status=400)
+        raise ApiError(msg, status=400, reason="unknown_owner", params={"owner": owner})

@@ -108,14 +108,18 @@ def count(conn: sa.Connection, f: FindingFilter, now: datetime) -> int:
 
 
 def facets(conn: sa.Connection, scope: frozenset[str] | None,
-           now: datetime) -> dict[str, list[str]]:
-    """Distinct groups, rules and owners for the filter menus."""
-    out: dict[str, list[str]] = {}
+           now: datetime) -> dict[str, Any]:
+    """Distinct groups, rules and owners for the filter menus (and each rule's title)."""
+    out: dict[str, Any] = {}
     for key, col in (("groups", findings.c.group_name), ("rules", findings.c.rule_id),
                      ("owners", findings.c.owner)):
         q = sa.select(col).distinct().where(col.is_not(None)).order_by(col).limit(500)
         out[key] = list(conn.execute(_where(q, FindingFilter(scope=scope), now)
                                      ).scalars())
+    titles = sa.select(findings.c.rule_id, sa.func.max(findings.c.title)).group_by(
+        findings.c.rule_id)
+    out["rule_titles"] = dict(conn.execute(_where(titles, FindingFilter(scope=scope), now)
+                                           ).all())
     return out
 
 
@@ -144,7 +148,7 @@ def host_findings(conn: sa.Connection, agent_id: str, limit: int = 200) -> list[
 def host_timeline(conn: sa.Connection, agent_id: str, limit: int = 100) -> list[sa.Row]:
     """The newest events of all of a host's findings."""
     return list(conn.execute(
-        sa.select(finding_events, findings.c.title, findings.c.subject)
+        sa.select(finding_events, findings.c.title, findings.c.subject, findings.c.check_name)
         .join(findings, findings.c.id == finding_events.c.finding_id)
         .where(findings.c.agent_id == agent_id)
         .order_by(finding_events.c.id.desc()).limit(limit)).all())

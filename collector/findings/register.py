@@ -94,7 +94,7 @@ def _set_level(conn: sa.Connection, policy: Policy, row: Any, sev: Severity, now
         add_event(conn, policy, row.id, now=now, actor="policy",
                   action="level_raised" if sev.level < row.level else "level_lowered",
                   note=f"level {level_name(row.level)} → {level_name(sev.level)}",
-                  details={"factors": sev.factor_list(),
+                  details={"factors": sev.factor_list(), "from_level": level_name(row.level),
                            **level_record(sev.level, due)})
 
 
@@ -119,7 +119,8 @@ def open_finding(conn: sa.Connection, policy: Policy, host: HostFacts, rule: Rul
     if fid is None:
         return False  # another process opened it first: it is a repeat
     add_event(conn, policy, fid, action="opened", actor=ACTOR, now=now, to_state="open",
-              note=dev.message, details={"factors": sev.factor_list(), **level_record(
+              note=dev.message, details={"factors": sev.factor_list(),
+                                         "evidence": dict(dev.evidence), **level_record(
                   sev.level, deadline(policy, sev.level, now))})
     if spread is not None:
         _raise_others(conn, policy, rule, spread, now)
@@ -143,14 +144,16 @@ def repeat_finding(conn: sa.Connection, policy: Policy, host: HostFacts, rule: R
             deadline=deadline(policy, sev.level, now), reminded_at=None, escalated_at=None))
         add_event(conn, policy, row.id, action="reopened", actor=ACTOR, now=now,
                   from_state=row.state, to_state="open", note=dev.message,
-                  details={"repeat_count": row.repeat_count + 1, **level_record(
+                  details={"repeat_count": row.repeat_count + 1,
+                           "evidence": dict(dev.evidence), **level_record(
                       sev.level, deadline(policy, sev.level, now))})
         return "reopened"
     if row.state == "fixed":
         conn.execute(findings.update().where(where).values(
             **base, state="in_progress", state_changed_at=now))
         add_event(conn, policy, row.id, action="fix_not_confirmed", actor=ACTOR, now=now,
-                  from_state="fixed", to_state="in_progress", note=dev.message)
+                  from_state="fixed", to_state="in_progress", note=dev.message,
+                  details={"evidence": dict(dev.evidence)})
     else:  # the common case, once per deviating result: a statement built once
         conn.execute(_seen_again(), {"fid": row.id, "last_seen": now,
                                      "evidence": base["evidence"],

@@ -33,14 +33,15 @@ def request(conn: sa.Connection, policy: Policy, finding_id: int, actor: Actor, 
         raise ApiError(msg, status=403)
     if len(justification.strip()) < 10:
         msg = "a waiver needs a justification (at least 10 characters)"
-        raise ApiError(msg, status=400)
+        raise ApiError(msg, status=400, reason="justification_short")
     if expires_at <= now:
         msg = "a waiver's expiry must be in the future"
         raise ApiError(msg, status=400)
     row = get_finding(conn, finding_id)
     if row.state not in ACTIVE or row.state == "waived":
         msg = f"finding {finding_id} is {row.state}; only an open finding can be waived"
-        raise ApiError(msg, status=409)
+        raise ApiError(msg, status=409, reason="not_waivable",
+                       params={"id": finding_id, "state": row.state})
     wid = conn.execute(waivers.insert().values(
         finding_id=finding_id, state="requested", justification=justification.strip(),
         requested_by=actor.name, requested_at=now, expires_at=expires_at,
@@ -66,7 +67,7 @@ def decide(conn: sa.Connection, policy: Policy, waiver_id: int, actor: Actor, *,
         raise ApiError(msg, status=409)
     if w.requested_by == actor.name:
         msg = "separation of duties: nobody approves their own waiver"
-        raise ApiError(msg, status=403)
+        raise ApiError(msg, status=403, reason="own_waiver")
     state = "approved" if approve else "rejected"
     conn.execute(waivers.update().where(waivers.c.id == waiver_id, waivers.c.state == "requested")
                  .values(state=state, decided_by=actor.name, decided_at=now))

@@ -38,7 +38,8 @@ def checkin(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             return [Deviation(rule.id, "-", rule.level,
                               f"{rule.title}: {rule.check} ran {_hours(gap)} h after the "
                               f"previous run (allowed {_hours(allowed)} h)",
-                              {"gap_hours": _hours(gap), "allowed_hours": _hours(allowed),
+                              {"fact": "late", "gap_hours": _hours(gap),
+                               "allowed_hours": _hours(allowed),
                                "result_id": result.result_id})]
         last = result.started_at
         what = f"no {rule.check} run"
@@ -47,4 +48,5 @@ def checkin(rule: Rule, host: HostFacts, results: Mapping[str, Result],
     return [Deviation(rule.id, "-", rule.level,
                       f"{rule.title}: {what} for {_hours(now - last)} h "
                       f"(allowed {_hours(allowed)} h)",
-                      {"silent_hours": _hours(now - last), "allowed_hours": _hours(allowed)})]
+                      {"fact": mode, "silent_hours": _hours(now - last),
+                       "allowed_hours": _hours(allowed)})]

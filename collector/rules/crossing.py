@@ -107,7 +107,7 @@ def crossing(rule: Rule, host: HostFacts, result: Result, outside: Sightings,
             rule.id, key, rule.level,
             f"{rule.title}: {key}{_describe(item)} on this {zone} host was also seen on "
             f"{names}{more}",
-            {"zone": zone, "other_count": len(others),
+            {"fact": "crossing", "zone": zone, "other_count": len(others),
              "other_hosts": [{"agent_id": s.agent_id, "hostname": s.hostname, "zone": s.zone}
                              for s in others[:MAX_NAMED]],
              "item": dict(item) if isinstance(item, Mapping) else item}))

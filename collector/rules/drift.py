@@ -87,9 +87,10 @@ def drift(rule: Rule, host: HostFacts, results: Mapping[str, Result],
         return []  # no baseline yet: the first inspection becomes it
     current = extract(kind, results[check].data)
     out = [Deviation(rule.id, item, rule.level, f"{rule.title}: {item} is not in the baseline",
-                     {"added": item}) for item in sorted(current - base)]
+                     {"fact": "drift_added", "added": item}) for item in sorted(current - base)]
     if rule.param("removed"):
         out += [Deviation(rule.id, f"removed {item}", rule.level,
-                          f"{rule.title}: {item} is gone from the host", {"removed": item})
+                          f"{rule.title}: {item} is gone from the host",
+                          {"fact": "drift_removed", "removed": item})
                 for item in sorted(base - current)]
     return out

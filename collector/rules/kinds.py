@@ -44,7 +44,8 @@ def threshold(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             at, level = min(hit, key=lambda s: (s[1], s[0] if below else -s[0]))
             out.append(Deviation(rule.id, subject, level,
                                  f"{_label(rule, subject)} is {value:g} (limit {at:g})",
-                                 {"value": value, "limit": at}))
+                                 {"fact": "threshold", "path": rule.param("value"),
+                                  "value": value, "limit": at}))
     return out
 
 
@@ -61,7 +62,8 @@ def required(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             out.append(Deviation(rule.id, subject, rule.level,
                                  f"{_label(rule, subject)}: {rule.param('path')} is "
                                  f"{value!r}, expected {expect!r}",
-                                 {"value": value, "expected": expect}))
+                                 {"fact": "required", "path": rule.param("path"),
+                                  "value": value, "expected": expect}))
     return out
 
 
@@ -76,7 +78,7 @@ def staleness(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             if rule.param("missing") == "deviation":
                 out.append(Deviation(rule.id, subject, rule.level,
                                      f"{_label(rule, subject)}: no age known (never done?)",
-                                     {"value": None}))
+                                     {"fact": "age_unknown", "value": None}))
             continue
         limits: list[tuple[float, int]] = [(over, level) for over, level, _ in
                                            rule.param("steps", ())]
@@ -89,7 +91,8 @@ def staleness(rule: Rule, host: HostFacts, results: Mapping[str, Result],
             limit, level = min(hit, key=lambda s: s[1])
             out.append(Deviation(rule.id, subject, level,
                                  f"{_label(rule, subject)} is {age:g} {unit} old "
-                                 f"(limit {limit:g})", {"value": age, "limit": limit,
+                                 f"(limit {limit:g})", {"fact": "staleness", "value": age,
+                                                        "limit": limit,
                                                         "unit": unit}))
     return out
 
@@ -104,7 +107,8 @@ def count(rule: Rule, host: HostFacts, results: Mapping[str, Result],
         if len(found) <= limit:
             return []
         return [Deviation(rule.id, s, rule.level, _label(rule, s),
-                          {"item": it if isinstance(it, str | int | float | dict) else str(it)})
+                          {"fact": "each",
+                           "item": it if isinstance(it, str | int | float | dict) else str(it)})
                 for s, it in found.items()]
     if rule.param("items") is not None:
         n = float(len(items(data, rule.param("items"), rule.param("match"))))
@@ -114,4 +118,4 @@ def count(rule: Rule, host: HostFacts, results: Mapping[str, Result],
     if n is None or n <= limit:
         return []
     return [Deviation(rule.id, "-", rule.level, f"{rule.title}: {n:g} (allowed {limit:g})",
-                      {"value": n, "limit": limit})]
+                      {"fact": "count", "value": n, "limit": limit})]

@@ -107,6 +107,6 @@ def trend(rule: Rule, host: HostFacts, results: Mapping[str, Result],
         f"{rule.title}: {current:g} in {window:.1f} h, more than {factor:g}× the host's "
         f"baseline ({expected:.1f} expected at {base.weekly:.1f} a week over the last "
         f"{base.hours / 24:.1f} days)",
-        {"value": current, "window_hours": round(window, 2), "factor": factor,
+        {"fact": "trend", "value": current, "window_hours": round(window, 2), "factor": factor,
          "expected": round(expected, 2), "weekly_baseline": round(base.weekly, 2),
          "baseline_days": round(base.hours / 24, 2), "baseline_runs": base.runs})]

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask_babel import (
-    format_datetime,
     format_decimal,
     format_percent,
     format_timedelta,
@@ -19,7 +18,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from .. import authz
-from . import labels
+from . import field_labels, finding_text, labels, timefmt
 from .i18n import LANGUAGES, init_i18n, select_locale
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -65,9 +64,19 @@ def _setup(state: BlueprintSetupState) -> None:
     env.globals.update(can=authz.can, LANGUAGES=LANGUAGES, check_label=labels.check_label,
                        status_label=labels.status_label, role_label=labels.role_label,
                        family_label=labels.family_label, distro_label=labels.distro_label,
+                       baseline_label=labels.baseline_label, field_name=field_labels.field_name,
+                       rule_kind_label=labels.rule_kind_label,
+                       schedule_label=labels.schedule_label, source_label=labels.source_label,
+                       audit_action_label=labels.audit_action_label,
                        nav_extra=app.extensions.setdefault(NAV_KEY, []),
                        lang=select_locale,
-                       tz_name=lambda: settings("dashboard")["timezone"])
+                       tz_name=lambda: settings("dashboard")["timezone"],
+                       finding_message=finding_text.message,
+                       factor_name=finding_text.factor_name,
+                       factor_detail=finding_text.factor_detail,
+                       event_note=finding_text.event_note,
+                       actor_label=finding_text.actor_label,
+                       subject_text=finding_text.subject_text)
     env.filters.update(dt=_dt, day=_day, num=_num, pct=_pct, size=_size, ago=_ago)
 
 
@@ -76,12 +85,17 @@ def _load_user() -> None:
     authz.load_user(g.now)  # g.now: the app's clock, read once a request (app.py)
 
 
-def _dt(value: datetime | None, fmt: str = "medium") -> str:
-    return format_datetime(value, fmt) if value else _("never")
+def _dt(value: datetime | str | None, fmt: str = "") -> str:
+    """An instant, to the minute (one format per language: timefmt; ``fmt`` is ignored).
+    An ISO text an agent sent is shown the same way; other text as it came."""
+    if isinstance(value, str):
+        return timefmt.datetime_text(timefmt.parse_instant(value)) \
+            if timefmt.parse_instant(value) else value
+    return timefmt.datetime_text(value) if value else _("never")
 
 
 def _day(value: datetime | None) -> str:
-    return format_datetime(value, "yyyy-MM-dd") if value else "—"
+    return timefmt.date_text(value)
 
 
 def _number(value: Any) -> float | int | None:

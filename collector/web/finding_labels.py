@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 LEVELS = {
-    "I": _l("I · Especially major"), "II": _l("II · Major"), "III": _l("III · Large"),
-    "IV": _l("IV · General"), "info": _l("informational"),
+    "I": _l("Level I (particularly serious)"), "II": _l("Level II (serious)"),
+    "III": _l("Level III (relatively serious)"), "IV": _l("Level IV (general)"),
+    "info": _l("informational"),
 }
 
 STATES = {
@@ -38,7 +39,7 @@ EVENTS = {
 
 # The default policy's rule titles; a title changed in the policy is shown as written.
 RULE_TITLES = {
-    "Disk used": _l("Disk used"), "Inodes used": _l("Inodes used"),
+    "Disk used": _l("Disk usage too high"), "Inodes used": _l("Inode usage too high"),
     "Security updates pending": _l("Security updates pending"),
     "Security update held back (apt-mark hold)": _l("Security update held back (apt-mark hold)"),
     "Updates pending that may be security fixes":
@@ -106,7 +107,7 @@ def _get(table: dict, key: str | None) -> str:
 
 
 def level_label(name: str | None) -> str:
-    """``II`` → ``II · Major`` (translated)."""
+    """``II`` → ``Level II (serious)`` (translated: Ⅱ级（重大）)."""
     return _get(LEVELS, name)
 
 

@@ -21,9 +21,11 @@ from ..errors import ApiError
 from ..findings import assignment, baselines, lifecycle, owners, waivers
 from ..policy import loader
 from ..store import agents as agent_store
+from . import labels
 from .auth import safe_next
 from .blueprint import engine, web
 from .finding_labels import state_label
+from .refusals import refusal_text
 
 MAX_BULK = 500
 ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit also takes "²"
@@ -61,7 +63,7 @@ def _run(finding_id: int, work: Callable[[sa.Connection], str]) -> Any:
             _visible_finding(conn, finding_id)
             flash(work(conn))
     except (ApiError, authz.Forbidden) as e:
-        flash(_("Not done: %(why)s", why=getattr(e, "message", str(e))))
+        flash(_("Not done: %(why)s", why=refusal_text(e)))
     return _back(finding_id)
 
 
@@ -126,7 +128,7 @@ def findings_bulk() -> Any:
                         lifecycle.transition(conn, policy, fid, to, _actor(), g.now, note=note)
                     done += 1
             except ApiError as e:
-                refused.append(f"#{fid}: {e.message}")
+                refused.append(f"#{fid}: {refusal_text(e)}")
         if done:
             _audit(conn, f"finding.bulk_{op}", "findings", ids=ids, to=to or None,
                    owner=owner or None, note=note, done=done, refused=len(refused))
@@ -191,7 +193,8 @@ def baseline_approve(agent_id: str, kind: str) -> Any:
         with engine().begin() as conn:
             items = baselines.approve(conn, host.id, kind[:32], g.user.name, g.now)
             _audit(conn, "baseline.approve", f"host:{host.id}", kind=kind, items=len(items))
-        flash(_("The %(kind)s baseline now holds %(n)s item(s).", kind=kind, n=len(items)))
+        flash(_("The %(kind)s baseline now holds %(n)s item(s).", kind=labels.baseline_label(kind),
+                n=len(items)))
     except ApiError as e:
-        flash(_("Not done: %(why)s", why=e.message))
+        flash(_("Not done: %(why)s", why=refusal_text(e)))
     return redirect(url_for("web.host", agent_id=host.id) + "#baselines")

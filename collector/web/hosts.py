@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from flask import Response, abort, current_app, g, render_template
+from flask_babel import gettext as _
 from hostpatrol.shared.report import NOT_RUN
 from markupsafe import Markup
 
@@ -74,7 +75,7 @@ def _shown(results: list[Any]) -> list[Any]:
         if r.unreadable is None and r.status != "error" and r.data:
             r.detail = _detail(r)
             if r.detail is None:
-                r.unreadable = "the dashboard could not draw this result"
+                r.unreadable = _("the dashboard could not draw this result")
     return results
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from flask_babel import get_locale
+
+from . import timefmt
 
 LANGS = {"en": "en", "zh-CN": "zh_CN", "zh_CN": "zh_CN", "zh": "zh_CN"}
 
@@ -87,13 +88,21 @@ def local_day(iso: str, zone: str) -> date:
 
 
 def long_date(day: date) -> str:
-    """``2026年12月4日`` / ``December 4, 2026`` in the current locale."""
-    return format_date(day, "long", locale=str(get_locale()))
+    """``2026年12月4日`` / ``4 Dec 2026``: the one date format of the language (timefmt)."""
+    return timefmt.date_text(day, locale=str(get_locale()))
 
 
 def short_date(iso: str | None, zone: str) -> str:
-    """``2026-12-04`` in ``zone`` (blank for None)."""
-    return local_day(iso, zone).isoformat() if iso else ""
+    """The day of a UTC ISO time in ``zone``, in the same format (blank for None)."""
+    return long_date(local_day(iso, zone)) if iso else ""
+
+
+def typed_day(text: str | None) -> str:
+    """A day a person entered (``2027-01-15``) in the same format; other text as typed."""
+    try:
+        return long_date(date.fromisoformat(text)) if text else ""
+    except ValueError:
+        return text or ""
 
 
 def pct(value: float | None) -> str:

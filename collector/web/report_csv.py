@@ -10,14 +10,21 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..reports.period import parse
 from .finding_labels import area_label, checklist_label, result_label, rule_title
 from .finding_labels import state_label as finding_state
 from .labels import breakdown_text
-from .report_blocks import locale_of, short_date
+from .report_blocks import locale_of, short_date, typed_day, zh
 from .report_doc import verdict_label
 from .report_measures import measure_for
 from .report_sections import definition, level_short
 from .sheets import BOM, cell
+
+
+def _period_label(key: str) -> str:
+    """``2026年第48周（2026-W48）`` / ``week 48 of 2026 (2026-W48)``: words and the key."""
+    label = parse(key).label("zh" if zh() else "en")
+    return _("%(label)s (%(key)s)", label=label, key=key) if label != key else key
 
 
 def _summary(w: Any, content: dict[str, Any]) -> None:
@@ -26,7 +33,8 @@ def _summary(w: Any, content: dict[str, Any]) -> None:
     w.writerow([_("Section"), _("Item"), _("Value")])
     for item, value in (
             (_("Unit"), m["unit"]), (_("Addressee"), m["addressee"]),
-            (_("Period"), f["period"]["key"]), (_("Time zone"), f["period"]["timezone"]),
+            (_("Period"), _period_label(f["period"]["key"])),
+            (_("Time zone"), f["period"]["timezone"]),
             (_("Hosts"), scope["hosts"]),
             (_("Servers"), scope["classes"].get("server", 0)),
             (_("Terminals"), scope["classes"].get("terminal", 0)),
@@ -89,7 +97,8 @@ def render_csv(content: dict[str, Any], lang: str) -> str:
                     _("Deadline"), _("Owner")])
         for n, c in enumerate(m["checklist"], 1):
             w.writerow([n, cell(checklist_label(c["item"])), result_label(c["result"]),
-                        cell(c["note"]), cell(c["measure"]), c["deadline"], cell(c["owner"])])
+                        cell(c["note"]), cell(c["measure"]), typed_day(c["deadline"]),
+                        cell(c["owner"])])
         w.writerow([])
         w.writerow(["#", _("Date"), _("Level"), _("Incident"), _("Related findings")])
         for i in f["incidents"]["items"]:

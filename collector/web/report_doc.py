@@ -17,7 +17,18 @@ from ..reports.period import parse, zh_numeral
 from .finding_labels import checklist_label, result_label, rule_title
 from .finding_labels import state_label as finding_state
 from .labels import role_label
-from .report_blocks import Block, Column, Run, Table, local_day, long_date, para, short_date, zh
+from .report_blocks import (
+    Block,
+    Column,
+    Run,
+    Table,
+    local_day,
+    long_date,
+    para,
+    short_date,
+    typed_day,
+    zh,
+)
 from .report_sections import (
     areas_section,
     level_short,
@@ -201,7 +212,7 @@ def _annex_problems(content: dict[str, Any]) -> list[Block]:
 
 def _annex_checklist(content: dict[str, Any]) -> list[Block]:
     rows = tuple((str(n), checklist_label(c["item"]), result_label(c["result"]),
-                  c["note"] or "—", c["measure"] or "—", c["deadline"] or "—",
+                  c["note"] or "—", c["measure"] or "—", typed_day(c["deadline"]) or "—",
                   c["owner"] or "—")
                  for n, c in enumerate(content["meta"]["checklist"], 1))
     return [Block("pagebreak"), para("annex_label", _("Annex 2")),

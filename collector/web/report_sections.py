@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from .finding_labels import area_label, checklist_label, rule_title
 from .labels import breakdown_text
-from .report_blocks import Block, Column, Table, joined, local_day, para, pct, zh
+from .report_blocks import Block, Column, Table, joined, para, pct, short_date, typed_day, zh
 from .report_measures import measure_for
 
 LEVEL_SHORT = {"I": _l("level I"), "II": _l("level II"), "III": _l("level III"),
@@ -83,7 +83,7 @@ def _levels(names: list[str]) -> str:
 
 
 def _day(iso: str, zone: str) -> str:
-    return local_day(iso, zone).isoformat()
+    return short_date(iso, zone)
 
 
 def _deadline(t: dict[str, Any], zone: str) -> str:
@@ -126,7 +126,7 @@ def _manual_row(n: int, c: dict[str, Any]) -> tuple[str, ...]:
         item += f"（{c['note']}）" if zh() else f" ({c['note']})"
     missing = _("not named")
     return (str(n), item, "—", "—", c["measure"] or missing,
-            (_("by %(day)s", day=c["deadline"]) if c["deadline"] else missing),
+            (_("by %(day)s", day=typed_day(c["deadline"])) if c["deadline"] else missing),
             c["owner"] or missing, "—")
 
 

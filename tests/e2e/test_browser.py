@@ -198,7 +198,8 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
 
     _sign_in(browser, c.url, "olga")
     browser.get(f"{c.url}/findings?host=bw-full-disk")
-    browser.find_element(by.XPATH, "//table[@id='findings']//a[text()='Disk used']").click()
+    browser.find_element(by.XPATH,
+                         "//table[@id='findings']//a[text()='Disk usage too high']").click()
     _shows(browser, "#assign-form", "")
     finding_url = browser.current_url
     owner = browser.find_element(by.CSS_SELECTOR, "#assign-form input[name=owner]")

@@ -89,13 +89,13 @@ def test_dossier_shows_the_reasons_of_a_gap_and_the_last_failed_run(w: WebApp) -
     assert "1 refused by this collector" in page
     assert "dropped from its full spool" not in page
     assert 'id="last-crash"' in page
-    assert ("2026-11-30T08:15:00.000Z (9 failed runs in a row since "
-            "2026-11-30T06:00:00.000Z): KeyFileError: agent.key: &lt;b&gt;not a PEM key"
+    assert ("30 Nov 2026 08:15 (9 failed runs in a row since "  # the agent's times, shown
+            "30 Nov 2026 06:00): KeyFileError: agent.key: &lt;b&gt;not a PEM key"
             "&lt;/b&gt;") in page
     zh = w.client("viewer").get(f"/hosts/{host}", base_url=BASE,
                                 headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
     assert "客户端运行失败" in zh
-    assert "自 2026-11-30T06:00:00.000Z 起连续 9 次运行失败" in zh
+    assert "自 2026年11月30日 06:00 起连续 9 次运行失败" in zh
     assert "其中 2 份超出服务端大小限制" in zh
     api = w.client("admin").get(f"/api/v1/hosts/{host}", base_url=BASE).json["host"]
     assert api["evidence_gap"]["reasons"] == {"too_large": 2, "rejected": 1}
@@ -157,7 +157,9 @@ def test_audit_page_filters_verifies_and_exports_csv(w: WebApp) -> None:
     assert exported.headers["Content-Type"].startswith("text/csv")
     assert exported.data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel on Chinese Windows
     rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["seq", "at", "actor", "action", "target"]
+    assert rows[0][:5] == ["seq", "time", "actor", "what", "target (code)"]
+    assert rows[0][6:8] == ["at (UTC, hashed)", "action (code)"]
+    assert rows[1][7] == "test.formula"
     assert len(rows) == 2
     assert rows[1][2].startswith("'=")  # a spreadsheet will not run it
 

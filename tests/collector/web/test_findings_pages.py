@@ -60,7 +60,7 @@ def test_register_lists_filters_and_scopes_findings(w: WebApp) -> None:
     page = admin.get("/findings", base_url=BASE).text
     for name in ("full-1", "full-2", "full-3"):
         assert name in page
-    assert "Disk used" in page
+    assert "Disk usage too high" in page
     only_g2 = admin.get("/findings?group=g2", base_url=BASE).text
     assert "full-3" in only_g2
     assert "full-1" not in only_g2

@@ -70,13 +70,13 @@ def test_page_counts_match_the_timeline_and_respect_scope(w: WebApp) -> None:
     row = admin.split(f"<td>{last.key} ")[1].split("</tr>")[0]
     assert '<td class="num">3</td><td class="num">2</td>' in row
     fix = admin.split('id="time-to-fix"')[1]
-    assert "II · Major" in fix
+    assert "Level II (serious)" in fix
     assert "2.0 days" in fix
     assert "1.0 days" in fix
     viewer = w.client("viewer").get("/trends", base_url=BASE).text  # group g1 only
     row = viewer.split(f"<td>{last.key} ")[1].split("</tr>")[0]
     assert '<td class="num">2</td><td class="num">1</td>' in row
-    assert "III · Large" not in viewer.split('id="time-to-fix"')[1]
+    assert "Level III (relatively serious)" not in viewer.split('id="time-to-fix"')[1]
     zh = w.client("admin")
     zh.set_cookie("hostpatrol_lang", "zh_CN", domain="localhost")
     assert "每周新增与整改的问题" in zh.get("/trends", base_url=BASE).text
