@@ -118,6 +118,9 @@ def build(root: Path) -> ZhFleet:
     upgrade(engine)
     app = make_app(root, engine, NOW)
     fleet = report_fleet.seed(engine, PERIOD, hosts=HOSTS)
+    inventory = data("inventory")  # the software view's packages, on a few hosts
+    for host in list(fleet.hosts.values())[:5]:
+        host.send({"inventory": inventory}, PERIOD.start + timedelta(days=2))
     w = ZhFleet(app, engine, PERIOD, fleet)
     _work(w)
     return w

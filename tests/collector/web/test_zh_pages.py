@@ -38,6 +38,10 @@ def pages(w: zh_fleet.ZhFleet) -> dict[str, list[str]]:
         "web.users_page": ["/users"],
         "web.audit_page": ["/audit"],
         "web.audit_csv": ["/audit.csv"],
+        "web.hosts_export": ["/hosts.csv", "/hosts.xlsx"],
+        "web.software_page": ["/software", "/software?security=1"],
+        "web.software_export": ["/software.csv", "/software.xlsx"],
+        "web.findings_export": ["/findings.csv", "/findings.xlsx"],
         "web.findings": ["/findings", "/findings?state=waived", "/findings?state=closed",
                          "/findings?level=I", "/findings?page=2"],
         "web.finding": [f"/findings/{fid}" for fid in w.ids["findings"]],
@@ -54,7 +58,7 @@ def pages(w: zh_fleet.ZhFleet) -> dict[str, list[str]]:
 
 # Latin words allowed in Chinese text: product names, formats, units, protocols.
 ALLOWED = {
-    "hostpatrol", "HostPatrol", "CSV", "PDF", "HTML", "Word", "JWS", "JWKS", "JSON", "YAML",
+    "hostpatrol", "HostPatrol", "CSV", "XLSX", "PDF", "HTML", "Word", "JWS", "JWKS", "JSON", "YAML",
     "API", "SHA", "IP", "IPv4", "IPv6", "MAC", "DNS", "OS", "CPU", "RAM", "USB", "UID",
     "uid", "UTC", "TCP", "UDP", "SSH", "ssh", "sshd", "ms", "KiB", "MiB", "GiB", "TiB",
     "PiB", "B", "Windows", "Linux", "macOS", "Debian", "Ubuntu", "RHEL", "SUSE", "Kylin",
@@ -130,6 +134,21 @@ def _csv_text(data: str) -> str:
         " ".join(r[i] for i in keep if i < len(r)) for r in rows[1:])
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_text(data: bytes) -> str:
+    """A workbook's header row and the cells of the columns that are not stored forms."""
+    from openpyxl import load_workbook
+
+    rows = [[("" if v is None else str(v)) for v in row]
+            for row in load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(
+                values_only=True)]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return _csv_text(buf.getvalue())
+
+
 @pytest.fixture(scope="module")
 def w(tmp_path_factory) -> zh_fleet.ZhFleet:
     """150 hosts, worked on through the web, read in Chinese."""
@@ -141,7 +160,13 @@ def w(tmp_path_factory) -> zh_fleet.ZhFleet:
 def _names(w: zh_fleet.ZhFleet) -> set[str]:
     """Names the fleet itself holds: hostnames, logins, groups, tags (data, not UI)."""
     import sqlalchemy as sa
-    from hostpatrol.collector.store.schema import agents, incidents, users
+    from hostpatrol.collector.store.schema import (
+        agents,
+        host_packages,
+        host_updates,
+        incidents,
+        users,
+    )
 
     with w.engine.connect() as conn:
         words = {x for row in conn.execute(sa.select(agents.c.hostname, agents.c.group_name))
@@ -149,6 +174,10 @@ def _names(w: zh_fleet.ZhFleet) -> set[str]:
         words |= set(conn.execute(sa.select(users.c.name)).scalars())
         for row in conn.execute(sa.select(incidents.c.title, incidents.c.description)):
             words |= {x for x in row if x}  # what people typed is shown as typed
+        # packages are what the hosts reported (the software view and its exports list them)
+        for row in conn.execute(sa.select(host_packages.c.name, host_packages.c.version)):
+            words |= {x for x in row if x}
+        words |= set(conn.execute(sa.select(host_updates.c.name)).scalars())
     return {m for x in words for m in WORD.findall(x)} | {"terminal"}
 
 
@@ -201,6 +230,8 @@ def test_every_page_reads_in_chinese(w: zh_fleet.ZhFleet) -> None:
             kind = resp.mimetype
             if kind == "text/csv":
                 text = _csv_text(resp.data.decode("utf-8-sig"))
+            elif kind == XLSX:
+                text = _xlsx_text(resp.data)
             else:
                 assert kind == "text/html", (url, kind)
                 text = _visible(resp.text)
