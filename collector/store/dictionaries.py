@@ -1,0 +1,160 @@
+"""The trained zstd dictionaries (table ``zstd_dicts``): the newest packs new rows, any
+one a row names reads it back; the background job trains a new one from recent evidence.
+
+A dictionary row is never changed or deleted while rows name it (they would become
+unreadable): retraining adds a row. Loaded dictionaries are kept per process by the
+SHA-256 of their bytes, so two databases in one process never mix theirs up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import zstandard
+
+from . import packing
+from .schema import reports, result_data, zstd_dicts
+
+DICT_BYTES = 64 * 1024
+SAMPLES = 2000  # newest reports (and as many result data rows) a dictionary learns from
+MIN_SAMPLES = 200  # fewer and zstd's training has too little to go on
+RETRAIN_AFTER = timedelta(days=30)  # check contents and agents change; the rows stay readable
+_CACHE: dict[str, zstandard.ZstdCompressionDict] = {}
+_CACHE_MAX = 16
+_LOCK = threading.Lock()
+
+
+class DictionaryError(packing.PackError):
+    """A row names a dictionary that is missing or whose bytes are not the ones stored."""
+
+
+def _loaded(sha256: str, body: bytes | None, dict_id: int) -> zstandard.ZstdCompressionDict:
+    with _LOCK:
+        hit = _CACHE.get(sha256)
+    if hit is not None:
+        return hit
+    if body is None or hashlib.sha256(body).hexdigest() != sha256:
+        msg = f"zstd dictionary {dict_id} is corrupt (its bytes do not match their SHA-256)"
+        raise DictionaryError(msg)
+    try:
+        zdict = packing.load_dictionary(body)
+    except packing.PackError as e:
+        msg = f"zstd dictionary {dict_id} is corrupt ({e})"
+        raise DictionaryError(msg) from e
+    with _LOCK:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[sha256] = zdict
+    return zdict
+
+
+class Codecs:
+    """The dictionaries one connection's work needs, each read at most once."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._by_id: dict[int, zstandard.ZstdCompressionDict] = {}
+        self._newest: tuple[int | None, zstandard.ZstdCompressor] | None = None
+
+    def newest(self) -> tuple[int | None, zstandard.ZstdCompressor]:
+        """(dictionary id or None, a compressor with it) for rows written now (read once
+        per instance: one batch packs with one dictionary)."""
+        if self._newest is None:
+            self._newest = self._read_newest()
+        return self._newest
+
+    def _read_newest(self) -> tuple[int | None, zstandard.ZstdCompressor]:
+        row = self.conn.execute(sa.select(zstd_dicts.c.id, zstd_dicts.c.sha256).order_by(
+            zstd_dicts.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None, packing.compressor(None)
+        return row.id, packing.compressor(self._load(row.id, row.sha256))
+
+    def dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict:
+        """Dictionary ``dict_id`` loaded; DictionaryError when it is missing or corrupt."""
+        hit = self._by_id.get(dict_id)
+        if hit is not None:
+            return hit
+        row = self.conn.execute(sa.select(zstd_dicts.c.sha256).where(
+            zstd_dicts.c.id == dict_id)).first()
+        if row is None:
+            msg = f"zstd dictionary {dict_id} is missing: the rows packed with it cannot be read"
+            raise DictionaryError(msg)
+        return self._load(dict_id, row.sha256)
+
+    def _load(self, dict_id: int, sha256: str) -> zstandard.ZstdCompressionDict:
+        with _LOCK:
+            cached = _CACHE.get(sha256)
+        body = None if cached is not None else self.conn.execute(
+            sa.select(zstd_dicts.c.body).where(zstd_dicts.c.id == dict_id)).scalar()
+        zdict = _loaded(sha256, body, dict_id)
+        self._by_id[dict_id] = zdict
+        return zdict
+
+    def decompressor(self, dict_id: int | None) -> zstandard.ZstdDecompressor:
+        """A decompressor for rows naming ``dict_id`` (None: plain zstd)."""
+        return packing.decompressor(None if dict_id is None else self.dictionary(dict_id))
+
+    def jws(self, body: bytes, dict_id: int | None) -> str:
+        """A stored report's JWS, exactly as received; PackError when it cannot be read."""
+        return packing.jws_of(body, self.decompressor(dict_id))
+
+
+def evidence_text(codecs: Codecs, jws: str | None, body: bytes | None,
+                  dict_id: int | None) -> str:
+    """A report row's JWS whether stored as text (before 0015) or packed."""
+    if jws is not None:
+        return jws
+    if body is None:
+        msg = "the report row holds no evidence"
+        raise packing.PackError(msg)
+    return codecs.jws(body, dict_id)
+
+
+def due(conn: sa.Connection, now: datetime) -> bool:
+    """Whether a (new) dictionary should be trained: none yet, or the newest is old."""
+    newest = conn.execute(sa.select(sa.func.max(zstd_dicts.c.created_at))).scalar()
+    if newest is not None and now - newest < RETRAIN_AFTER:
+        return False
+    return conn.execute(sa.select(sa.func.count()).select_from(
+        sa.select(reports.c.id).order_by(reports.c.id.desc()).limit(MIN_SAMPLES).subquery())
+    ).scalar_one() >= MIN_SAMPLES
+
+
+def _samples(conn: sa.Connection) -> tuple[list[bytes], int]:
+    codecs = Codecs(conn)
+    out: list[bytes] = []
+    rows = conn.execute(sa.select(reports.c.jws, reports.c.body, reports.c.dict_id)
+                        .order_by(reports.c.id.desc()).limit(SAMPLES)).all()
+    for row in rows:
+        try:
+            out.append(packing.jws_raw(evidence_text(codecs, row.jws, row.body,
+                                                     row.dict_id))[1])
+        except packing.PackError:
+            continue  # an unreadable row teaches nothing; it stays as it is
+    reports_used = len(out)
+    for row in conn.execute(sa.select(result_data.c.body, result_data.c.dict_id)
+                            .order_by(result_data.c.id.desc()).limit(SAMPLES)):
+        try:
+            out.append(packing.decompress(row.body, codecs.decompressor(row.dict_id))[1])
+        except packing.PackError:
+            continue
+    return out, reports_used
+
+
+def train(conn: sa.Connection, now: datetime) -> int | None:
+    """Train a dictionary from the newest evidence and result data and store it; its id,
+    or None when there is too little to learn from."""
+    samples, used = _samples(conn)
+    if used < MIN_SAMPLES:
+        return None
+    try:
+        body = packing.train(samples, DICT_BYTES)
+    except packing.PackError:
+        return None  # e.g. samples too alike for zstd: plain zstd until next time
+    return conn.execute(zstd_dicts.insert().values(
+        created_at=now, samples=used, sha256=hashlib.sha256(body).hexdigest(), body=body,
+    ).returning(zstd_dicts.c.id)).scalar_one()
