@@ -31,7 +31,7 @@ from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import purge
-from .store import rollups
+from .store import dictionaries, rollups
 from .store.schema import findings, job_runs, leases
 
 log = logging.getLogger("hostpatrol.collector.background")
@@ -138,6 +138,9 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
         if last is None or now - last >= timedelta(days=1):
             done["purged"] = purge(conn, policy, now)
             _record_run(conn, "retention", holder, now)
+    with engine.begin() as conn:
+        if dictionaries.due(conn, now):  # zstd learns what this fleet's reports look like
+            done["zstd_dictionary"] = dictionaries.train(conn, now)
     done["notifications"] = deliver_due(engine, policy, now)
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
     report_rollup.refresh(engine, now, report_zone, trend_weeks)
