@@ -49,7 +49,7 @@ def table_bytes(engine) -> dict[str, int]:  # noqa: ANN001 - an Engine
         if engine.dialect.name == "postgresql":
             # main forks only: the free-space and visibility maps appear when (auto)vacuum
             # happens to run, which would make two equal runs differ by whole pages
-            return dict(conn.execute(sa.text("""
+            return {name: int(size) for name, size in conn.execute(sa.text("""
                 SELECT t.relname, pg_relation_size(t.oid)
                   + COALESCE((SELECT SUM(pg_relation_size(i.indexrelid)) FROM pg_index i
                               WHERE i.indrelid = t.oid), 0)
@@ -57,7 +57,7 @@ def table_bytes(engine) -> dict[str, int]:  # noqa: ANN001 - an Engine
                   + COALESCE((SELECT SUM(pg_relation_size(i.indexrelid)) FROM pg_index i
                               WHERE i.indrelid = NULLIF(t.reltoastrelid, 0)), 0)
                 FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = 'public' AND t.relkind IN ('r', 'p')""")).all())
+                WHERE n.nspname = 'public' AND t.relkind IN ('r', 'p')""")).all()}
         index_of = dict(conn.execute(sa.text(
             "SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")).all())
         out: dict[str, int] = {}

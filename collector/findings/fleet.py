@@ -35,7 +35,8 @@ def newest_results(conn: sa.Connection, check: str,
         sa.select(agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.last_seen_at,
                   host_profiles.c.critical, host_profiles.c.tags, host_profiles.c.owner,
                   host_profiles.c.backup_owner, check_results.c.id.label("result_id"),
-                  check_results.c.status, check_results.c.started_at, *DATA_COLUMNS)
+                  check_results.c.status, check_results.c.started_at,
+                  check_results.c.check_name, *DATA_COLUMNS)
         .select_from(host_latest.join(check_results,
                                       check_results.c.id == host_latest.c.result_id)
                      .join(agents, agents.c.id == host_latest.c.agent_id)

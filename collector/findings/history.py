@@ -42,7 +42,7 @@ def load(conn: sa.Connection, agent_id: str, result: Result, wanted: set[str],
     order = sorted(wanted)
     c = check_results.c
     rows = conn.execute(
-        sa.select(c.started_at, *DATA_COLUMNS)
+        sa.select(c.started_at, c.check_name, *DATA_COLUMNS)
         .where(c.agent_id == agent_id, c.check_name == result.check,
                c.status.not_in(("error", "skipped")),
                c.started_at >= result.started_at - timedelta(days=days),

@@ -283,18 +283,24 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
             inspect(report, SimpleNamespace(**before))
         sender.advance(report, now)
         newest: dict[str, int] = {}
+        alone = len(report.results) == 1  # its data is read from the evidence itself
         for r in report.results:
             key = (report.agent_id, r.check)
-            raw = packing.data_raw(r.data)
-            d = resultstore.digest(raw)
-            same = previous.get(key)
-            if same is None or same[1] != d:  # changed (or first): a new data row
-                pending.append((raw, d))
-                same = previous[key] = (-len(pending), d)
+            data_id = None
+            if not alone:
+                raw = packing.data_raw(r.data)
+                d = resultstore.digest(raw)
+                same = previous.get(key)
+                if same is None or same[1] != d:  # changed (or first): a new data row
+                    pending.append((raw, d))
+                    same = previous[key] = (-len(pending), d)
+                data_id = same[0]
+            else:
+                previous.pop(key, None)
             results.append({"report_pk": pk, "agent_id": report.agent_id,
                             "check_name": r.check, "status": r.status,
                             "started_at": r.started_at, "duration_ms": r.duration_ms,
-                            "data": None, "data_id": same[0], "error": r.error})
+                            "data": None, "data_id": data_id, "error": r.error})
             if key not in latest or latest[key] <= r.started_at or latest[key] > horizon:
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
@@ -303,7 +309,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
         plan.append((i, pk, before, newest))
     data_ids = resultstore.pack_new(conn, codecs, pending)
     for row in results:
-        if row["data_id"] < 0:
+        if row["data_id"] is not None and row["data_id"] < 0:
             row["data_id"] = data_ids[-row["data_id"] - 1]
     ids = _result_ids(conn, st, results)
     stale: set[tuple[str, str]] = set()

@@ -133,14 +133,17 @@ check_results = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("duration_ms", sa.Integer, nullable=False),
-    # before migration 0015 ``data``; since, ``data_id``: a row of result_data, the same
-    # one as the host's previous result of the check when its data did not change
+    # before migration 0015 ``data``; since, either nothing (a report of one result: the
+    # data is read from its evidence) or ``data_id``, a row of result_data, the same one as
+    # the host's previous result of the check when its data did not change (resultstore)
     sa.Column("data", sa.JSON),
     sa.Column("error", sa.Text),
     sa.Column("data_id", BigId),
     sa.Index("ix_check_results_agent_check", "agent_id", "check_name", "id"),
     sa.Index("ix_check_results_report", "report_pk"),
-    sa.Index("ix_check_results_data", "data_id"),  # retention: is a data row still used
+    # retention: is a data row still named (results without one are not indexed)
+    sa.Index("ix_check_results_data", "data_id", sqlite_where=sa.text("data_id IS NOT NULL"),
+             postgresql_where=sa.text("data_id IS NOT NULL")),
 )
 
 # --- Compact storage (migration 0015) ----------------------------------------------------

@@ -1,8 +1,9 @@
 """Compact storage: evidence packed with zstd (trained dictionaries), result data once per change.
 
 New reports keep ``body`` (store.packing, the JWS byte for byte) and no ``jws`` text or
-SHA-256; new results name a ``result_data`` row (``data_id``), the previous result's
-when the data did not change. Rows stored before keep their text and read as before.
+SHA-256; a new result's data is read from its report's evidence (a report of one result)
+or names a ``result_data`` row (``data_id``), the previous result's when the data did not
+change (store.resultstore). Rows stored before keep their text and read as before.
 Downgrade writes the JWS, its SHA-256 and each result's data back into the old columns.
 
 Revision ID: 0015
@@ -51,7 +52,9 @@ def upgrade() -> None:
     with op.batch_alter_table("check_results") as batch:
         batch.alter_column("data", existing_type=sa.JSON, nullable=True)
         batch.add_column(sa.Column("data_id", BigId))
-        batch.create_index("ix_check_results_data", ["data_id"])
+        batch.create_index("ix_check_results_data", ["data_id"],
+                           sqlite_where=sa.text("data_id IS NOT NULL"),
+                           postgresql_where=sa.text("data_id IS NOT NULL"))
 
 
 def _unpack_reports(conn: sa.Connection) -> None:
@@ -81,7 +84,8 @@ def _unpack_results(conn: sa.Connection) -> None:
     last = 0
     while True:
         rows = conn.execute(
-            sa.select(check_results.c.id, check_results.c.data, check_results.c.data_id)
+            sa.select(check_results.c.id, check_results.c.check_name, check_results.c.data,
+                      check_results.c.data_id, check_results.c.report_pk)
             .where(check_results.c.data.is_(None), check_results.c.id > last)
             .order_by(check_results.c.id).limit(CHUNK)).all()
         if not rows:
