@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import zstandard
@@ -18,7 +19,7 @@ import zstandard
 from . import packing
 from .schema import reports, result_data, zstd_dicts
 
-DICT_BYTES = 64 * 1024
+DICT_BYTES = 112 * 1024  # zstd's own default; 64 KiB leaves a heartbeat ~25 bytes larger
 SAMPLES = 2000  # newest reports (and as many result data rows) a dictionary learns from
 MIN_SAMPLES = 200  # fewer and zstd's training has too little to go on
 RETRAIN_AFTER = timedelta(days=30)  # check contents and agents change; the rows stay readable
@@ -98,20 +99,23 @@ class Codecs:
         """A decompressor for rows naming ``dict_id`` (None: plain zstd)."""
         return packing.decompressor(None if dict_id is None else self.dictionary(dict_id))
 
-    def jws(self, body: bytes, dict_id: int | None) -> str:
-        """A stored report's JWS, exactly as received; PackError when it cannot be read."""
-        return packing.jws_of(body, self.decompressor(dict_id))
 
 
-def evidence_text(codecs: Codecs, jws: str | None, body: bytes | None,
-                  dict_id: int | None) -> str:
-    """A report row's JWS whether stored as text (before 0015) or packed."""
-    if jws is not None:
-        return jws
-    if body is None:
+def evidence_text(codecs: Codecs, row: Any) -> str:
+    """A report row's JWS (``row``: its jws, body, dict_id, agent_id and report_id),
+    whether stored as text (before 0015) or packed; PackError when it cannot be read."""
+    if row.jws is not None:
+        return row.jws
+    if row.body is None:
         msg = "the report row holds no evidence"
         raise packing.PackError(msg)
-    return codecs.jws(body, dict_id)
+    return packing.jws_of(row.body, codecs.decompressor(row.dict_id),
+                          (row.agent_id, row.report_id))
+
+
+# what a query must select for evidence_text
+EVIDENCE_COLUMNS = (reports.c.jws, reports.c.body, reports.c.dict_id, reports.c.agent_id,
+                    reports.c.report_id)
 
 
 def due(conn: sa.Connection, now: datetime) -> bool:
@@ -127,12 +131,12 @@ def due(conn: sa.Connection, now: datetime) -> bool:
 def _samples(conn: sa.Connection) -> tuple[list[bytes], int]:
     codecs = Codecs(conn)
     out: list[bytes] = []
-    rows = conn.execute(sa.select(reports.c.jws, reports.c.body, reports.c.dict_id)
+    rows = conn.execute(sa.select(*EVIDENCE_COLUMNS)
                         .order_by(reports.c.id.desc()).limit(SAMPLES)).all()
     for row in rows:
         try:
-            out.append(packing.jws_raw(evidence_text(codecs, row.jws, row.body,
-                                                     row.dict_id))[1])
+            out.append(packing.jws_raw(evidence_text(codecs, row),
+                                       (row.agent_id, row.report_id))[1])
         except packing.PackError:
             continue  # an unreadable row teaches nothing; it stays as it is
     reports_used = len(out)

@@ -192,7 +192,8 @@ def _evidence(conn: sa.Connection, st: _Statements, codecs: Codecs, items: list[
                      "created_at": r.created_at, "received_at": received_at,
                      "schedule": r.schedule, "source": source, "sha256": None,
                      "jws": None, "dict_id": dict_id,
-                     "body": packing.compress(*packing.jws_raw(it.jws), compressor)})
+                     "body": packing.compress(*packing.jws_raw(
+                         it.jws, (r.agent_id, r.report_id)), compressor)})
     # arrival order, not key order: row ids keep the order reports were delivered in
     pks = {(row.agent_id, row.report_id): row.id
            for row in conn.execute(st.insert_reports, rows)} if rows else {}

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from .dictionaries import Codecs, evidence_text
+from .dictionaries import EVIDENCE_COLUMNS, Codecs, evidence_text
 from .packing import PackError
 from .resultstore import with_data
 from .schema import agents, check_results, host_latest, reports
@@ -43,7 +43,7 @@ def recent_reports(conn: sa.Connection, agent_id: str, limit: int = 20) -> list[
     rows = conn.execute(
         sa.select(reports.c.id, reports.c.report_id, reports.c.seq, reports.c.created_at,
                   reports.c.received_at, reports.c.schedule, reports.c.source, reports.c.sha256,
-                  reports.c.jws.is_(None).label("packed"), reports.c.body, reports.c.dict_id)
+                  reports.c.jws, reports.c.body, reports.c.dict_id, reports.c.agent_id)
         .where(reports.c.agent_id == agent_id)
         .order_by(reports.c.created_at.desc()).limit(limit)
     ).all()
@@ -51,10 +51,11 @@ def recent_reports(conn: sa.Connection, agent_id: str, limit: int = 20) -> list[
     out = []
     for row in rows:
         values = dict(row._mapping)
-        body, dict_id = values.pop("body"), values.pop("dict_id")
-        if values.pop("packed"):  # packed rows keep no hash: it is the JWS's
+        for column in ("jws", "body", "dict_id", "agent_id"):
+            del values[column]
+        if row.jws is None:  # packed rows keep no hash: it is the JWS's
             try:
-                values["sha256"] = sha256_of(evidence_text(codecs, None, body, dict_id))
+                values["sha256"] = sha256_of(evidence_text(codecs, row))
             except PackError:
                 values["sha256"] = None
         out.append(SimpleNamespace(**values))
@@ -64,11 +65,11 @@ def recent_reports(conn: sa.Connection, agent_id: str, limit: int = 20) -> list[
 def evidence(conn: sa.Connection, agent_id: str, report_id: str) -> str | None:
     """The JWS exactly as received (None: no such report); PackError when it is stored
     but cannot be read back (missing or corrupt dictionary or body)."""
-    row = conn.execute(sa.select(reports.c.jws, reports.c.body, reports.c.dict_id).where(
+    row = conn.execute(sa.select(*EVIDENCE_COLUMNS).where(
         reports.c.agent_id == agent_id, reports.c.report_id == report_id)).first()
     if row is None:
         return None
-    return evidence_text(Codecs(conn), row.jws, row.body, row.dict_id)
+    return evidence_text(Codecs(conn), row)
 
 
 def count_reports(conn: sa.Connection, agent_id: str | None = None) -> int:

@@ -26,7 +26,7 @@ from hostpatrol.shared.keys import b64url_decode
 from hostpatrol.shared.strictjson import loads_strict
 
 from . import packing
-from .dictionaries import Codecs, evidence_text
+from .dictionaries import EVIDENCE_COLUMNS, Codecs, evidence_text
 from .schema import check_results, reports, result_data
 
 # what a query must select (with check_name) for with_data to fill ``data``
@@ -43,12 +43,11 @@ def _from_evidence(conn: sa.Connection, codecs: Codecs,
     """Report pk -> {check: data} of its results, read from its evidence (or why not)."""
     out: dict[int, dict[str, Any] | packing.PackError] = {}
     for start in range(0, len(pks), 500):
-        rows = conn.execute(sa.select(reports.c.id, reports.c.jws, reports.c.body,
-                                      reports.c.dict_id)
+        rows = conn.execute(sa.select(reports.c.id, *EVIDENCE_COLUMNS)
                             .where(reports.c.id.in_(pks[start:start + 500]))).all()
         for row in rows:
             try:
-                text = evidence_text(codecs, row.jws, row.body, row.dict_id)
+                text = evidence_text(codecs, row)
                 doc = loads_strict(b64url_decode(text.split(".")[1]))
                 out[row.id] = {r["check"]: r.get("data") for r in doc["results"]}
             except packing.PackError as e:

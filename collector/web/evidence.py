@@ -10,7 +10,7 @@ from hostpatrol.shared import jws
 from hostpatrol.shared.errors import SharedError
 from hostpatrol.shared.keys import public_from_b64, public_jwk
 
-from ..store.dictionaries import Codecs, evidence_text
+from ..store.dictionaries import EVIDENCE_COLUMNS, Codecs, evidence_text
 from ..store.packing import PackError
 from ..store.schema import agent_keys, agents, reports
 
@@ -51,13 +51,12 @@ def verify_stored(conn: sa.Connection, agent_id: str, report_id: str) -> Evidenc
     Rows stored before migration 0015 carry the SHA-256 taken on receipt, checked here
     (``sha256_matches``); packed rows carry none (None): zstd's checksum guards their
     body, and the signature the bytes."""
-    row = conn.execute(sa.select(reports.c.jws, reports.c.sha256, reports.c.body,
-                                 reports.c.dict_id).where(
+    row = conn.execute(sa.select(reports.c.sha256, *EVIDENCE_COLUMNS).where(
         reports.c.agent_id == agent_id, reports.c.report_id == report_id)).first()
     if row is None:
         return None
     try:
-        text = evidence_text(Codecs(conn), row.jws, row.body, row.dict_id)
+        text = evidence_text(Codecs(conn), row)
     except PackError as e:
         return EvidenceCheck(False, None, "", None, f"the stored evidence cannot be read: {e}")
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

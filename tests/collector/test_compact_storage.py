@@ -18,6 +18,7 @@ from hostpatrol.collector.store.db import current_revision, downgrade, upgrade
 from hostpatrol.collector.store.schema import check_results, reports, result_data, zstd_dicts
 from hostpatrol.collector.web.evidence import verify_stored
 from hostpatrol.shared.clock import utcnow
+from hostpatrol.shared.keys import b64url
 
 FIREWALL = {"backend": "nftables", "active": True, "default_input_policy": "drop",
             "rule_count": 12, "open_ports": [22, 443]}
@@ -59,6 +60,17 @@ def test_packing_round_trips_any_jws_text_byte_for_byte() -> None:
         assert packing.jws_of(body, decomp) == text
     assert packing.jws_raw("eyJhbGciOiJFZERTQSJ9.eyJhIjoxfQ.c2ln")[0] == packing.JWS_PARTS
     assert packing.jws_raw("eyJhbGciOiJFZERTQSJ9.eyJhIjoxfR.c2ln")[0] == packing.JWS_TEXT
+    # the row's ids are left out of the bytes and put back, wherever they stand
+    payload = b64url(b'{"agent_id":"a-1","report_id":"r-2","x":["r-2","a-1r-2"],"y":"\\u0000"}')
+    token = f"eyJhbGciOiJFZERTQSJ9.{payload}.c2ln"
+    fmt, raw = packing.jws_raw(token, ("a-1", "r-2"))
+    assert fmt == packing.JWS_BOUND
+    assert b'"r-2"' not in raw
+    assert packing.jws_of(packing.compress(fmt, raw, comp), decomp, ("a-1", "r-2")) == token
+    with pytest.raises(packing.PackError, match="ids are needed"):
+        packing.jws_of(packing.compress(fmt, raw, comp), decomp)
+    # ids that are not plain (quotes, NUL) are not taken out
+    assert packing.jws_raw(token, ('a"', "r-2"))[0] == packing.JWS_PARTS
     with pytest.raises(packing.PackError):
         packing.jws_of(b"\x01garbage", decomp)
     with pytest.raises(packing.PackError):

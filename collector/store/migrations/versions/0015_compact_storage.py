@@ -15,7 +15,7 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 from hostpatrol.collector.store import packing
-from hostpatrol.collector.store.dictionaries import Codecs, evidence_text
+from hostpatrol.collector.store.dictionaries import EVIDENCE_COLUMNS, Codecs, evidence_text
 from hostpatrol.collector.store.resultstore import with_data
 from hostpatrol.collector.store.schema import check_results, reports
 
@@ -62,14 +62,14 @@ def _unpack_reports(conn: sa.Connection) -> None:
     last = 0
     while True:
         rows = conn.execute(
-            sa.select(reports.c.id, reports.c.body, reports.c.dict_id)
+            sa.select(reports.c.id, *EVIDENCE_COLUMNS)
             .where(reports.c.jws.is_(None), reports.c.id > last)
             .order_by(reports.c.id).limit(CHUNK)).all()
         if not rows:
             return
         for row in rows:
             try:
-                text = evidence_text(codecs, None, row.body, row.dict_id)
+                text = evidence_text(codecs, row)
             except packing.PackError as e:
                 msg = f"report row {row.id}: {e}; the old schema cannot hold it"
                 raise RuntimeError(msg) from e
