@@ -7,8 +7,8 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from hostpatrol.collector import audit
+from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store.schema import reports
 from hostpatrol.collector.web.charts import bar_plot, time_plot
 from hostpatrol.collector.web.forecast import days_to_full, least_squares
@@ -114,7 +114,7 @@ def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
     keys = client.get(f"/hosts/{agent_id}/keys.jwks", base_url=BASE).get_json()
     assert keys["keys"][0]["crv"] == "Ed25519"
     with w.engine.begin() as conn:
-        jws = conn.execute(sa.select(reports.c.jws).where(reports.c.report_id == rid)).scalar()
+        jws = report_store.evidence(conn, agent_id, rid)
         head, payload, sig = jws.split(".")
         forged = f"{head}.{payload[:-4]}AAAA.{sig}"
         conn.execute(reports.update().where(reports.c.report_id == rid).values(jws=forged))
@@ -124,7 +124,7 @@ def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
         assert "signature does not verify" in bad.text
     finally:
         with w.engine.begin() as conn:
-            conn.execute(reports.update().where(reports.c.report_id == rid).values(jws=jws))
+            conn.execute(reports.update().where(reports.c.report_id == rid).values(jws=None))
 
 
 def test_chinese_by_cookie_and_by_browser_with_localised_dates(w: WebApp) -> None:
