@@ -52,11 +52,40 @@ def _loaded(sha256: str, body: bytes | None, dict_id: int) -> zstandard.ZstdComp
     return zdict
 
 
-class Codecs:
-    """The dictionaries one connection's work needs, each read at most once."""
+_THREAD = threading.local()  # compressors are not thread-safe: one per thread and dictionary
+# which dictionary is the newest, kept in the pooled database connection's ``info`` as
+# (when looked up, id, sha256) and looked up again after NEWEST_TTL of the caller's clock:
+# ingest spares a query per batch; a database replaced under the same name comes with new
+# connections, so it is never packed with a dictionary it does not hold
+_NEWEST_KEY = "hostpatrol.newest_zstd_dict"
+NEWEST_TTL = timedelta(minutes=1)
+_GENERATION = [0]  # bumped when this process trains one: its connections look again
 
-    def __init__(self, conn: sa.Connection) -> None:
+
+def _compressor(key: str, zdict: zstandard.ZstdCompressionDict | None
+                ) -> zstandard.ZstdCompressor:
+    """This thread's compressor for a dictionary (a fresh one costs ~0.07 ms to set up)."""
+    cache = getattr(_THREAD, "compressors", None)
+    if cache is None:
+        cache = _THREAD.compressors = {}
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        hit = cache[key] = packing.compressor(zdict)
+    return hit
+
+
+class Codecs:
+    """The dictionaries one connection's work needs, each read at most once.
+
+    ``now`` (the caller's clock, e.g. ingest's): the newest dictionary's id may be taken
+    from a lookup at most :data:`NEWEST_TTL` old instead of a query.
+    """
+
+    def __init__(self, conn: sa.Connection, now: datetime | None = None) -> None:
         self.conn = conn
+        self.now = now
         self._by_id: dict[int, zstandard.ZstdCompressionDict] = {}
         self._newest: tuple[int | None, zstandard.ZstdCompressor] | None = None
 
@@ -68,11 +97,20 @@ class Codecs:
         return self._newest
 
     def _read_newest(self) -> tuple[int | None, zstandard.ZstdCompressor]:
-        row = self.conn.execute(sa.select(zstd_dicts.c.id, zstd_dicts.c.sha256).order_by(
-            zstd_dicts.c.id.desc()).limit(1)).first()
-        if row is None:
-            return None, packing.compressor(None)
-        return row.id, packing.compressor(self._load(row.id, row.sha256))
+        info = self.conn.info
+        seen = info.get(_NEWEST_KEY) if self.now is not None else None
+        if (seen is not None and seen[3] == _GENERATION[0]
+                and timedelta(0) <= self.now - seen[0] < NEWEST_TTL):
+            dict_id, sha256 = seen[1], seen[2]
+        else:
+            row = self.conn.execute(sa.select(zstd_dicts.c.id, zstd_dicts.c.sha256).order_by(
+                zstd_dicts.c.id.desc()).limit(1)).first()
+            dict_id, sha256 = (row.id, row.sha256) if row is not None else (None, None)
+            if self.now is not None:
+                info[_NEWEST_KEY] = (self.now, dict_id, sha256, _GENERATION[0])
+        if dict_id is None or sha256 is None:
+            return None, _compressor("", None)
+        return dict_id, _compressor(sha256, self._load(dict_id, sha256))
 
     def dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict:
         """Dictionary ``dict_id`` loaded; DictionaryError when it is missing or corrupt."""
@@ -159,6 +197,8 @@ def train(conn: sa.Connection, now: datetime) -> int | None:
         body = packing.train(samples, DICT_BYTES)
     except packing.PackError:
         return None  # e.g. samples too alike for zstd: plain zstd until next time
-    return conn.execute(zstd_dicts.insert().values(
+    made = conn.execute(zstd_dicts.insert().values(
         created_at=now, samples=used, sha256=hashlib.sha256(body).hexdigest(), body=body,
     ).returning(zstd_dicts.c.id)).scalar_one()
+    _GENERATION[0] += 1  # this process packs with it at once; others within NEWEST_TTL
+    return made

@@ -250,7 +250,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
     """
     horizon = implausible_after or now + FUTURE_LIMIT
     st = _statements(conn.dialect.name)
-    codecs = Codecs(conn)
+    codecs = Codecs(conn, now)
     first, pks = _evidence(conn, st, codecs, items, now, source)
     out = [Stored(None)] * len(items)
     new = [(i, pks[key]) for key, i in first.items() if key in pks]
