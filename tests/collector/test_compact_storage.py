@@ -234,3 +234,23 @@ def test_downgrade_writes_packed_rows_back_and_upgrade_reads_them(engine, monkey
             == before
         assert report_store.evidence(conn, agent_id, sign_report_id(daily)) == daily
         assert verify_stored(conn, agent_id, sign_report_id(daily)).sha256_matches is True
+
+
+def test_the_background_worker_trains_a_dictionary_once_enough_is_stored(engine,
+                                                                         monkeypatch) -> None:
+    from hostpatrol.collector.background import run_once
+
+    monkeypatch.setattr(dictionaries, "MIN_SAMPLES", 10)
+    monkeypatch.setattr(dictionaries, "DICT_BYTES", 1024)
+    agent_id, key = enroll_in_store(engine)
+    _heartbeats(engine, agent_id, key, 5)
+    assert "zstd_dictionary" not in run_once(engine, "worker-1", utcnow())  # too few yet
+    _heartbeats(engine, agent_id, key, 7, start=6)
+    dict_id = run_once(engine, "worker-1", utcnow())["zstd_dictionary"]
+    assert dict_id is not None
+    assert "zstd_dictionary" not in run_once(engine, "worker-1", utcnow())  # fresh: not again
+    [token] = _heartbeats(engine, agent_id, key, 1, start=13)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(reports.c.dict_id).where(
+            reports.c.report_id == sign_report_id(token))).scalar() == dict_id
+        assert report_store.evidence(conn, agent_id, sign_report_id(token)) == token
