@@ -32,6 +32,7 @@ from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import purge
 from .store import dictionaries, rollups
+from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
 
 log = logging.getLogger("hostpatrol.collector.background")
@@ -141,6 +142,9 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
     with engine.begin() as conn:
         if dictionaries.due(conn, now):  # zstd learns what this fleet's reports look like
             done["zstd_dictionary"] = dictionaries.train(conn, now)
+    with engine.begin() as conn:  # evidence stored before 0015, once a dictionary exists
+        if dictionaries.newest_id(conn) is not None and (packed := pack_legacy(conn, now)):
+            done["evidence_packed"] = packed
     done["notifications"] = deliver_due(engine, policy, now)
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
     report_rollup.refresh(engine, now, report_zone, trend_weeks)

@@ -156,6 +156,11 @@ EVIDENCE_COLUMNS = (reports.c.jws, reports.c.body, reports.c.dict_id, reports.c.
                     reports.c.report_id)
 
 
+def newest_id(conn: sa.Connection) -> int | None:
+    """The newest dictionary's id, None before the first."""
+    return conn.execute(sa.select(sa.func.max(zstd_dicts.c.id))).scalar()
+
+
 def due(conn: sa.Connection, now: datetime) -> bool:
     """Whether a (new) dictionary should be trained: none yet, or the newest is old."""
     newest = conn.execute(sa.select(sa.func.max(zstd_dicts.c.created_at))).scalar()

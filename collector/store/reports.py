@@ -53,7 +53,7 @@ def recent_reports(conn: sa.Connection, agent_id: str, limit: int = 20) -> list[
         values = dict(row._mapping)
         for column in ("jws", "body", "dict_id", "agent_id"):
             del values[column]
-        if row.jws is None:  # packed rows keep no hash: it is the JWS's
+        if row.sha256 is None:  # rows packed on receipt keep no hash: it is the JWS's
             try:
                 values["sha256"] = sha256_of(evidence_text(codecs, row))
             except PackError:

@@ -48,9 +48,9 @@ def public_jwks(conn: sa.Connection, agent_id: str) -> dict[str, list[dict[str, 
 def verify_stored(conn: sa.Connection, agent_id: str, report_id: str) -> EvidenceCheck | None:
     """Verify one stored report again; None when there is no such report.
 
-    Rows stored before migration 0015 carry the SHA-256 taken on receipt, checked here
-    (``sha256_matches``); packed rows carry none (None): zstd's checksum guards their
-    body, and the signature the bytes."""
+    Rows stored before migration 0015 carry the SHA-256 taken on receipt (packed since or
+    not), checked here (``sha256_matches``); rows packed on receipt carry none (None):
+    zstd's checksum guards their body, and the signature the bytes."""
     row = conn.execute(sa.select(reports.c.sha256, *EVIDENCE_COLUMNS).where(
         reports.c.agent_id == agent_id, reports.c.report_id == report_id)).first()
     if row is None:
@@ -60,7 +60,7 @@ def verify_stored(conn: sa.Connection, agent_id: str, report_id: str) -> Evidenc
     except PackError as e:
         return EvidenceCheck(False, None, "", None, f"the stored evidence cannot be read: {e}")
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    matches = None if row.jws is None else digest == row.sha256
+    matches = None if row.sha256 is None else digest == row.sha256
     try:
         unverified = jws.parse(text)
     except SharedError as e:

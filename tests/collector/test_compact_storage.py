@@ -254,3 +254,30 @@ def test_the_background_worker_trains_a_dictionary_once_enough_is_stored(engine,
         assert conn.execute(sa.select(reports.c.dict_id).where(
             reports.c.report_id == sign_report_id(token))).scalar() == dict_id
         assert report_store.evidence(conn, agent_id, sign_report_id(token)) == token
+
+
+def test_evidence_stored_before_0015_is_packed_later_and_keeps_its_hash(engine,
+                                                                       monkeypatch) -> None:
+    from hostpatrol.collector.background import run_once
+
+    agent_id, key = enroll_in_store(engine)
+    tokens = _heartbeats(engine, agent_id, key, 12)
+    with engine.begin() as conn:  # as versions before 0015 stored them: text and its hash
+        for token in tokens:
+            conn.execute(reports.update().where(reports.c.report_id == sign_report_id(token))
+                         .values(jws=token, sha256=hashlib.sha256(token.encode()).hexdigest(),
+                                 body=None, dict_id=None))
+    done = run_once(engine, "worker-1", utcnow())
+    assert "evidence_packed" not in done  # plain zstd would gain little: wait for a dictionary
+    _train(engine, monkeypatch)
+    assert run_once(engine, "worker-1", utcnow())["evidence_packed"] == 12
+    assert "evidence_packed" not in run_once(engine, "worker-1", utcnow())  # nothing left
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(reports)
+                            .where(reports.c.jws.is_not(None))).scalar() == 0
+        for token in tokens:
+            rid = sign_report_id(token)
+            assert report_store.evidence(conn, agent_id, rid) == token
+            check = verify_stored(conn, agent_id, rid)
+            assert check.ok
+            assert check.sha256_matches is True  # the hash taken on receipt, still checked
