@@ -16,7 +16,7 @@ from . import packing
 from .dictionaries import Codecs
 from .schema import reports
 
-BATCH = 1000
+BATCH = 500
 
 
 def pack_legacy(conn: sa.Connection, now: datetime, batch: int = BATCH) -> int:
@@ -30,13 +30,14 @@ def pack_legacy(conn: sa.Connection, now: datetime, batch: int = BATCH) -> int:
     codecs = Codecs(conn, now)
     dict_id, compressor = codecs.newest()
     decompressor = codecs.decompressor(dict_id)
-    done = 0
-    for row in rows:
+    packed = []
+    for row in rows:  # packed before the first write: SQLite's writer lock is held briefly
         ids = (row.agent_id, row.report_id)
         body = packing.compress(*packing.jws_raw(row.jws, ids), compressor)
         if packing.jws_of(body, decompressor, ids) != row.jws:
             continue  # never: jws_raw is exact; checked as the text is about to go
-        conn.execute(reports.update().where(reports.c.id == row.id)
-                     .values(body=body, dict_id=dict_id, jws=None))
-        done += 1
-    return done
+        packed.append({"pk": row.id, "body": body})
+    if packed:
+        conn.execute(reports.update().where(reports.c.id == sa.bindparam("pk")).values(
+            body=sa.bindparam("body"), dict_id=dict_id, jws=None), packed)
+    return len(packed)
