@@ -31,7 +31,8 @@ from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import purge
-from .store import rollups
+from .store import dictionaries, rollups
+from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
 
 log = logging.getLogger("hostpatrol.collector.background")
@@ -138,6 +139,12 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
         if last is None or now - last >= timedelta(days=1):
             done["purged"] = purge(conn, policy, now)
             _record_run(conn, "retention", holder, now)
+    with engine.begin() as conn:
+        if dictionaries.due(conn, now):  # zstd learns what this fleet's reports look like
+            done["zstd_dictionary"] = dictionaries.train(conn, now)
+    with engine.begin() as conn:  # evidence stored before 0015, once a dictionary exists
+        if dictionaries.newest_id(conn) is not None and (packed := pack_legacy(conn, now)):
+            done["evidence_packed"] = packed
     done["notifications"] = deliver_due(engine, policy, now)
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
     late = report_rollup.refresh(engine, now, report_zone, trend_weeks)
