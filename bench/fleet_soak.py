@@ -163,8 +163,13 @@ class Fleet:
         self.queues[a % len(self.queues)].put((due_mono, a, kind))
 
     def close(self, timeout: float) -> None:
-        """Let the senders finish what is queued."""
+        """Drop what is still queued; let the senders finish the report in hand."""
         for q in self.queues:
+            while True:
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
             q.put(None)
         for t in self.threads:
             t.join(timeout)
@@ -318,6 +323,7 @@ class Options:
     kill_at: float | None
     down: float
     senders: int
+    drain: float
     database_url: str | None
     workers: int | None
 
@@ -356,12 +362,17 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
     kill_at = t0 + o.kill_at * 60 if o.kill_at is not None else None
     restart_at = None
     victim: BenchCollector | None = None
+    next_line = t0 + 60
+    print("  minute   sent  queued  p99 ms (this minute)  simulated")
     try:
         for at, h, kind in fleet_events(o.hosts, sim0, sim0 + timedelta(minutes=o.minutes)):
             due = t0 + (at - sim0).total_seconds()
             now = time.monotonic()
             if due > now:
                 time.sleep(due - now)
+            if time.monotonic() >= next_line:
+                _progress(fleet, t0, next_line)
+                next_line += 60
             if kill_at is not None and time.monotonic() >= kill_at:
                 victim = _kill_holder(collectors, watch, killed, t0)
                 restart_at, kill_at = time.monotonic() + o.down, None
@@ -370,13 +381,34 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
                 killed.append(f"  restarted at {time.monotonic() - t0:6.1f} s")
                 restart_at = None
             fleet.submit(due, h, kind)
-        fleet.close(timeout=600)
+        drained = time.monotonic() + o.drain
+        while fleet.backlog() and time.monotonic() < drained:
+            time.sleep(1)
+            if time.monotonic() >= next_line:
+                _progress(fleet, t0, next_line)
+                next_line += 60
+        unsent = fleet.backlog()
+        fleet.close(timeout=120)
         watch.close()
+        if unsent:
+            print(f"  {unsent} reports still queued {o.drain:g} s after the window: not sent "
+                  "(an agent keeps them in its spool), left out of the counts below")
     finally:
         for c in collectors:
             c.stop()
     stored = Counter(_stored_ids(a))
     return _print(o, fleet, watch, stored, killed)
+
+
+def _progress(fleet: Fleet, t0: float, upto: float) -> None:
+    t = fleet.tally
+    with t.lock:
+        sent = len(t.sent)
+        recent = [took for began, took, _ in t.latency if began >= upto - t0 - 60]
+    from hostpatrol.shared.clock import utcnow
+
+    print(f"  {(upto - t0) / 60:6.0f} {sent:6d} {fleet.backlog():7d} "
+          f"{_q(recent, .99) * 1000:8.0f}              {utcnow():%H:%M:%S}", flush=True)
 
 
 def _kill_holder(collectors: list[BenchCollector], watch: Watch, log: list[str],
@@ -485,12 +517,15 @@ def options(argv: list[str] | None = None) -> Options:
                    help="minute at which the lease-holding collector is SIGKILLed")
     p.add_argument("--down", type=float, default=30, help="seconds before it is restarted")
     p.add_argument("--senders", type=int, default=48, help="delivering threads")
+    p.add_argument("--drain", type=float, default=300,
+                   help="seconds to wait after the window for queued reports")
     p.add_argument("--workers", type=int, default=None, help="serve --workers (default: its own)")
     p.add_argument("--database-url", default=None,
                    help="an empty PostgreSQL database (default: a throw-away one)")
     a = p.parse_args(argv)
     return Options(a.hosts, a.agents or a.hosts, a.minutes, parse_start(a.start, system_now()),
-                   a.collectors, a.kill_at, a.down, a.senders, a.database_url, a.workers)
+                   a.collectors, a.kill_at, a.down, a.senders, a.drain,
+                   a.database_url, a.workers)
 
 
 def soak(o: Options) -> list[str]:
@@ -512,7 +547,12 @@ def run() -> list[str]:
     return soak(options(["--hosts", "5000", "--minutes", "3"]))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so the collectors are stopped and the database dropped
+
+
 if __name__ == "__main__":
     from run import report
 
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(report(soak(options())))
