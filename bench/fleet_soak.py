@@ -130,6 +130,54 @@ def set_clock(sim: datetime) -> None:
     clock.shift.cache_clear()
 
 
+# -- notifications -----------------------------------------------------------------------
+class Sink:
+    """A local webhook endpoint that answers 200 and counts what it is sent."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        sink = self
+        self.received = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                sink.received += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+
+
+def notify_policy(c: BenchCollector, url: str) -> None:
+    """Load the default policy with one webhook channel that hears every level at once."""
+    from hostpatrol.collector.policy import loader
+
+    text = loader.default_text()
+    channel = f"  channels: {{sink: {{type: webhook, url: '{url}'}}}}\n"
+    route = "  routes: [{levels: [I, II, III, IV], channels: [sink]}]\n"
+    for old, new in (("  channels: {}\n", channel), ("  routes: []\n", route),
+                     ("    IV: digest\n", "    IV: immediate\n")):
+        if old not in text:
+            msg = f"the default policy has no {old.strip()!r} to replace"
+            raise RuntimeError(msg)
+        text = text.replace(old, new, 1)
+    path = c.data_dir.parent / "policy-notify.yaml"
+    path.write_text(text, encoding="utf-8")
+    c.cli("policy", "load", str(path))
+
+
 # -- delivering ---------------------------------------------------------------------------
 @dataclass
 class Tally:
@@ -333,6 +381,8 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
     factory = ReportFactory(real_results(checks_cache(work)))
     a = BenchCollector(work / "data", free_port(), database_url=url)
     a.init()
+    sink = Sink()
+    notify_policy(a, sink.url)
     serve_args = ("--workers", str(o.workers)) if o.workers else ()
     # enroll under a clock a little before the window (so agents exist before their first
     # report), then restart with the clock at --start: the jump forward is under the
@@ -396,7 +446,9 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
     finally:
         for c in collectors:
             c.stop()
+        sink.close()
     stored = Counter(_stored_ids(a))
+    print(f"  notifications received by the webhook sink: {sink.received}")
     return _print(o, fleet, watch, stored, killed)
 
 
