@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from findings_kit import load_policy
 from hostpatrol.collector.background import run_once
 from hostpatrol.collector.joblag import job_lags
+from hostpatrol.collector.policy import loader
 from hostpatrol.collector.store.schema import job_runs, outbox, rollups
 from hostpatrol.shared.clock import utcnow
+from receivers import Sink
 
 
 def _by_job(engine, now) -> dict:
@@ -60,3 +63,28 @@ def test_notifications_lag_is_the_oldest_due_pending_message(engine) -> None:
              "created_at": at, "next_attempt_at": at} for key, state, at in rows])
     lag = _by_job(engine, now)["notifications"]
     assert (lag.age_s, lag.lag_s) == (600.0, 600.0 - 30)
+
+
+def test_one_round_sends_every_due_notification_not_one_batch(engine) -> None:
+    """120 messages due at once (a fleet's first reports open findings in bulk): one
+    round sends them all, so the notification job's lag is back to zero."""
+    sink = Sink()
+    url = sink.start()
+    try:
+        load_policy(engine, loader.default_text().replace(
+            "  channels: {}", f"  channels: {{hook: {{type: webhook, url: '{url}/hook'}}}}"))
+        now = utcnow().replace(microsecond=0)
+        finding = {"id": 1, "level": "IV", "title": "Disk nearly full", "subject": "/",
+                   "agent_id": "a1"}
+        with engine.begin() as conn:
+            conn.execute(outbox.insert(), [
+                {"dedup_key": f"m{i}", "channel": "hook", "state": "pending",
+                 "payload": {"event": "opened", "finding": finding},
+                 "created_at": now, "next_attempt_at": now} for i in range(120)])
+        assert _by_job(engine, now + timedelta(seconds=45))["notifications"].lag_s == 15.0
+        done = run_once(engine, "holder-a", now + timedelta(seconds=45))
+        assert done["notifications"].sent == 120
+        assert len(sink.bodies) == 120
+        assert _by_job(engine, now + timedelta(seconds=45))["notifications"].lag_s == 0.0
+    finally:
+        sink.stop()
