@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,13 +26,14 @@ from .findings.deadlines import OPEN_WORK
 from .findings.evaluate import sweep_checkins
 from .findings.events import add_event
 from .findings.fleet import sweep_fleet
-from .notify.dispatch import deliver_due
+from .notify.dispatch import Sent, deliver_due
 from .notify.outbox import build_digests
 from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import purge
-from .store import rollups
+from .store import dictionaries, rollups
+from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
 
 log = logging.getLogger("hostpatrol.collector.background")
@@ -103,6 +105,21 @@ def deadlines(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, i
     return {"reminders": len(due), "overdue": len(late)}
 
 
+def send_notifications(engine: sa.Engine, policy: Policy, now: datetime,
+                       budget_seconds: float, batch: int = 50) -> Sent:
+    """Send due messages batch after batch until none is left due or ``budget_seconds``
+    (the round's period) is spent: one batch a round fell behind as soon as more than
+    ``batch`` messages a round became due (a fleet opening findings on its first reports)."""
+    deadline = time.monotonic() + budget_seconds
+    total = Sent(0, 0, 0)
+    while True:
+        done = deliver_due(engine, policy, now, limit=batch)
+        total = Sent(total.sent + done.sent, total.retried + done.retried,
+                     total.failed + done.failed)
+        if done.sent + done.retried + done.failed < batch or time.monotonic() >= deadline:
+            return total
+
+
 def _daily_due(last: datetime | None, now: datetime, hour: int) -> bool:
     if now.hour < hour:
         return False
@@ -138,7 +155,14 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
         if last is None or now - last >= timedelta(days=1):
             done["purged"] = purge(conn, policy, now)
             _record_run(conn, "retention", holder, now)
-    done["notifications"] = deliver_due(engine, policy, now)
+    with engine.begin() as conn:
+        if dictionaries.due(conn, now):  # zstd learns what this fleet's reports look like
+            done["zstd_dictionary"] = dictionaries.train(conn, now)
+    with engine.begin() as conn:  # evidence stored before 0015, once a dictionary exists
+        if dictionaries.newest_id(conn) is not None and (packed := pack_legacy(conn, now)):
+            done["evidence_packed"] = packed
+    done["notifications"] = send_notifications(engine, policy, now,
+                                               budget_seconds=policy.jobs["tick_seconds"])
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
     late = report_rollup.refresh(engine, now, report_zone, trend_weeks)
     if late:  # closed weeks that late reports (an import, a backlog) reached: counted again

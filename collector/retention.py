@@ -1,7 +1,8 @@
 """Retention: purge raw evidence and parsed results older than the policy allows.
 
 The newest result of every check of every host (and the report holding it) is kept;
-findings, finding events, waivers and the audit log are never purged.
+findings, finding events, waivers and the audit log are never purged. A result's data row
+(``result_data``, shared by a host's unchanged results) goes with the last result naming it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from .policy.model import Policy
-from .store.schema import check_results, host_latest, reports
+from .store.schema import check_results, host_latest, reports, result_data
 
 
 def _not_latest() -> sa.ColumnElement[bool]:
@@ -43,8 +44,14 @@ def purge(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, int]:
 def _delete_results(conn: sa.Connection, where: sa.ColumnElement[bool], batch: int) -> int:
     total = 0
     while True:
-        ids = conn.execute(sa.select(check_results.c.id).where(where).limit(batch)
-                           ).scalars().all()
-        if not ids:
+        rows = conn.execute(sa.select(check_results.c.id, check_results.c.data_id)
+                            .where(where).limit(batch)).all()
+        if not rows:
             return total
-        total += conn.execute(check_results.delete().where(check_results.c.id.in_(ids))).rowcount
+        total += conn.execute(check_results.delete().where(
+            check_results.c.id.in_([r.id for r in rows]))).rowcount
+        shared = sorted({r.data_id for r in rows if r.data_id is not None})
+        if shared:  # index ix_check_results_data: is any other result still naming it
+            used = sa.select(check_results.c.id).where(
+                check_results.c.data_id == result_data.c.id).exists()
+            conn.execute(result_data.delete().where(result_data.c.id.in_(shared), ~used))

@@ -151,6 +151,28 @@ class Collector:
         finally:
             db.close()
 
+    def stored_jws(self, agent_id: str) -> list[str]:
+        """The agent's stored reports, oldest first, each the JWS exactly as received
+        (read through the store: the evidence is packed, not SQL-readable text)."""
+        import sqlalchemy as sa
+        from hostpatrol.collector.store.db import make_engine
+        from hostpatrol.collector.store.dictionaries import (
+            EVIDENCE_COLUMNS,
+            Codecs,
+            evidence_text,
+        )
+        from hostpatrol.collector.store.schema import reports
+
+        engine = make_engine(f"sqlite:///{self.data_dir / 'hostpatrol.db'}")
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(sa.select(*EVIDENCE_COLUMNS).where(
+                    reports.c.agent_id == agent_id).order_by(reports.c.id)).all()
+                codecs = Codecs(conn)
+                return [evidence_text(codecs, row) for row in rows]
+        finally:
+            engine.dispose()
+
 
 def agent(state_dir: Path, *args: str, check: bool = True, config: Path | None = None,
           timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from ..rules.engine import evaluate
 from ..rules.model import Result
 from ..store import profiles
 from ..store.resultdata import FUTURE_LIMIT, unreadable
+from ..store.resultstore import with_data
 from ..store.schema import check_results, host_latest
 from .evaluate import host_facts
 from .register import apply
@@ -25,13 +26,15 @@ def approve(conn: sa.Connection, agent_id: str, kind: str, actor: str,
         msg = f"unknown baseline {kind!r}; one of {', '.join(BASELINES)}"
         raise ApiError(msg, status=400)
     check = BASELINES[kind][0]
-    latest = conn.execute(
+    found = with_data(conn, conn.execute(
         sa.select(check_results).join(host_latest, host_latest.c.result_id == check_results.c.id)
-        .where(host_latest.c.agent_id == agent_id, host_latest.c.check_name == check)).first()
-    if latest is None:
+        .where(host_latest.c.agent_id == agent_id, host_latest.c.check_name == check)).all())
+    if not found:
         msg = f"host {agent_id} has no {check} result yet to take a {kind} baseline from"
         raise ApiError(msg, status=409)
-    why = unreadable(check, latest.status, latest.started_at, latest.data, now + FUTURE_LIMIT)
+    latest = found[0]
+    why = latest.data_error or unreadable(check, latest.status, latest.started_at,
+                                          latest.data, now + FUTURE_LIMIT)
     if why is not None:
         msg = (f"the newest {check} result of host {agent_id} is unreadable ({why}); a "
                f"baseline is taken from a readable one")

@@ -16,6 +16,7 @@ from ..policy.model import Policy, Rule
 from ..rules.engine import FLEET_KINDS, Evaluation, evaluate_fleet
 from ..rules.model import HostFacts, Result
 from ..store.resultdata import FUTURE_LIMIT, unreadable
+from ..store.resultstore import DATA_COLUMNS, with_data
 from ..store.schema import agents, check_results, findings, host_latest, host_profiles
 from .evaluate import host_facts
 from .events import ACTIVE
@@ -34,7 +35,8 @@ def newest_results(conn: sa.Connection, check: str,
         sa.select(agents.c.id, agents.c.hostname, agents.c.group_name, agents.c.last_seen_at,
                   host_profiles.c.critical, host_profiles.c.tags, host_profiles.c.owner,
                   host_profiles.c.backup_owner, check_results.c.id.label("result_id"),
-                  check_results.c.status, check_results.c.started_at, check_results.c.data)
+                  check_results.c.status, check_results.c.started_at,
+                  check_results.c.check_name, *DATA_COLUMNS)
         .select_from(host_latest.join(check_results,
                                       check_results.c.id == host_latest.c.result_id)
                      .join(agents, agents.c.id == host_latest.c.agent_id)
@@ -43,8 +45,9 @@ def newest_results(conn: sa.Connection, check: str,
         .order_by(agents.c.id)).all()
     ahead = now + FUTURE_LIMIT
     return [(host_facts(r), Result(check, r.status, r.started_at, r.data or {}, r.result_id))
-            for r in rows  # a row an older version stored unreadable is not judged
-            if unreadable(check, r.status, r.started_at, r.data, ahead) is None]
+            for r in with_data(conn, rows)  # a row stored unreadable is not judged
+            if r.data_error is None
+            and unreadable(check, r.status, r.started_at, r.data, ahead) is None]
 
 
 def sweep_fleet(conn: sa.Connection, now: datetime) -> Applied:

@@ -1,7 +1,8 @@
 """Earlier runs for trend rules: one indexed query per check a trend rule reads.
 
 Only when a report carries a result of such a check (``logs``): a heartbeat costs nothing.
-Only the values the rules read are fetched (JSON paths in SQL), never whole documents.
+Only the values the rules read are kept (JSON paths, read from each run's data as
+:func:`resultstore.with_data` opens it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sqlalchemy as sa
 
 from ..policy.model import Policy
 from ..rules.model import Result, Sample
+from ..rules.paths import get
 from ..rules.trend import paths
+from ..store.resultstore import DATA_COLUMNS, with_data
 from ..store.schema import check_results
 
 MAX_SAMPLES = 5000  # e.g. hourly runs over 28 days are 672
@@ -38,16 +41,17 @@ def load(conn: sa.Connection, agent_id: str, result: Result, wanted: set[str],
     """The host's runs of ``result.check`` in the ``days`` before it, oldest first."""
     order = sorted(wanted)
     c = check_results.c
-    columns = [c.data[tuple(p.split("."))].label(f"v{i}") for i, p in enumerate(order)]
     rows = conn.execute(
-        sa.select(c.started_at, *columns)
+        sa.select(c.started_at, c.check_name, *DATA_COLUMNS)
         .where(c.agent_id == agent_id, c.check_name == result.check,
                c.status.not_in(("error", "skipped")),
                c.started_at >= result.started_at - timedelta(days=days),
                c.started_at < result.started_at)
         .order_by(c.started_at.desc()).limit(MAX_SAMPLES)).all()
-    return tuple(Sample(r.started_at, dict(zip(order, r[1:], strict=True)))
-                 for r in reversed(rows))
+    # data is packed (resultstore): the paths are read here, not in SQL; an unchanged run
+    # shares its data with the one before, opened once
+    return tuple(Sample(r.started_at, {p: get(r.data, p) for p in order})
+                 for r in with_data(conn, reversed(rows)) if r.data_error is None)
 
 
 def attach(conn: sa.Connection, policy: Policy, agent_id: str, group: str | None,

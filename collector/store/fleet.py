@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from hostpatrol.shared.clock import utcnow
 
 from . import rollups
 from .hostfilter import HostFilter, order, scope_clause, silent_clause, where
+from .resultstore import DATA_COLUMNS, with_data
 from .schema import agents, check_results, findings, host_addresses, host_profiles, host_tags
 
 __all__ = ["HostFilter", "scope_clause"]
@@ -86,11 +88,12 @@ def coverage(conn: sa.Connection, scope: frozenset[str] | None,
 
 
 def check_history(conn: sa.Connection, agent_id: str, check: str,
-                  limit: int = 60) -> list[sa.Row]:
-    """The host's newest results of one check (index ix_check_results_agent_check), oldest first."""
+                  limit: int = 60) -> list[SimpleNamespace]:
+    """The host's newest results of one check (index ix_check_results_agent_check), oldest
+    first, ``data`` read through :func:`resultstore.with_data`."""
     rows = conn.execute(
         sa.select(check_results.c.id, check_results.c.check_name, check_results.c.status,
-                  check_results.c.started_at, check_results.c.data, check_results.c.error)
+                  check_results.c.started_at, *DATA_COLUMNS, check_results.c.error)
         .where(check_results.c.agent_id == agent_id, check_results.c.check_name == check)
         .order_by(check_results.c.id.desc()).limit(limit)).all()
-    return list(reversed(rows))
+    return with_data(conn, reversed(rows))

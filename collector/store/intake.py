@@ -1,12 +1,14 @@
 """Store a batch of verified reports in a fixed number of statements, whatever its size.
 
-The hot path of ingest. Per batch (one report or hundreds): one multi-row INSERT of the
-evidence (``ON CONFLICT DO NOTHING``: a report already stored is a duplicate), one read of
-the senders and one of their newest results, one multi-row INSERT of every result, one
-upsert of ``host_latest`` and one executemany UPDATE of the agents. Statements are built
-once per dialect. The reports are then walked in order in memory, so each one sees its
-sender as the previous report left it (clone signals, ``last_seq`` moving forward) and
-each result is "newest" exactly when it would have been had the reports come one by one.
+The hot path of ingest. Per batch (one report or hundreds): one read of the newest zstd
+dictionary, one multi-row INSERT of the evidence, packed (``ON CONFLICT DO NOTHING``: a
+report already stored is a duplicate), one read of the senders and one of their newest
+results (with their data's digest), one multi-row INSERT of the data that changed, one of
+every result, one upsert of ``host_latest`` and one executemany UPDATE of the agents.
+Statements are built once per dialect. The reports are then walked in order in memory,
+so each one sees its sender as the previous report left it (clone signals, ``last_seq``
+moving forward) and each result is "newest" exactly when it would have been had the
+reports come one by one.
 """
 
 from __future__ import annotations
@@ -22,10 +24,19 @@ import sqlalchemy as sa
 from hostpatrol.shared.report import NOT_RUN, Report
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import hostfacts
+from . import hostfacts, packing, resultstore
+from .dictionaries import Codecs
 from .osfamilies import from_inventory
 from .resultdata import FUTURE_LIMIT
-from .schema import UTCDateTime, agents, check_results, host_latest, host_profiles, reports
+from .schema import (
+    UTCDateTime,
+    agents,
+    check_results,
+    host_latest,
+    host_profiles,
+    reports,
+    result_data,
+)
 
 STATUS_RANK = {"ok": 0, "skipped": 0, "warn": 1, "error": 2, "fail": 3}
 # The most a report's seq may move an agent's last_seq forward (see intake.agent_ops): a
@@ -104,8 +115,12 @@ def _statements(dialect: str) -> _Statements:
     ).select_from(agents.outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
     # only the checks the batch brings: a heartbeat (disk) need not read a host's twelve
     # other newest results
+    # with the newest result's data row and digest: an unchanged result names the same row
     latest_q = sa.select(host_latest.c.agent_id, host_latest.c.check_name,
-                         host_latest.c.started_at).where(
+                         host_latest.c.started_at, check_results.c.data_id,
+                         result_data.c.digest).select_from(
+        host_latest.join(check_results, check_results.c.id == host_latest.c.result_id)
+        .outerjoin(result_data, result_data.c.id == check_results.c.data_id)).where(
         host_latest.c.check_name.in_(sa.bindparam("checks", expanding=True)))
     return _Statements(
         insert_reports=insert(reports).on_conflict_do_nothing(
@@ -159,12 +174,14 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-def _evidence(conn: sa.Connection, st: _Statements, items: list[Incoming],
+def _evidence(conn: sa.Connection, st: _Statements, codecs: Codecs, items: list[Incoming],
               received_at: datetime, source: str) -> tuple[dict[tuple[str, str], int],
                                                             dict[tuple[str, str], int]]:
-    """Insert the batch's evidence; (first position of each report, row id of each new one)."""
+    """Insert the batch's evidence, packed (store.packing: the JWS comes back byte for
+    byte); (first position of each report, row id of each new one)."""
     first: dict[tuple[str, str], int] = {}
     rows = []
+    dict_id, compressor = codecs.newest()
     for i, it in enumerate(items):
         r = it.report
         key = (r.agent_id, r.report_id)
@@ -173,8 +190,10 @@ def _evidence(conn: sa.Connection, st: _Statements, items: list[Incoming],
         first[key] = i
         rows.append({"agent_id": r.agent_id, "report_id": r.report_id, "seq": r.seq,
                      "created_at": r.created_at, "received_at": received_at,
-                     "schedule": r.schedule, "source": source, "sha256": it.sha256,
-                     "jws": it.jws})
+                     "schedule": r.schedule, "source": source, "sha256": None,
+                     "jws": None, "dict_id": dict_id,
+                     "body": packing.compress(*packing.jws_raw(
+                         it.jws, (r.agent_id, r.report_id)), compressor)})
     # arrival order, not key order: row ids keep the order reports were delivered in
     pks = {(row.agent_id, row.report_id): row.id
            for row in conn.execute(st.insert_reports, rows)} if rows else {}
@@ -231,7 +250,8 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
     """
     horizon = implausible_after or now + FUTURE_LIMIT
     st = _statements(conn.dialect.name)
-    first, pks = _evidence(conn, st, items, now, source)
+    codecs = Codecs(conn, now)
+    first, pks = _evidence(conn, st, codecs, items, now, source)
     out = [Stored(None)] * len(items)
     new = [(i, pks[key]) for key, i in first.items() if key in pks]
     if not new:
@@ -241,8 +261,15 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
                              else (st.hosts, st.latest, {"ids": aids}))
     senders = {row.id: _Sender(row) for row in conn.execute(hosts, args)}
     checks = sorted({r.check for i, _ in new for r in items[i].report.results})
-    latest = {(row.agent_id, row.check_name): row.started_at
-              for row in conn.execute(latest_q, {**args, "checks": checks})} if checks else {}
+    latest: dict[tuple[str, str], datetime] = {}
+    # (agent, check) -> the data of its previous result: (row id, or -1 - index into
+    # ``pending`` for one this batch adds; digest)
+    previous: dict[tuple[str, str], tuple[int, bytes]] = {}
+    for row in (conn.execute(latest_q, {**args, "checks": checks}) if checks else ()):
+        latest[(row.agent_id, row.check_name)] = row.started_at
+        if row.data_id is not None and row.digest is not None:
+            previous[(row.agent_id, row.check_name)] = (row.data_id, bytes(row.digest))
+    pending: list[tuple[bytes, bytes]] = []  # new data rows: (canonical JSON, digest)
     results: list[dict[str, Any]] = []
     final: dict[tuple[str, str], int] = {}  # (agent, check) -> index into results
     plan: list[tuple[int, int, dict[str, Any], dict[str, int]]] = []
@@ -257,18 +284,34 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
             inspect(report, SimpleNamespace(**before))
         sender.advance(report, now)
         newest: dict[str, int] = {}
+        alone = len(report.results) == 1  # its data is read from the evidence itself
         for r in report.results:
+            key = (report.agent_id, r.check)
+            data_id = None
+            if not alone:
+                raw = packing.data_raw(r.data)
+                d = resultstore.digest(raw)
+                same = previous.get(key)
+                if same is None or same[1] != d:  # changed (or first): a new data row
+                    pending.append((raw, d))
+                    same = previous[key] = (-len(pending), d)
+                data_id = same[0]
+            else:
+                previous.pop(key, None)
             results.append({"report_pk": pk, "agent_id": report.agent_id,
                             "check_name": r.check, "status": r.status,
                             "started_at": r.started_at, "duration_ms": r.duration_ms,
-                            "data": r.data, "error": r.error})
-            key = (report.agent_id, r.check)
+                            "data": None, "data_id": data_id, "error": r.error})
             if key not in latest or latest[key] <= r.started_at or latest[key] > horizon:
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
                 if r.check == "inventory" and (os_columns := from_inventory(r.data)):
                     sender.update.update(os_columns)
         plan.append((i, pk, before, newest))
+    data_ids = resultstore.pack_new(conn, codecs, pending)
+    for row in results:
+        if row["data_id"] is not None and row["data_id"] < 0:
+            row["data_id"] = data_ids[-row["data_id"] - 1]
     ids = _result_ids(conn, st, results)
     stale: set[tuple[str, str]] = set()
     if final:

@@ -89,13 +89,14 @@ def unreadable(check: str, status: str, started_at: datetime, data: Any,
 
 
 def judged(rows: Iterable[Any], latest_plausible: datetime) -> list[SimpleNamespace]:
-    """Stored ``check_results`` rows with one more attribute, ``unreadable``: None, or why
-    the row cannot be shown as its check's data (then ``data`` is not to be read)."""
+    """Stored ``check_results`` rows (as :func:`resultstore.with_data` gives them) with
+    one more attribute, ``unreadable``: None, or why the row cannot be shown as its
+    check's data (then ``data`` is not to be read)."""
     out = []
     for row in rows:
-        values = dict(row._mapping)
-        values["unreadable"] = unreadable(values["check_name"], values["status"],
-                                          values["started_at"], values["data"],
-                                          latest_plausible)
+        values = dict(vars(row)) if isinstance(row, SimpleNamespace) else dict(row._mapping)
+        values["unreadable"] = values.get("data_error") or unreadable(
+            values["check_name"], values["status"], values["started_at"], values["data"],
+            latest_plausible)
         out.append(SimpleNamespace(**values))
     return out

@@ -114,8 +114,13 @@ reports = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("schedule", sa.String(64), nullable=False),
     sa.Column("source", sa.String(16), nullable=False),  # http | import
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("jws", sa.Text, nullable=False),
+    # rows stored before migration 0015 hold the JWS as text with its SHA-256; newer ones
+    # hold ``body`` (store.packing: zstd, with the dictionary ``dict_id`` when not null)
+    # and no SHA-256 (it is the JWS's, computed when shown)
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("jws", sa.Text),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("dict_id", sa.Integer),
     sa.UniqueConstraint("agent_id", "report_id", name="uq_reports_agent_report"),
     sa.Index("ix_reports_agent_created", "agent_id", "created_at"),
     sa.Index("ix_reports_received", "received_at"),  # late reports for closed weeks (0014)
@@ -130,10 +135,36 @@ check_results = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("duration_ms", sa.Integer, nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
+    # before migration 0015 ``data``; since, either nothing (a report of one result: the
+    # data is read from its evidence) or ``data_id``, a row of result_data, the same one as
+    # the host's previous result of the check when its data did not change (resultstore)
+    sa.Column("data", sa.JSON),
     sa.Column("error", sa.Text),
+    sa.Column("data_id", BigId),
     sa.Index("ix_check_results_agent_check", "agent_id", "check_name", "id"),
     sa.Index("ix_check_results_report", "report_pk"),
+    # retention: is a data row still named (results without one are not indexed)
+    sa.Index("ix_check_results_data", "data_id", sqlite_where=sa.text("data_id IS NOT NULL"),
+             postgresql_where=sa.text("data_id IS NOT NULL")),
+)
+
+# --- Compact storage (migration 0015) ----------------------------------------------------
+
+zstd_dicts = sa.Table(  # trained zstd dictionaries; rows that name one keep it readable
+    "zstd_dicts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("samples", sa.Integer, nullable=False),  # reports it was trained from
+    sa.Column("sha256", sa.String(64), nullable=False),  # of body
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
+result_data = sa.Table(  # a check result's data, once per change (store.packing JSON body)
+    "result_data", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.LargeBinary(16), nullable=False),  # blake2b-128 of the JSON
+    sa.Column("dict_id", sa.Integer),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
 host_latest = sa.Table(

@@ -10,6 +10,8 @@ from hostpatrol.shared import jws
 from hostpatrol.shared.errors import SharedError
 from hostpatrol.shared.keys import public_from_b64, public_jwk
 
+from ..store.dictionaries import EVIDENCE_COLUMNS, Codecs, evidence_text
+from ..store.packing import PackError
 from ..store.schema import agent_keys, agents, reports
 
 
@@ -20,7 +22,7 @@ class EvidenceCheck:
     ok: bool
     kid: str | None
     sha256: str
-    sha256_matches: bool
+    sha256_matches: bool | None  # None: packed evidence keeps no hash of its own
     message: str
 
 
@@ -44,15 +46,23 @@ def public_jwks(conn: sa.Connection, agent_id: str) -> dict[str, list[dict[str, 
 
 
 def verify_stored(conn: sa.Connection, agent_id: str, report_id: str) -> EvidenceCheck | None:
-    """Verify one stored report again; None when there is no such report."""
-    row = conn.execute(sa.select(reports.c.jws, reports.c.sha256).where(
+    """Verify one stored report again; None when there is no such report.
+
+    Rows stored before migration 0015 carry the SHA-256 taken on receipt (packed since or
+    not), checked here (``sha256_matches``); rows packed on receipt carry none (None):
+    zstd's checksum guards their body, and the signature the bytes."""
+    row = conn.execute(sa.select(reports.c.sha256, *EVIDENCE_COLUMNS).where(
         reports.c.agent_id == agent_id, reports.c.report_id == report_id)).first()
     if row is None:
         return None
-    digest = hashlib.sha256(row.jws.encode("ascii", "replace")).hexdigest()
-    matches = digest == row.sha256
     try:
-        unverified = jws.parse(row.jws)
+        text = evidence_text(Codecs(conn), row)
+    except PackError as e:
+        return EvidenceCheck(False, None, "", None, f"the stored evidence cannot be read: {e}")
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    matches = None if row.sha256 is None else digest == row.sha256
+    try:
+        unverified = jws.parse(text)
     except SharedError as e:
         return EvidenceCheck(False, None, digest, matches, f"not a valid JWS: {e}")
     pub = signing_keys(conn, agent_id).get(unverified.kid or "")
@@ -64,7 +74,7 @@ def verify_stored(conn: sa.Connection, agent_id: str, report_id: str) -> Evidenc
     except SharedError as e:
         return EvidenceCheck(False, unverified.kid, digest, matches,
                              f"signature does not verify: {e}")
-    if not matches:
+    if matches is False:
         return EvidenceCheck(False, unverified.kid, digest, matches,
                              "signature verifies but the stored SHA-256 differs")
     return EvidenceCheck(True, unverified.kid, digest, matches, "signature verifies")

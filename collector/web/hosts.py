@@ -15,6 +15,7 @@ from .. import authz
 from ..store import agents as agent_store
 from ..store import fleet
 from ..store import reports as report_store
+from ..store.packing import PackError
 from ..store.resultdata import judged
 from .blueprint import engine, silent_after, web
 from .charts import time_plot
@@ -112,7 +113,11 @@ def evidence(agent_id: str, report_id: str) -> Response:
     """The signed report exactly as received (re-verifiable with any JOSE tool)."""
     with engine().connect() as conn:
         row = _visible_host(conn, agent_id)
-        jws = report_store.evidence(conn, row.id, report_id[:64])
+        try:
+            jws = report_store.evidence(conn, row.id, report_id[:64])
+        except PackError as e:  # a missing or corrupt dictionary or body: say so
+            return Response(f"the stored evidence cannot be read: {e}\n", status=500,
+                            content_type="text/plain; charset=utf-8")
     if jws is None:
         abort(404)
     return Response(jws + "\n", content_type="application/jose", headers={

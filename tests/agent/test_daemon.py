@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +21,8 @@ def _config(path: Path, enabled: set[str], extra: str = "") -> None:
 
 
 def _reports(collector: Collector, agent_id: str) -> list[dict]:
-    db = sqlite3.connect(collector.data_dir / "hostpatrol.db")
-    rows = db.execute("SELECT jws FROM reports WHERE agent_id = ? ORDER BY id",
-                      (agent_id,)).fetchall()
-    db.close()
-    return [json.loads(jws.b64url_decode(r[0].split(".")[1])) for r in rows]
+    return [json.loads(jws.b64url_decode(t.split(".")[1]))
+            for t in collector.stored_jws(agent_id)]
 
 
 def _wait(what: str, cond: Callable[[], bool], log: Path, timeout: float = 60) -> None:

@@ -138,13 +138,8 @@ def _agent_id(state: Path) -> str:
 
 
 def _stored(collector: Collector, agent_id: str) -> list[dict]:
-    import sqlite3
-
-    db = sqlite3.connect(collector.data_dir / "hostpatrol.db")
-    rows = db.execute("SELECT jws FROM reports WHERE agent_id = ? ORDER BY id",
-                      (agent_id,)).fetchall()
-    db.close()
-    return [json.loads(jws.b64url_decode(r[0].split(".")[1])) for r in rows]
+    return [json.loads(jws.b64url_decode(t.split(".")[1]))
+            for t in collector.stored_jws(agent_id)]
 
 
 def test_kill_9_between_delivery_and_acknowledgement(collector: Collector, tmp_path) -> None:

@@ -54,10 +54,9 @@ def test_enroll_run_and_read_back(collector: Collector, tmp_path) -> None:
     import sqlite3
 
     db = sqlite3.connect(collector.data_dir / "hostpatrol.db")
-    token_text, pub = db.execute(
-        "SELECT r.jws, a.public_key FROM reports r JOIN agents a ON a.id = r.agent_id "
-        "WHERE r.agent_id = ?", (agent_id,)).fetchone()
+    (pub,) = db.execute("SELECT public_key FROM agents WHERE id = ?", (agent_id,)).fetchone()
     db.close()
+    [token_text] = collector.stored_jws(agent_id)
     doc = jws.verify_json(token_text, public_from_b64(pub))
     assert doc["agent_id"] == agent_id
     assert doc["seq"] == 1

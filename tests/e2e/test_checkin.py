@@ -95,10 +95,10 @@ def test_run_now_from_cli_and_api_runs_once(collector: Collector, tmp_path) -> N
     res = agent(state, "run", "--once", "--checks", "disk")
     assert re.search(r"command [0-9a-f-]{36} \(run_now\) executed", res.stdout)
     assert "delivered 2" in res.stdout
-    rows = _query(collector, "SELECT schedule, jws FROM reports WHERE agent_id = ? ORDER BY id",
+    rows = _query(collector, "SELECT schedule FROM reports WHERE agent_id = ? ORDER BY id",
                   agent_id)
     assert [r[0] for r in rows] == ["manual", "command"]
-    payload = json.loads(jws.b64url_decode(rows[1][1].split(".")[1]))
+    payload = json.loads(jws.b64url_decode(collector.stored_jws(agent_id)[1].split(".")[1]))
     assert [r["check"] for r in payload["results"]] == ["time"]
     done = _query(collector, "SELECT delivered_at, done_at FROM agent_commands "
                              "WHERE agent_id = ?", agent_id)

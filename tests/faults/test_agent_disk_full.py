@@ -56,14 +56,7 @@ def test_disk_full_is_reported_and_recovered(collector: Collector,
     assert not list(state.glob("full-*"))
     token = collector.api_token("admin")
     assert collector.get(f"/api/v1/hosts/{agent_id}", token).json()["reports"] == before + 1
-    import sqlite3
-
-    db = sqlite3.connect(f"file:{collector.data_dir / 'hostpatrol.db'}?mode=ro", uri=True)
-    try:
-        jws = db.execute("SELECT jws FROM reports WHERE agent_id = ? ORDER BY id DESC",
-                         (agent_id,)).fetchone()[0]
-    finally:
-        db.close()
+    jws = collector.stored_jws(agent_id)[-1]
     from hostpatrol.shared.keys import b64url_decode
 
     meta = json.loads(b64url_decode(jws.split(".")[1]))["meta"]

@@ -15,6 +15,7 @@ from hostpatrol.collector.intake.checkin import create_command, response_extras_
 from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.store import agents as agent_store
+from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store.schema import (
     agent_commands,
     agents,
@@ -161,9 +162,8 @@ def test_one_batch_applies_reports_in_order(engine) -> None:
     assert [o.outcome for o in outcomes] == ["accepted"] * 6
     with engine.connect() as conn:
         rows = conn.execute(sa.select(agents.c.last_seq)).all()
-        latest = conn.execute(sa.select(host_latest.c.agent_id, check_results.c.data)
-                              .join(check_results,
-                                    check_results.c.id == host_latest.c.result_id)).all()
+        latest = [r for aid in {r.agent_id for r in conn.execute(sa.select(host_latest))}
+                  for r in report_store.latest_results(conn, aid)]
     # seq moved forward to 3 although 2 came last; the newest result is the 10-minute one
     assert {r.last_seq for r in rows} == {3}
     assert sorted(r.data["filesystems"][0]["used_percent"] for r in latest) == [97.0, 98.0]

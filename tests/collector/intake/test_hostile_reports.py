@@ -61,8 +61,7 @@ def test_valid_report_is_accepted_then_duplicate_stored_once(collector, enrolled
     assert replay.json()["result"] == "duplicate"
     report_id = json.loads(first.text)["report_id"]
     assert collector.count("reports", "report_id = ?", (report_id,)) == 1
-    stored = collector.count("reports", "agent_id = ? AND jws = ?", (agent_id, token))
-    assert stored == 1
+    assert collector.stored_jws(agent_id).count(token) == 1  # byte for byte
 
 
 def test_payload_byte_changed_after_signing(collector, enrolled) -> None:

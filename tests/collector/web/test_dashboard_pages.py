@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from hostpatrol.collector import audit
+from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store.schema import reports
 from hostpatrol.collector.web.charts import bar_plot, time_plot
 from hostpatrol.collector.web.forecast import days_to_full, least_squares
@@ -111,10 +112,12 @@ def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
     rid = w.reports[agent_id]
     ok = client.get(f"/hosts/{agent_id}/evidence/{rid}", base_url=BASE)
     assert 'class="verdict good"' in ok.text
+    assert "compressed (zstd)" in ok.text  # packed: no stored hash to compare with
     keys = client.get(f"/hosts/{agent_id}/keys.jwks", base_url=BASE).get_json()
     assert keys["keys"][0]["crv"] == "Ed25519"
     with w.engine.begin() as conn:
-        jws = conn.execute(sa.select(reports.c.jws).where(reports.c.report_id == rid)).scalar()
+        jws = report_store.evidence(conn, agent_id, rid)
+        body = conn.execute(sa.select(reports.c.body).where(reports.c.report_id == rid)).scalar()
         head, payload, sig = jws.split(".")
         forged = f"{head}.{payload[:-4]}AAAA.{sig}"
         conn.execute(reports.update().where(reports.c.report_id == rid).values(jws=forged))
@@ -122,9 +125,22 @@ def test_stored_evidence_verifies_and_tampering_shows(w: WebApp) -> None:
         bad = client.get(f"/hosts/{agent_id}/evidence/{rid}", base_url=BASE)
         assert 'class="verdict bad"' in bad.text
         assert "signature does not verify" in bad.text
+        # a packed body that no longer opens: the download and the check say why
+        with w.engine.begin() as conn:
+            conn.execute(reports.update().where(reports.c.report_id == rid)
+                         .values(jws=None, body=b"\x03broken"))
+        gone = client.get(f"/hosts/{agent_id}/evidence/{rid}.jws", base_url=BASE)
+        assert gone.status_code == 500
+        assert "the stored evidence cannot be read: zstd" in gone.text
+        bad = client.get(f"/hosts/{agent_id}/evidence/{rid}", base_url=BASE)
+        assert "the stored evidence cannot be read" in bad.text
+        host = client.get(f"/hosts/{agent_id}", base_url=BASE)
+        assert host.status_code == 200
+        assert "cannot be read back" in host.text
     finally:
         with w.engine.begin() as conn:
-            conn.execute(reports.update().where(reports.c.report_id == rid).values(jws=jws))
+            conn.execute(reports.update().where(reports.c.report_id == rid)
+                         .values(jws=None, body=body))
 
 
 def test_chinese_by_cookie_and_by_browser_with_localised_dates(w: WebApp) -> None:

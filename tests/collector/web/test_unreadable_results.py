@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from forge import disk
 from hostpatrol.collector.findings.fleet import sweep_fleet
 from hostpatrol.collector.store import intake
-from hostpatrol.collector.store.schema import findings
+from hostpatrol.collector.store.schema import check_results, findings
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.report import CheckResult, Report
 from sitekit import API_TOKEN, BASE, Site, make_site, real_results, result
@@ -33,15 +33,18 @@ def site(engine, tmp_path) -> Site:
 
 def _store_as_an_older_version(site: Site, check: str, status: str, data: Any, *,
                                at: Any = None) -> None:
-    """Store a result the way versions before the typed boundary did: unchecked."""
+    """Store a result the way versions before the typed boundary did: unchecked, its data
+    in the result row (as before migration 0015; such rows are read as they were)."""
     now = utcnow()
     site.seq += 1
     report = Report(agent_id=site.agent_id, report_id=str(uuid.uuid4()), seq=site.seq,
                     created_at=now, schedule="manual", results=(CheckResult(
                         check, status, at or now, 3, data, None),))
     with site.engine.begin() as conn:
-        intake.store_batch(conn, [intake.Incoming(report, "x.y.z", "0" * 64)], now=now,
-                           source="test")
+        [stored] = intake.store_batch(conn, [intake.Incoming(report, "x.y.z", "0" * 64)],
+                                      now=now, source="test")
+        conn.execute(check_results.update().where(check_results.c.report_pk == stored.pk)
+                     .values(data=data))
 
 
 def _poison(site: Site) -> list[str]:
