@@ -271,6 +271,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
             previous[(row.agent_id, row.check_name)] = (row.data_id, bytes(row.digest))
     pending: list[tuple[bytes, bytes]] = []  # new data rows: (canonical JSON, digest)
     results: list[dict[str, Any]] = []
+    sent: list[Any] = []  # each result's data as the agent sent it (the row keeps none)
     final: dict[tuple[str, str], int] = {}  # (agent, check) -> index into results
     plan: list[tuple[int, int, dict[str, Any], dict[str, int]]] = []
     for i, pk in new:
@@ -302,6 +303,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
                             "check_name": r.check, "status": r.status,
                             "started_at": r.started_at, "duration_ms": r.duration_ms,
                             "data": None, "data_id": data_id, "error": r.error})
+            sent.append(r.data)
             if key not in latest or latest[key] <= r.started_at or latest[key] > horizon:
                 latest[key] = r.started_at
                 final[key] = newest[r.check] = len(results) - 1
@@ -323,7 +325,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
         # another writer (a second collector on PostgreSQL) stored a newer result of the
         # same check meanwhile: none of this batch's results of it are the newest
         stale = set(final) - written
-        hostfacts.store(conn, [(aid, check, results[j]["data"])
+        hostfacts.store(conn, [(aid, check, sent[j])
                                for (aid, check), j in sorted(final.items())
                                if check in hostfacts.CHECKS and (aid, check) not in stale
                                and results[j]["status"] not in NOT_RUN])

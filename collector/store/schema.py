@@ -137,8 +137,9 @@ check_results = sa.Table(
     sa.Column("duration_ms", sa.Integer, nullable=False),
     # before migration 0015 ``data``; since, either nothing (a report of one result: the
     # data is read from its evidence) or ``data_id``, a row of result_data, the same one as
-    # the host's previous result of the check when its data did not change (resultstore)
-    sa.Column("data", sa.JSON),
+    # the host's previous result of the check when its data did not change (resultstore);
+    # "nothing" is SQL NULL, not JSON null, so the downgrade finds the rows to fill
+    sa.Column("data", sa.JSON(none_as_null=True)),
     sa.Column("error", sa.Text),
     sa.Column("data_id", BigId),
     sa.Index("ix_check_results_agent_check", "agent_id", "check_name", "id"),
