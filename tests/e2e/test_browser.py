@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
+import headless
 import pytest
 from forge import enroll_key, sign
 from harness import PASSWORD, Collector, agent, free_port
@@ -15,12 +14,6 @@ from hostpatrol.shared.report import format_time
 from webapp import XSS_HOST, hostile_results
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--ignore-certificate-errors", "--window-size=1280,900")
 
 
 @pytest.fixture(scope="module")
@@ -50,32 +43,8 @@ def served(tmp_path_factory) -> Iterator[tuple[Collector, dict[str, str]]]:
         c.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """Headless Chromium driven by chromedriver (both from Debian packages)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        pytest.fail("chromium and chromium-driver must be installed (scripts/test-deps.sh)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def _by():
-    from selenium.webdriver.common.by import By
-
-    return By
-
-
 def _login(browser, url: str) -> None:
-    by = _by()
+    by = headless.by()
     browser.get(f"{url}/hosts")
     assert "/login" in browser.current_url
     browser.find_element(by.NAME, "username").send_keys("admin")
@@ -97,13 +66,13 @@ def _no_dialog(browser) -> None:
 
 def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
     c, ids = served
-    by = _by()
+    by = headless.by()
     _login(browser, c.url)
     assert browser.current_url.endswith("/hosts")
     table = browser.find_element(by.ID, "hosts").text
     assert "head-office" in table
     browser.find_element(by.CSS_SELECTOR, f"a[href='/hosts/{ids['real']}']").click()
-    _shows(browser, "#disk", "/")
+    headless.shows(browser, "#disk", "/")
     assert browser.find_element(by.ID, "disk").is_displayed()
     assert browser.find_element(by.CSS_SELECTOR, "#disk-history + svg.chart")
     # the stylesheet loaded from our own origin (no inline styles under the CSP)
@@ -112,18 +81,18 @@ def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
     assert bg == "rgb(20, 33, 61)"
 
     browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='zh-CN']").click()
-    _shows(browser, "body", "一机一档")
+    headless.shows(browser, "body", "一机一档")
     assert browser.find_element(by.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     browser.get(f"{c.url}/")
     assert "各检查项合格率" in browser.find_element(by.TAG_NAME, "body").text
     browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='en']").click()
-    _shows(browser, "body", "Compliance by check area")
+    headless.shows(browser, "body", "Compliance by check area")
 
     browser.get(f"{c.url}/agents")
     row = browser.find_element(by.XPATH, f"//tr[.//div[text()='{ids['pending']}']]")
     assert "pending" in row.text
     row.find_element(by.NAME, "approve").click()
-    _shows(browser, "p.flash", "is now active")
+    headless.shows(browser, "p.flash", "is now active")
     listed = {line.split()[0]: line.split()[1] for line in
               c.cli("agents", "list").stdout.splitlines()[1:]}
     assert listed[ids["pending"]] == "active"
@@ -133,7 +102,7 @@ def test_sign_in_hosts_dossier_language_and_approval(served, browser) -> None:
 
 def test_hostile_hostname_and_log_samples_render_as_text(served, browser) -> None:
     c, ids = served
-    by = _by()
+    by = headless.by()
     browser.get(f"{c.url}/hosts")
     if "/login" in browser.current_url:
         _login(browser, c.url)
@@ -150,40 +119,13 @@ def test_hostile_hostname_and_log_samples_render_as_text(served, browser) -> Non
     assert "<svg onload=alert(5)>" in samples
 
 
-def _shows(browser, css: str, text: str) -> None:
-    """Wait until the element ``css`` (on the page the last click loaded) holds ``text``."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def ready(b) -> bool:
-        try:
-            return any(text in e.text for e in b.find_elements(_by().CSS_SELECTOR, css))
-        except StaleElementReferenceException:
-            return False
-    WebDriverWait(browser, 15).until(ready, f"{css} never showed {text!r}")
-
-
-def _sign_in(browser, url: str, name: str) -> None:
-    by = _by()
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(by.NAME, "username").send_keys(name)
-    browser.find_element(by.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
-    # the click returns before the POST's redirect lands; "/login?next=/hosts" also ends
-    # with "/hosts", so wait for the login page to be gone rather than racing it
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url)
-
-
 def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served, browser
                                                                         ) -> None:
     from forge import report_doc
     from selenium.webdriver.support.ui import Select
 
     c, _ = served
-    by = _by()
+    by = headless.by()
     pw = c.data_dir.parent / "pw.txt"
     pw.write_text(PASSWORD)
     for name, role in (("olga", "operator"), ("arne", "approver")):
@@ -196,32 +138,32 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
     fs.update(used_bytes=970, free_bytes=30, used_percent=97.0)
     assert c.post("/api/v1/reports", sign(doc, key), "application/jose").ok
 
-    _sign_in(browser, c.url, "olga")
+    headless.sign_in(browser, c.url, "olga")
     browser.get(f"{c.url}/findings?host=bw-full-disk")
     browser.find_element(by.XPATH,
                          "//table[@id='findings']//a[text()='Disk usage too high']").click()
-    _shows(browser, "#assign-form", "")
+    headless.shows(browser, "#assign-form", "")
     finding_url = browser.current_url
     owner = browser.find_element(by.CSS_SELECTOR, "#assign-form input[name=owner]")
     owner.clear()
     owner.send_keys("olga")
     browser.find_element(by.NAME, "assign").click()
-    _shows(browser, "p.flash", "assigned to olga")
+    headless.shows(browser, "p.flash", "assigned to olga")
     Select(browser.find_element(by.CSS_SELECTOR, "#transition-form select[name=to]")
            ).select_by_value("in_progress")
     browser.find_element(by.NAME, "transition").click()
-    _shows(browser, "#finding-title", "in progress")
+    headless.shows(browser, "#finding-title", "in progress")
     browser.find_element(by.NAME, "justification").send_keys("disk replacement on order")
     browser.find_element(by.NAME, "request-waiver").click()
-    _shows(browser, "p.flash", "another approver")
+    headless.shows(browser, "p.flash", "another approver")
     assert not browser.find_elements(by.NAME, "approve-waiver")  # an operator cannot
 
-    _sign_in(browser, c.url, "arne")
+    headless.sign_in(browser, c.url, "arne")
     browser.get(f"{c.url}/findings")
     row = browser.find_element(by.XPATH, "//section[@id='pending-waivers']//tr[.//a]")
     assert "disk replacement on order" in row.text
     row.find_element(by.NAME, "approve").click()
-    _shows(browser, "p.flash", "approved")
+    headless.shows(browser, "p.flash", "approved")
     browser.get(finding_url)
     assert "waived" in browser.find_element(by.ID, "finding-title").text
     assert "olga" in browser.find_element(by.ID, "timeline").text
@@ -230,9 +172,9 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
 
     browser.get(f"{c.url}/reports")
     browser.find_element(by.CSS_SELECTOR, "nav.lang a[lang='zh-CN']").click()
-    _shows(browser, "h1", "自查报告")
+    headless.shows(browser, "h1", "自查报告")
     browser.find_element(by.CSS_SELECTOR, "#open-period a").click()  # the current week
-    _shows(browser, "#report-doc", "一、总体情况")
+    headless.shows(browser, "#report-doc", "一、总体情况")
     body = browser.find_element(by.TAG_NAME, "body").text
     assert "网络与信息安全自查报告" in body
     assert "一、总体情况" in body
@@ -240,7 +182,7 @@ def test_review_a_finding_waive_it_as_another_user_and_export_the_report(served,
     assert "bw-full-disk" in browser.find_element(by.ID, "doc-annex-problems").text
     pdf_url = browser.find_element(by.ID, "export-pdf-zh-CN").get_attribute("href")
     browser.find_element(by.ID, "export-html-zh-CN").click()
-    _shows(browser, "h1.doc-title", "网络与信息安全自查报告")
+    headless.shows(browser, "h1.doc-title", "网络与信息安全自查报告")
     assert "网络与信息安全自查报告" in browser.title
     assert "特此报告。" in browser.find_element(by.TAG_NAME, "body").text
     session = {k["name"]: k["value"] for k in browser.get_cookies()}

@@ -3,25 +3,19 @@ collector process holding a fleet of 160 hosts."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
+import headless
 import pytest
 import sqlalchemy as sa
 from forge import enroll_key
-from harness import PASSWORD, Collector, free_port
+from harness import Collector, free_port
 from hostpatrol.collector.store.schema import agents
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate, key_id
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--ignore-certificate-errors", "--window-size=1280,900")
 FLEET = 160
 NEW_PASSWORD = "一个足够长的新密码 2026"
 
@@ -50,54 +44,6 @@ def served(tmp_path_factory) -> Iterator[tuple[Collector, dict[str, str]]]:
         c.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """Headless Chromium driven by chromedriver (both from Debian packages)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        pytest.fail("chromium and chromium-driver must be installed (scripts/test-deps.sh)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def _by():
-    from selenium.webdriver.common.by import By
-
-    return By
-
-
-def _shows(browser, css: str, text: str) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def ready(b) -> bool:
-        try:
-            return any(text in e.text for e in b.find_elements(_by().CSS_SELECTOR, css))
-        except StaleElementReferenceException:
-            return False
-    WebDriverWait(browser, 15).until(ready, f"{css} never showed {text!r}")
-
-
-def _sign_in(browser, url: str, name: str, password: str = PASSWORD) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    by = _by()
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(by.NAME, "username").send_keys(name)
-    browser.find_element(by.NAME, "password").send_keys(password)
-    browser.find_element(by.CSS_SELECTOR, "form.login button").click()
-    WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url)
-
-
 def _accept_confirm(browser) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -108,52 +54,52 @@ def _accept_confirm(browser) -> None:
 
 def test_chinese_user_display_name_own_password_and_admin_reset(served, browser) -> None:
     c, _ = served
-    by = _by()
-    _sign_in(browser, c.url, "admin")
+    by = headless.by()
+    headless.sign_in(browser, c.url, "admin")
     browser.get(f"{c.url}/users")
     form = browser.find_element(by.ID, "user-form")
     form.find_element(by.NAME, "name").send_keys("张伟")
     form.find_element(by.CSS_SELECTOR, "button[type=submit]").click()
-    _shows(browser, "#secret", "张伟")  # accepted: no browser pattern message in the way
+    headless.shows(browser, "#secret", "张伟")  # accepted: no browser pattern message in the way
     first = browser.find_element(by.CSS_SELECTOR, "#secret pre").text.strip()
 
-    _sign_in(browser, c.url, "张伟", first)
+    headless.sign_in(browser, c.url, "张伟", first)
     browser.find_element(by.CSS_SELECTOR, "a.who").click()
-    _shows(browser, "h1", "Your account")
+    headless.shows(browser, "h1", "Your account")
     name = browser.find_element(by.CSS_SELECTOR, "#profile-form input[name=display_name]")
     name.clear()
     name.send_keys("张伟（运维部）")
     browser.find_element(by.CSS_SELECTOR, "#profile-form button").click()
-    _shows(browser, "p.flash", "张伟（运维部）")
-    _shows(browser, "a.who", "张伟（运维部）")
+    headless.shows(browser, "p.flash", "张伟（运维部）")
+    headless.shows(browser, "a.who", "张伟（运维部）")
     pw = browser.find_element(by.ID, "password-form")
     pw.find_element(by.NAME, "current").send_keys(first)
     pw.find_element(by.NAME, "new").send_keys(NEW_PASSWORD)
     pw.find_element(by.NAME, "again").send_keys(NEW_PASSWORD)
     pw.find_element(by.CSS_SELECTOR, "button").click()
-    _shows(browser, "p.flash", "Your password is changed")
-    _sign_in(browser, c.url, "张伟", NEW_PASSWORD)
+    headless.shows(browser, "p.flash", "Your password is changed")
+    headless.sign_in(browser, c.url, "张伟", NEW_PASSWORD)
     assert "/login" not in browser.current_url
 
-    _sign_in(browser, c.url, "admin")
+    headless.sign_in(browser, c.url, "admin")
     browser.get(f"{c.url}/users")
     row = browser.find_element(by.XPATH, "//table[@id='users']//tr[.//b[text()='张伟']]")
     row.find_element(by.CSS_SELECTOR, "form.reset-password button").click()
     _accept_confirm(browser)
-    _shows(browser, "#secret", "张伟")
+    headless.shows(browser, "#secret", "张伟")
     reset = browser.find_element(by.CSS_SELECTOR, "#secret pre").text.strip()
     assert reset not in (first, NEW_PASSWORD)
     browser.get(f"{c.url}/audit?action=user.password_reset")
-    _shows(browser, "body", "user:张伟")
-    _sign_in(browser, c.url, "张伟", reset)
-    _shows(browser, "a.who", "张伟（运维部）")
+    headless.shows(browser, "body", "user:张伟")
+    headless.sign_in(browser, c.url, "张伟", reset)
+    headless.shows(browser, "a.who", "张伟（运维部）")
 
 
 def test_agents_page_paginates_shows_the_pending_agent_and_both_join_lines(served,
                                                                           browser) -> None:
     c, ids = served
-    by = _by()
-    _sign_in(browser, c.url, "admin")
+    by = headless.by()
+    headless.sign_in(browser, c.url, "admin")
     browser.get(f"{c.url}/agents")
     rows = browser.find_elements(by.CSS_SELECTOR, "#agents tbody tr")
     assert len(rows) == 50
@@ -164,22 +110,22 @@ def test_agents_page_paginates_shows_the_pending_agent_and_both_join_lines(serve
     tokens_y = browser.find_element(by.ID, "tokens-section").location["y"]
     assert tokens_y < browser.find_element(by.ID, "agents").location["y"]
     browser.find_element(by.PARTIAL_LINK_TEXT, "next").click()
-    _shows(browser, "nav.pages", "page 2 of 4")
+    headless.shows(browser, "nav.pages", "page 2 of 4")
     assert len(browser.find_elements(by.CSS_SELECTOR, "#agents tbody tr")) == 50
     browser.get(f"{c.url}/agents")
     browser.find_element(by.CSS_SELECTOR, "#token-form button[type=submit]").click()
-    _shows(browser, "#join-linux", "hostpatrol-agent enroll --server")
-    _shows(browser, "#join-windows", "install.cmd --server")
+    headless.shows(browser, "#join-linux", "hostpatrol-agent enroll --server")
+    headless.shows(browser, "#join-windows", "install.cmd --server")
     row = browser.find_element(by.XPATH, f"//tr[.//div[text()='{ids['pending']}']]")
     row.find_element(by.NAME, "approve").click()
-    _shows(browser, "p.flash", "is now active")
+    headless.shows(browser, "p.flash", "is now active")
 
 
 def test_groups_owners_and_hosts_saved_by_one_submit(served, browser) -> None:
     c, _ = served
-    by = _by()
+    by = headless.by()
     c.cli("user", "add", "张伟", "--role", "operator", check=False)  # when run on its own
-    _sign_in(browser, c.url, "admin")
+    headless.sign_in(browser, c.url, "admin")
     browser.get(f"{c.url}/groups")
     groups = browser.find_elements(by.CSS_SELECTOR, "#groups input[name=name][type=hidden]")
     assert len(groups) >= 8
@@ -189,7 +135,7 @@ def test_groups_owners_and_hosts_saved_by_one_submit(served, browser) -> None:
     parents = browser.find_elements(by.CSS_SELECTOR, "#groups input[name=parent]")
     parents[1].send_keys("branch-0")
     browser.find_element(by.NAME, "save-groups").click()
-    _shows(browser, "p.flash", "Groups saved as policy version 2")
+    headless.shows(browser, "p.flash", "Groups saved as policy version 2")
     owners = browser.find_elements(by.CSS_SELECTOR, "#groups input[name=owner]")
     assert owners[0].get_attribute("value") == "admin"
     assert owners[1].get_attribute("value") == "张伟"
@@ -198,10 +144,10 @@ def test_groups_owners_and_hosts_saved_by_one_submit(served, browser) -> None:
     hosts[0].send_keys("admin")
     hosts[1].send_keys("张伟")
     browser.find_element(by.NAME, "save-hosts").click()
-    _shows(browser, "p.flash", "2 host(s) updated.")
+    headless.shows(browser, "p.flash", "2 host(s) updated.")
     hosts = browser.find_elements(by.CSS_SELECTOR, "#profiles input[name^='owner-']")
     assert [h.get_attribute("value") for h in hosts[:2]] == ["admin", "张伟"]
     browser.find_elements(by.CSS_SELECTOR, "#profiles input[name^='owner-']")[2].send_keys(
         "nobody-known")
     browser.find_element(by.NAME, "save-hosts").click()
-    _shows(browser, "p.flash", "Not saved")
+    headless.shows(browser, "p.flash", "Not saved")

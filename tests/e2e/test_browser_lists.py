@@ -10,13 +10,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import headless
 import pytest
 from harness import PASSWORD, Collector, free_port
 from hostpatrol.collector.config import load_config
 from hostpatrol.collector.store.db import make_engine
 from lists_fleet import address, host_name, seed
 from openpyxl import load_workbook
-from test_browser import browser  # noqa: F401 - the headless Chromium fixture
 
 pytestmark = pytest.mark.slow
 HOSTS = 150
@@ -39,40 +39,28 @@ def served(tmp_path_factory) -> Iterator[tuple[Collector, dict[str, str]]]:
         c.stop()
 
 
-def _by():
-    from selenium.webdriver.common.by import By
-
-    return By
-
-
-def _wait(chrome, until, timeout: float = 20) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(chrome, timeout).until(until)
-
-
 @pytest.fixture(scope="module")
-def signed_in(served, browser, tmp_path_factory):  # noqa: F811
+def signed_in(served, browser, tmp_path_factory):
     chrome = browser
     c, _ = served
     downloads = tmp_path_factory.mktemp("downloads")
     chrome.execute_cdp_cmd("Page.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(downloads)})
-    by = _by()
+    by = headless.by()
     chrome.get(f"{c.url}/hosts")
     chrome.find_element(by.NAME, "username").send_keys("admin")
     chrome.find_element(by.NAME, "password").send_keys(PASSWORD)
     chrome.find_element(by.CSS_SELECTOR, "form.login button").click()
-    _wait(chrome, lambda b: "/login" not in b.current_url)
+    headless.wait(chrome, lambda b: "/login" not in b.current_url)
     return chrome, downloads
 
 
 def _total(chrome, what: str = "hosts") -> int:
-    return int(chrome.find_element(_by().ID, f"{what}-total").get_attribute("data-total"))
+    return int(chrome.find_element(headless.by().ID, f"{what}-total").get_attribute("data-total"))
 
 
 def _names(chrome) -> list[str]:
-    return [a.text for a in chrome.find_elements(_by().CSS_SELECTOR, "#hosts a.host")]
+    return [a.text for a in chrome.find_elements(headless.by().CSS_SELECTOR, "#hosts a.host")]
 
 
 def _download(downloads: Path, suffix: str, before: set[str]) -> Path:
@@ -90,14 +78,14 @@ def _download(downloads: Path, suffix: str, before: set[str]) -> Path:
 def test_sort_by_clicking_is_kept_in_the_url(served, signed_in) -> None:
     c, _ = served
     chrome, _ = signed_in
-    by = _by()
+    by = headless.by()
     chrome.get(f"{c.url}/hosts")
     assert _total(chrome) >= HOSTS
     first = _names(chrome)
     assert first == sorted(first, key=str.lower)
     assert first != sorted(first)  # Host-… and host-… interleave: case is ignored
     chrome.find_element(by.CSS_SELECTOR, "th a[data-sort='hostname']").click()
-    _wait(chrome, lambda b: "dir=desc" in b.current_url)
+    headless.wait(chrome, lambda b: "dir=desc" in b.current_url)
     down = _names(chrome)
     assert down == sorted(down, key=str.lower, reverse=True)
     bookmark = chrome.current_url
@@ -105,7 +93,7 @@ def test_sort_by_clicking_is_kept_in_the_url(served, signed_in) -> None:
     chrome.get(bookmark)  # a bookmark reproduces the view
     assert _names(chrome) == down
     chrome.find_element(by.CSS_SELECTOR, "nav.pages a[href*='page=2']").click()
-    _wait(chrome, lambda b: "page=2" in b.current_url)
+    headless.wait(chrome, lambda b: "page=2" in b.current_url)
     assert "dir=desc" in chrome.current_url
     assert _names(chrome)[0].lower() < down[-1].lower()  # page 2 carries on in order
 
@@ -113,12 +101,12 @@ def test_sort_by_clicking_is_kept_in_the_url(served, signed_in) -> None:
 def test_search_by_ip_and_package_then_download_both_formats(served, signed_in) -> None:
     c, _ = served
     chrome, downloads = signed_in
-    by = _by()
+    by = headless.by()
     chrome.get(f"{c.url}/hosts")
     box = chrome.find_element(by.NAME, "q")
     box.send_keys(address(42))
     box.submit()
-    _wait(chrome, lambda b: "q=" in b.current_url)
+    headless.wait(chrome, lambda b: "q=" in b.current_url)
     assert _names(chrome) == [host_name(42)]
     chrome.get(f"{c.url}/hosts?q=nginx&sort=last_seen&dir=desc")
     shown = _total(chrome)
@@ -142,7 +130,7 @@ def test_search_by_ip_and_package_then_download_both_formats(served, signed_in) 
 def test_select_all_ticks_the_page_only(served, signed_in) -> None:
     c, _ = served
     chrome, _ = signed_in
-    by = _by()
+    by = headless.by()
     chrome.get(f"{c.url}/findings?state=work")
     total = _total(chrome, "findings")
     boxes = chrome.find_elements(by.CSS_SELECTOR, "#findings input[name='ids']")
