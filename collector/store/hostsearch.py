@@ -2,9 +2,12 @@
 
 A host matches when its hostname, id, OS, group, owner or backup owner contains the text
 (SQLite's LIKE: ASCII case ignored; PostgreSQL's ILIKE), an address starts with it, or a
-package or account is named it. Migration 0016 indexes each part: PostgreSQL's trigram
-indexes serve ILIKE as it is; on SQLite an FTS5 trigram index narrows the rows first and
-LIKE decides, so both give exactly the hosts a scan of every row gives.
+package or account is named it. Migration 0016 indexes the infix part: on SQLite FTS5
+trigram tables, on PostgreSQL a trigram GIN index of the columns joined in one text (an
+expression no other query uses, so the planner never reads it for ``id = ...``). Either
+index only narrows (it folds more case than LIKE, or spans two columns): the LIKE or
+ILIKE of today decides, so the hosts found are exactly those a scan of every row finds.
+A text shorter than a trigram is matched by the scan alone (the index knows nothing of it).
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ import sqlalchemy as sa
 
 from .schema import agents, host_addresses, host_packages, host_profiles, host_users
 
-TRIGRAM = 3  # FTS5's trigram index finds nothing for a shorter text: LIKE reads every row
+TRIGRAM = 3
+AGENT_COLUMNS = ("hostname", "id", "os_name", "group_name")
+PROFILE_COLUMNS = ("owner", "backup_owner")
 
 
 def literal(q: str) -> str:
     """The text searched for: ``q`` without LIKE's wildcards (they are not offered)."""
     return q.replace("%", "").replace("_", "")
+
+
+def joined(table: str, columns: tuple[str, ...]) -> str:
+    """The SQL text PostgreSQL's trigram index holds (migration 0016 makes it from this)."""
+    return " || ' ' || ".join(f"coalesce({table}.{c}, '')" for c in columns)
 
 
 def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.ColumnElement[bool]:
@@ -27,32 +37,54 @@ def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.Colu
     return column.like(like) if dialect == "sqlite" else column.ilike(like)
 
 
-def _fts_rowids(fts: str, text: str) -> sa.Select:
-    """Rowids whose indexed columns hold ``text`` with any case folded (more than LIKE's)."""
+def _any(table: sa.Table | sa.Alias, columns: tuple[str, ...], like: str,
+         dialect: str) -> sa.ColumnElement[bool]:
+    return sa.or_(*(_contains(table.c[c], like, dialect) for c in columns))
+
+
+def _fts(table: sa.Table | sa.Alias, text: str) -> sa.ColumnElement[bool]:
+    """SQLite: rows whose FTS5 trigram index holds ``text`` with any case folded."""
+    name = f"{table.element.name if isinstance(table, sa.Alias) else table.name}_search"
+    index = sa.table(name, sa.column("rowid"))
     phrase = '"' + text.replace('"', '""') + '"'
-    index = sa.table(fts, sa.column("rowid"))
-    return sa.select(index.c.rowid).where(sa.literal_column(fts).op("MATCH")(phrase))
+    return sa.literal_column(f"{table.name}.rowid").in_(
+        sa.select(index.c.rowid).where(sa.literal_column(name).op("MATCH")(phrase)))
+
+
+def _trigram(table: sa.Alias, columns: tuple[str, ...], like: str) -> sa.ColumnElement[bool]:
+    """PostgreSQL: rows whose joined columns contain the text (the GIN index's expression)."""
+    return sa.literal_column(f"({joined(table.name, columns)})").ilike(like)
 
 
 def _matching(table: sa.Table, columns: tuple[str, ...], text: str, dialect: str,
-              key: str) -> sa.Select:
-    """``key`` of the rows of ``table`` where one of ``columns`` contains ``text``."""
-    rows = table.alias(f"{table.name}_hit")  # not correlated with the list's own agents
+              key: str) -> sa.ColumnElement[bool]:
+    """Hosts (``agents.id``) with a row of ``table`` where one of ``columns`` holds ``text``."""
     like = f"%{text}%"
-    contains = sa.or_(*(_contains(rows.c[c], like, dialect) for c in columns))
-    if dialect == "sqlite" and len(text) >= TRIGRAM and "\x00" not in text:
-        contains = sa.and_(sa.literal_column(f"{rows.name}.rowid").in_(
-            _fts_rowids(f"{table.name}_search", text)), contains)
-    return sa.select(rows.c[key]).where(contains)
+    indexed = len(text) >= TRIGRAM and "\x00" not in text
+    if dialect == "sqlite" and table is agents:  # the list's own rows: no subquery
+        return sa.and_(_fts(agents, text), _any(agents, columns, like, dialect)) if indexed \
+            else _any(agents, columns, like, dialect)
+    rows = table.alias(f"{table.name}_hit")  # not correlated with the list's own agents
+    cond = _any(rows, columns, like, dialect)
+    if indexed:
+        # PostgreSQL tests the columns first: without the index (no pg_trgm), the joined
+        # text is then read only for the rows that match anyway
+        cond = sa.and_(_fts(rows, text), cond) if dialect == "sqlite" \
+            else sa.and_(cond, _trigram(rows, columns, like))
+    elif table is agents:
+        return _any(agents, columns, like, dialect)
+    return agents.c.id.in_(sa.select(rows.c[key]).where(cond))
 
 
 def clause(q: str, dialect: str) -> sa.ColumnElement[bool]:
     """Hosts (rows of ``agents``) that the search text ``q`` matches."""
     text = literal(q)
     names = sorted({q, q.lower()})  # package and account names: whole, as the host has them
-    return agents.c.id.in_(sa.union(
-        _matching(agents, ("hostname", "id", "os_name", "group_name"), text, dialect, "id"),
-        sa.select(host_addresses.c.agent_id).where(host_addresses.c.address.like(f"{text}%")),
-        sa.select(host_packages.c.agent_id).where(host_packages.c.name.in_(names)),
-        sa.select(host_users.c.agent_id).where(host_users.c.name.in_(names)),
-        _matching(host_profiles, ("owner", "backup_owner"), text, dialect, "agent_id")))
+    return sa.or_(
+        _matching(agents, AGENT_COLUMNS, text, dialect, "id"),
+        agents.c.id.in_(sa.select(host_addresses.c.agent_id)
+                        .where(host_addresses.c.address.like(f"{text}%"))),
+        agents.c.id.in_(sa.select(host_packages.c.agent_id)
+                        .where(host_packages.c.name.in_(names))),
+        agents.c.id.in_(sa.select(host_users.c.agent_id).where(host_users.c.name.in_(names))),
+        _matching(host_profiles, PROFILE_COLUMNS, text, dialect, "agent_id"))
