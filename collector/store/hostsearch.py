@@ -1,13 +1,13 @@
-"""The host list's search box as SQL: which hosts a text matches, read through indexes.
+"""The host list's search box as SQL: which hosts a text matches.
 
 A host matches when its hostname, id, OS, group, owner or backup owner contains the text
 (SQLite's LIKE: ASCII case ignored; PostgreSQL's ILIKE), an address starts with it, or a
-package or account is named it. Migration 0016 indexes the infix part: on SQLite FTS5
-trigram tables, on PostgreSQL a trigram GIN index of the columns joined in one text (an
-expression no other query uses, so the planner never reads it for ``id = ...``). Either
-index only narrows (it folds more case than LIKE, or spans two columns): the LIKE or
-ILIKE of today decides, so the hosts found are exactly those a scan of every row finds.
-A text shorter than a trigram is matched by the scan alone (the index knows nothing of it).
+package or account is named it. On SQLite, migration 0016's FTS5 trigram tables index the
+infix part: the index only narrows (it folds more case than LIKE), and the LIKE of before
+decides, so the hosts found are exactly those a scan of every row finds. A text shorter
+than a trigram is matched by the scan alone. PostgreSQL keeps the scan: a pg_trgm index
+was tried and its planner still scanned at 10,000 hosts, while texts most hosts match got
+slower (bench/RESULTS.md); its addresses have a pattern-order index for the prefix.
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ PROFILE_COLUMNS = ("owner", "backup_owner")
 def literal(q: str) -> str:
     """The text searched for: ``q`` without LIKE's wildcards (they are not offered)."""
     return q.replace("%", "").replace("_", "")
-
-
-def joined(table: str, columns: tuple[str, ...]) -> str:
-    """The SQL text PostgreSQL's trigram index holds (migration 0016 makes it from this)."""
-    return " || ' ' || ".join(f"coalesce({table}.{c}, '')" for c in columns)
 
 
 def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.ColumnElement[bool]:
@@ -51,28 +46,18 @@ def _fts(table: sa.Table | sa.Alias, text: str) -> sa.ColumnElement[bool]:
         sa.select(index.c.rowid).where(sa.literal_column(name).op("MATCH")(phrase)))
 
 
-def _trigram(table: sa.Alias, columns: tuple[str, ...], like: str) -> sa.ColumnElement[bool]:
-    """PostgreSQL: rows whose joined columns contain the text (the GIN index's expression)."""
-    return sa.literal_column(f"({joined(table.name, columns)})").ilike(like)
-
-
 def _matching(table: sa.Table, columns: tuple[str, ...], text: str, dialect: str,
               key: str) -> sa.ColumnElement[bool]:
     """Hosts (``agents.id``) with a row of ``table`` where one of ``columns`` holds ``text``."""
     like = f"%{text}%"
-    indexed = len(text) >= TRIGRAM and "\x00" not in text
-    if dialect == "sqlite" and table is agents:  # the list's own rows: no subquery
-        return sa.and_(_fts(agents, text), _any(agents, columns, like, dialect)) if indexed \
-            else _any(agents, columns, like, dialect)
+    indexed = dialect == "sqlite" and len(text) >= TRIGRAM and "\x00" not in text
+    if table is agents:  # the list's own rows: no subquery
+        cond = _any(agents, columns, like, dialect)
+        return sa.and_(_fts(agents, text), cond) if indexed else cond
     rows = table.alias(f"{table.name}_hit")  # not correlated with the list's own agents
     cond = _any(rows, columns, like, dialect)
     if indexed:
-        # PostgreSQL tests the columns first: without the index (no pg_trgm), the joined
-        # text is then read only for the rows that match anyway
-        cond = sa.and_(_fts(rows, text), cond) if dialect == "sqlite" \
-            else sa.and_(cond, _trigram(rows, columns, like))
-    elif table is agents:
-        return _any(agents, columns, like, dialect)
+        cond = sa.and_(_fts(rows, text), cond)
     return agents.c.id.in_(sa.select(rows.c[key]).where(cond))
 
 

@@ -1,14 +1,12 @@
-"""Host search by index: the search box's infix match (hostname, id, OS, group, owners) and
-its address prefix no longer read every row (store.hostsearch).
+"""Host search by index on SQLite: the search box's infix match (hostname, id, OS, group,
+owners) and its address prefix no longer read every row (store.hostsearch).
 
-PostgreSQL: a GIN trigram index (pg_trgm) of each table's searched columns joined in one
-text, which ILIKE '%q%' on that text reads before ILIKE on each column decides; where the
-extension cannot be created (no privilege, not installed) the migration still succeeds
-without them and says so in the log (search then reads every row, as before). Addresses:
-a btree in pattern order (LIKE 'q%' whatever the database's collation).
 SQLite: FTS5 tables with the trigram tokenizer over agents and host_profiles (external
 content: they hold only the index), kept in step by triggers and filled here; addresses
 get a NOCASE index, which SQLite's LIKE optimization reads as a range.
+PostgreSQL: a btree in pattern order for the address prefix (LIKE 'q%' whatever the
+database's collation). Its infix match stays a scan: pg_trgm's GIN indexes were tried, and
+the planner still scanned at 10,000 hosts while texts most hosts match got slower.
 
 A later migration that rebuilds agents or host_profiles on SQLite (batch_alter_table)
 drops these triggers with the old table: it must make them again and rebuild the index
@@ -18,17 +16,12 @@ Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-04
 """
-import logging
-
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
-
-log = logging.getLogger("hostpatrol.collector.store")
 
 # (table, FTS table, searched columns); the FTS tables' columns carry the same names
 SEARCHED = (
@@ -67,34 +60,9 @@ def _sqlite_upgrade() -> None:
                "ON host_addresses (address COLLATE NOCASE)")
 
 
-def _joined(columns: tuple[str, ...]) -> str:
-    # one index of the columns joined (store.hostsearch.joined writes the same expression):
-    # ILIKE on each column alone would pick a trigram index on agents.id for "id = ..."
-    return " || ' ' || ".join(f"coalesce({c}, '')" for c in columns)
-
-
-def _trigram_extension() -> bool:
-    """pg_trgm is there or could be created (trusted since PostgreSQL 13: CREATE on the db)."""
-    conn = op.get_bind()
-    try:
-        with conn.begin_nested():  # a failed CREATE must not abort the migration's transaction
-            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except sa.exc.DBAPIError as e:
-        log.warning("migration=0016 pg_trgm=unavailable error=%r: host search keeps reading "
-                    "every row; CREATE EXTENSION pg_trgm as a superuser, then downgrade to "
-                    "0015 and upgrade again to index it", str(e.orig).strip())
-        return False
-    return True
-
-
 def _postgresql_upgrade() -> None:
     op.execute("CREATE INDEX ix_host_addresses_address_prefix "
                "ON host_addresses (address varchar_pattern_ops)")
-    if not _trigram_extension():
-        return
-    for table, _fts, columns in SEARCHED:
-        op.execute(f"CREATE INDEX ix_{table}_search_trgm ON {table} "
-                   f"USING gin (({_joined(columns)}) gin_trgm_ops)")
 
 
 def upgrade() -> None:
@@ -112,7 +80,4 @@ def downgrade() -> None:
                 op.execute(f"DROP TRIGGER {fts}_{suffix}")
             op.execute(f"DROP TABLE {fts}")
         return
-    # the extension stays: objects beyond hostpatrol's may use it, and it holds no data
     op.execute("DROP INDEX ix_host_addresses_address_prefix")
-    for table, _fts, _columns in SEARCHED:
-        op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_trgm")
