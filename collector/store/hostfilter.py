@@ -9,16 +9,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from hostpatrol.shared.osfamily import FAMILIES, family_from_os_name
 
-from .schema import (
-    agents,
-    host_addresses,
-    host_latest,
-    host_packages,
-    host_profiles,
-    host_tags,
-    host_updates,
-    host_users,
-)
+from . import hostsearch
+from .schema import agents, host_latest, host_packages, host_tags, host_updates
 
 SORTS = ("hostname", "last_seen", "last_report")
 
@@ -64,29 +56,8 @@ def silent_clause(now: datetime, silent_after: timedelta) -> sa.ColumnElement[bo
                    sa.or_(agents.c.last_seen_at.is_(None), agents.c.last_seen_at < cutoff))
 
 
-def _contains(column: sa.ColumnElement[str], like: str, dialect: str) -> sa.ColumnElement[bool]:
-    # SQLite's LIKE already ignores ASCII case (its lower() knows nothing else either);
-    # ILIKE would wrap both sides in lower(), three times slower on a full scan
-    return column.like(like) if dialect == "sqlite" else column.ilike(like)
-
-
 def _having(table: sa.Table, *conds: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     return agents.c.id.in_(sa.select(table.c.agent_id).where(*conds))
-
-
-def _search(q: str, dialect: str) -> sa.ColumnElement[bool]:
-    like = f"%{q.replace('%', '').replace('_', '')}%"
-    names = sorted({q, q.lower()})  # package and account names: whole, as the host has them
-    return sa.or_(
-        _contains(agents.c.hostname, like, dialect), _contains(agents.c.id, like, dialect),
-        _contains(agents.c.os_name, like, dialect),
-        _contains(agents.c.group_name, like, dialect),
-        _having(host_addresses, host_addresses.c.address.like(
-            f"{q.replace('%', '').replace('_', '')}%")),
-        _having(host_packages, host_packages.c.name.in_(names)),
-        _having(host_users, host_users.c.name.in_(names)),
-        _having(host_profiles, sa.or_(_contains(host_profiles.c.owner, like, dialect),
-                                      _contains(host_profiles.c.backup_owner, like, dialect))))
 
 
 def _family(conn: sa.Connection, family: str) -> sa.ColumnElement[bool]:
@@ -106,7 +77,7 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
     dialect = conn.dialect.name
     q = q.where(scope_clause(f.scope))
     if f.q:
-        q = q.where(_search(f.q, dialect))
+        q = q.where(hostsearch.clause(f.q, dialect))
     if f.group:
         q = q.where(agents.c.group_name == f.group)
     if f.os:
