@@ -56,10 +56,6 @@ def silent_clause(now: datetime, silent_after: timedelta) -> sa.ColumnElement[bo
                    sa.or_(agents.c.last_seen_at.is_(None), agents.c.last_seen_at < cutoff))
 
 
-def _having(table: sa.Table, *conds: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    return agents.c.id.in_(sa.select(table.c.agent_id).where(*conds))
-
-
 def _family(conn: sa.Connection, family: str) -> sa.ColumnElement[bool]:
     """Hosts of ``family`` as :func:`osfamilies.family_of` classes them."""
     unclassed = sa.or_(agents.c.os_family.is_(None), agents.c.os_family.not_in(FAMILIES))
@@ -83,7 +79,7 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
     if f.os:
         q = q.where(agents.c.os_name == f.os)
     if f.tag:
-        q = q.where(_having(host_tags, host_tags.c.tag == f.tag))
+        q = q.where(hostsearch.having(host_tags, host_tags.c.tag == f.tag))
     if f.state == "silent":
         q = q.where(silent_clause(now, silent_after))
     elif f.state == "reporting":
@@ -98,15 +94,16 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
         q = q.where(agents.c.os_distro.is_(None) if f.distro == "unknown"
                     else agents.c.os_distro == f.distro)
     if f.check and f.latest:
-        q = q.where(_having(host_latest, host_latest.c.check_name == f.check,
-                            host_latest.c.status == f.latest))
+        q = q.where(hostsearch.having(host_latest, host_latest.c.check_name == f.check,
+                                      host_latest.c.status == f.latest))
     if f.package:
-        q = q.where(_having(host_packages, host_packages.c.name == f.package,
-                            *([host_packages.c.version == f.version] if f.version else [])))
+        q = q.where(hostsearch.having(
+            host_packages, host_packages.c.name == f.package,
+            *([host_packages.c.version == f.version] if f.version else [])))
     if f.update or f.security or f.pending:
-        q = q.where(_having(host_updates,
-                            *([host_updates.c.name == f.update] if f.update else []),
-                            *([host_updates.c.security.is_(True)] if f.security else [])))
+        q = q.where(hostsearch.having(
+            host_updates, *([host_updates.c.name == f.update] if f.update else []),
+            *([host_updates.c.security.is_(True)] if f.security else [])))
     if f.ids is not None:
         q = q.where(agents.c.id.in_(sorted(f.ids)) if f.ids else sa.false())
     return q

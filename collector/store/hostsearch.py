@@ -46,8 +46,13 @@ def _fts(table: sa.Table | sa.Alias, text: str) -> sa.ColumnElement[bool]:
         sa.select(index.c.rowid).where(sa.literal_column(name).op("MATCH")(phrase)))
 
 
-def _matching(table: sa.Table, columns: tuple[str, ...], text: str, dialect: str,
-              key: str) -> sa.ColumnElement[bool]:
+def having(table: sa.Table | sa.Alias, *conds: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """Hosts (``agents.id``) with a row of ``table`` (keyed by ``agent_id``) where ``conds``."""
+    return agents.c.id.in_(sa.select(table.c.agent_id).where(*conds))
+
+
+def _matching(table: sa.Table, columns: tuple[str, ...], text: str,
+              dialect: str) -> sa.ColumnElement[bool]:
     """Hosts (``agents.id``) with a row of ``table`` where one of ``columns`` holds ``text``."""
     like = f"%{text}%"
     indexed = dialect == "sqlite" and len(text) >= TRIGRAM and "\x00" not in text
@@ -58,7 +63,7 @@ def _matching(table: sa.Table, columns: tuple[str, ...], text: str, dialect: str
     cond = _any(rows, columns, like, dialect)
     if indexed:
         cond = sa.and_(_fts(rows, text), cond)
-    return agents.c.id.in_(sa.select(rows.c[key]).where(cond))
+    return having(rows, cond)
 
 
 def clause(q: str, dialect: str) -> sa.ColumnElement[bool]:
@@ -66,10 +71,8 @@ def clause(q: str, dialect: str) -> sa.ColumnElement[bool]:
     text = literal(q)
     names = sorted({q, q.lower()})  # package and account names: whole, as the host has them
     return sa.or_(
-        _matching(agents, AGENT_COLUMNS, text, dialect, "id"),
-        agents.c.id.in_(sa.select(host_addresses.c.agent_id)
-                        .where(host_addresses.c.address.like(f"{text}%"))),
-        agents.c.id.in_(sa.select(host_packages.c.agent_id)
-                        .where(host_packages.c.name.in_(names))),
-        agents.c.id.in_(sa.select(host_users.c.agent_id).where(host_users.c.name.in_(names))),
-        _matching(host_profiles, PROFILE_COLUMNS, text, dialect, "agent_id"))
+        _matching(agents, AGENT_COLUMNS, text, dialect),
+        having(host_addresses, host_addresses.c.address.like(f"{text}%")),
+        having(host_packages, host_packages.c.name.in_(names)),
+        having(host_users, host_users.c.name.in_(names)),
+        _matching(host_profiles, PROFILE_COLUMNS, text, dialect))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import headless
 import pytest
-from harness import PASSWORD, Collector, free_port
+from harness import Collector, free_port
 from hostpatrol.collector.config import load_config
 from hostpatrol.collector.store.db import make_engine
 from lists_fleet import address, host_name, seed
@@ -46,12 +46,7 @@ def signed_in(served, browser, tmp_path_factory):
     downloads = tmp_path_factory.mktemp("downloads")
     chrome.execute_cdp_cmd("Page.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(downloads)})
-    by = headless.by()
-    chrome.get(f"{c.url}/hosts")
-    chrome.find_element(by.NAME, "username").send_keys("admin")
-    chrome.find_element(by.NAME, "password").send_keys(PASSWORD)
-    chrome.find_element(by.CSS_SELECTOR, "form.login button").click()
-    headless.wait(chrome, lambda b: "/login" not in b.current_url)
+    headless.sign_in(chrome, c.url, "admin")
     return chrome, downloads
 
 
