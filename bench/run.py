@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "scaleout", "report",
-              "admin_pages", "lists")
+BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "retention", "scaleout",
+              "report", "admin_pages", "lists")
 OPTIONAL = ("fleet_soak",)  # a 3-minute look; the full soak is `python bench/fleet_soak.py`
 
 

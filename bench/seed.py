@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hostpatrol.collector.store import partitions
 from hostpatrol.collector.store.schema import (
     agents,
     check_results,
@@ -116,6 +117,8 @@ def seed(engine: sa.Engine, results: list[dict[str, Any]], hosts: int, *, weeks:
         at = now - timedelta(weeks=weeks - 1 - w, hours=2)
         last = w == weeks - 1
         with engine.begin() as conn:
+            if partitions.partitioned(conn):  # the week's partitions, as the job makes them
+                partitions.ensure(conn, at)
             pks = conn.execute(reports.insert().returning(reports.c.id,
                                                           sort_by_parameter_order=True), [{
                 "agent_id": aid, "report_id": str(uuid.uuid4()), "seq": w + 1,
@@ -135,7 +138,7 @@ def seed(engine: sa.Engine, results: list[dict[str, Any]], hosts: int, *, weeks:
                         if c == "disk" else r["status"]
                     rows.append({"report_pk": pk, "agent_id": aid, "check_name": c,
                                  "status": status, "started_at": at, "duration_ms": 5,
-                                 "data": data, "error": None})
+                                 "data": data, "error": None, "received_at": at})
             if not last:  # a plain executemany: no ids needed
                 conn.execute(check_results.insert(), rows)
                 continue

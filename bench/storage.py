@@ -52,15 +52,21 @@ def table_bytes(engine) -> dict[str, int]:  # noqa: ANN001 - an Engine
         if engine.dialect.name == "postgresql":
             # main forks only: the free-space and visibility maps appear when (auto)vacuum
             # happens to run, which would make two equal runs differ by whole pages
-            return {name: int(size) for name, size in conn.execute(sa.text("""
-                SELECT t.relname, pg_relation_size(t.oid)
+            # a partition (migration 0017: reports and check_results by week) counts with
+            # its partitioned table, which holds no rows of its own
+            sizes: dict[str, int] = {}
+            for name, size in conn.execute(sa.text("""
+                SELECT COALESCE(pg_partition_root(t.oid)::text, t.relname),
+                  pg_relation_size(t.oid)
                   + COALESCE((SELECT SUM(pg_relation_size(i.indexrelid)) FROM pg_index i
                               WHERE i.indrelid = t.oid), 0)
                   + COALESCE(pg_relation_size(NULLIF(t.reltoastrelid, 0)), 0)
                   + COALESCE((SELECT SUM(pg_relation_size(i.indexrelid)) FROM pg_index i
                               WHERE i.indrelid = NULLIF(t.reltoastrelid, 0)), 0)
                 FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = 'public' AND t.relkind IN ('r', 'p')""")).all()}
+                WHERE n.nspname = 'public' AND t.relkind IN ('r', 'p')""")).all():
+                sizes[name] = sizes.get(name, 0) + int(size)
+            return sizes
         index_of = dict(conn.execute(sa.text(
             "SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")).all())
         out: dict[str, int] = {}
@@ -117,7 +123,7 @@ def _old_layout(engine, tokens: list[str], now) -> None:  # noqa: ANN001
             conn.execute(check_results.insert(), [
                 {"report_pk": pk, "agent_id": r.agent_id, "check_name": x.check,
                  "status": x.status, "started_at": x.started_at, "duration_ms": x.duration_ms,
-                 "data": x.data, "error": x.error} for x in r.results])
+                 "data": x.data, "error": x.error, "received_at": now} for x in r.results])
 
 
 def _grew(engine, store) -> dict[str, float]:  # noqa: ANN001

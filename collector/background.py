@@ -32,7 +32,7 @@ from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import purge
-from .store import dictionaries, rollups
+from .store import dictionaries, partitions, rollups
 from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
 
@@ -150,6 +150,9 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
         if _daily_due(_last_run(conn, "digest"), now, policy.digest_hour):
             done["digests"] = build_digests(conn, now)
             _record_run(conn, "digest", holder, now)
+    with engine.begin() as conn:  # PostgreSQL: next weeks' partitions, before they are due
+        if partitions.partitioned(conn) and (made := partitions.ensure(conn, now)):
+            done["partitions_made"] = made
     with engine.begin() as conn:
         last = _last_run(conn, "retention")
         if last is None or now - last >= timedelta(days=1):

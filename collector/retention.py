@@ -3,6 +3,11 @@
 The newest result of every check of every host (and the report holding it) is kept;
 findings, finding events, waivers and the audit log are never purged. A result's data row
 (``result_data``, shared by a host's unchanged results) goes with the last result naming it.
+
+On PostgreSQL (store.partitions) whole weeks of arrival are dropped, then rows are deleted
+one by one only where they are older than the cutoff by more than a week: a late result
+(run long before it arrived), or a row in the default partition. A row may so stay up to
+a week longer than the policy's days, never less.
 """
 
 from __future__ import annotations
@@ -12,26 +17,34 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from .policy.model import Policy
+from .store import partitions
 from .store.schema import check_results, host_latest, reports, result_data
 
 
-def _not_latest() -> sa.ColumnElement[bool]:
-    return ~check_results.c.id.in_(sa.select(host_latest.c.result_id))
+def _cutoff(now: datetime, days: int) -> datetime | None:
+    return now - timedelta(days=days) if days > 0 else None
 
 
 def purge(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, int]:
-    """Delete old results and reports in batches; return how many rows went."""
+    """Delete old results and reports in batches; return how many rows went (and, on
+    PostgreSQL, how many weeks were dropped and rows of them kept)."""
     batch = policy.retention["batch"]
+    evidence_cut = _cutoff(now, policy.retention["evidence_days"])
+    results_cut = _cutoff(now, policy.retention["results_days"])
     out = {"results": 0, "reports": 0}
-    if policy.retention["results_days"] > 0:
-        cutoff = now - timedelta(days=policy.retention["results_days"])
+    if partitions.partitioned(conn):
+        out.update(partitions.drop_expired(conn, evidence_cut, results_cut))
+        # what is left of a week older than the cutoff goes with its week, next week
+        evidence_cut, results_cut = (c - partitions.WEEK if c else None
+                                     for c in (evidence_cut, results_cut))
+    if results_cut is not None:
         out["results"] += _delete_results(conn, sa.and_(
-            check_results.c.started_at < cutoff, _not_latest()), batch)
-    if policy.retention["evidence_days"] > 0:
-        cutoff = now - timedelta(days=policy.retention["evidence_days"])
+            check_results.c.started_at < results_cut,
+            ~check_results.c.id.in_(sa.select(host_latest.c.result_id))), batch)
+    if evidence_cut is not None:
         keep = sa.select(check_results.c.report_pk).join(
             host_latest, host_latest.c.result_id == check_results.c.id)
-        old = sa.and_(reports.c.received_at < cutoff, ~reports.c.id.in_(keep))
+        old = sa.and_(reports.c.received_at < evidence_cut, ~reports.c.id.in_(keep))
         while True:
             ids = conn.execute(sa.select(reports.c.id).where(old).limit(batch)).scalars().all()
             if not ids:

@@ -1,8 +1,10 @@
 """Store a batch of verified reports in a fixed number of statements, whatever its size.
 
 The hot path of ingest. Per batch (one report or hundreds): one read of the newest zstd
-dictionary, one multi-row INSERT of the evidence, packed (``ON CONFLICT DO NOTHING``: a
-report already stored is a duplicate), one read of the senders and one of their newest
+dictionary, one multi-row INSERT of the evidence, packed (a report already stored is a
+duplicate: ``ON CONFLICT DO NOTHING`` on SQLite; on PostgreSQL, whose partitioned table
+cannot hold that unique key, one read of the batch's report ids that are already stored,
+under a lock per sender taken in one statement), one read of the senders and one of their newest
 results (with their data's digest), one multi-row INSERT of the data that changed, one of
 every result, one upsert of ``host_latest`` and one executemany UPDATE of the agents.
 Statements are built once per dialect. The reports are then walked in order in memory,
@@ -86,6 +88,8 @@ class Stored:
 @dataclass(frozen=True, slots=True)
 class _Statements:
     insert_reports: Any
+    lock_senders: Any  # PostgreSQL: None on SQLite, whose unique key refuses duplicates
+    stored: Any
     hosts: Any
     latest: Any
     hosts_one: Any  # the same for one agent: "= :id" spares rendering an IN list per call
@@ -122,10 +126,22 @@ def _statements(dialect: str) -> _Statements:
         host_latest.join(check_results, check_results.c.id == host_latest.c.result_id)
         .outerjoin(result_data, result_data.c.id == check_results.c.data_id)).where(
         host_latest.c.check_name.in_(sa.bindparam("checks", expanding=True)))
+    insert_reports = insert(reports)
+    if dialect != "postgresql":
+        insert_reports = insert_reports.on_conflict_do_nothing(
+            index_elements=["agent_id", "report_id"])
+    pg = dialect == "postgresql"
     return _Statements(
-        insert_reports=insert(reports).on_conflict_do_nothing(
-            index_elements=["agent_id", "report_id"]).returning(
+        insert_reports=insert_reports.returning(
             reports.c.id, reports.c.agent_id, reports.c.report_id),
+        # in the senders' order, whatever the batch: two collectors never wait on each other
+        # in a circle (transaction-scoped: released at commit)
+        lock_senders=sa.text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) FROM "
+            "(SELECT unnest(CAST(:aids AS text[])) AS a ORDER BY 1) AS senders") if pg else None,
+        stored=sa.select(reports.c.agent_id, reports.c.report_id).where(
+            reports.c.agent_id.in_(sa.bindparam("aids", expanding=True)),
+            reports.c.report_id.in_(sa.bindparam("rids", expanding=True))) if pg else None,
         hosts=hosts.where(agents.c.id.in_(ids)),
         latest=latest_q.where(host_latest.c.agent_id.in_(ids)),
         hosts_one=hosts.where(agents.c.id == one),
@@ -194,6 +210,12 @@ def _evidence(conn: sa.Connection, st: _Statements, codecs: Codecs, items: list[
                      "jws": None, "dict_id": dict_id,
                      "body": packing.compress(*packing.jws_raw(
                          it.jws, (r.agent_id, r.report_id)), compressor)})
+    if st.stored is not None and rows:  # PostgreSQL: no unique key refuses a second copy
+        aids = sorted({row["agent_id"] for row in rows})
+        conn.execute(st.lock_senders, {"aids": aids})
+        have = {tuple(found) for found in conn.execute(st.stored, {"aids": aids,
+                                            "rids": [row["report_id"] for row in rows]})}
+        rows = [row for row in rows if (row["agent_id"], row["report_id"]) not in have]
     # arrival order, not key order: row ids keep the order reports were delivered in
     pks = {(row.agent_id, row.report_id): row.id
            for row in conn.execute(st.insert_reports, rows)} if rows else {}
@@ -302,7 +324,8 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
             results.append({"report_pk": pk, "agent_id": report.agent_id,
                             "check_name": r.check, "status": r.status,
                             "started_at": r.started_at, "duration_ms": r.duration_ms,
-                            "data": None, "data_id": data_id, "error": r.error})
+                            "data": None, "data_id": data_id, "error": r.error,
+                            "received_at": now})
             sent.append(r.data)
             if key not in latest or latest[key] <= r.started_at or latest[key] > horizon:
                 latest[key] = r.started_at

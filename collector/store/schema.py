@@ -121,6 +121,8 @@ reports = sa.Table(
     sa.Column("jws", sa.Text),
     sa.Column("body", sa.LargeBinary),
     sa.Column("dict_id", sa.Integer),
+    # unique on SQLite; on PostgreSQL (partitioned by received_at since 0017) the index
+    # ix_reports_agent_report, and ingest refuses a second copy under a per-sender lock
     sa.UniqueConstraint("agent_id", "report_id", name="uq_reports_agent_report"),
     sa.Index("ix_reports_agent_created", "agent_id", "created_at"),
     sa.Index("ix_reports_received", "received_at"),  # late reports for closed weeks (0014)
@@ -142,6 +144,9 @@ check_results = sa.Table(
     sa.Column("data", sa.JSON(none_as_null=True)),
     sa.Column("error", sa.Text),
     sa.Column("data_id", BigId),
+    # the report's received_at (0017): on PostgreSQL the partition key, as for reports
+    # (store.partitions), so a report and its results share a week
+    sa.Column("received_at", UTCDateTime),
     sa.Index("ix_check_results_agent_check", "agent_id", "check_name", "id"),
     sa.Index("ix_check_results_report", "report_pk"),
     # retention: is a data row still named (results without one are not indexed)
