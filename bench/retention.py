@@ -17,7 +17,9 @@ each, with the same policy and the same "now":
   system: a DELETE leaves dead rows in place (VACUUM makes them reusable, only VACUUM FULL
   gives them back, locking the tables while it rewrites them); a dropped partition's files
   are gone;
-- that both stores keep the same rows: every host's newest result, its report and its data.
+- that both stores keep the same rows: every host's newest result, its report and its data;
+- how the drop's time grows: the partitioned store is also purged with a quarter of the
+  rows.
 
 The rows are written with ``INSERT ... SELECT generate_series`` (the ingest path's speed is
 ``bench/ingest``); ``HOSTPATROL_BENCH_RETENTION_ROWS`` sets the reports of the old week
@@ -45,8 +47,9 @@ SPEEDUP_TARGET = 10.0  # the drop at least 10x faster than the DELETE, and 10x l
 RETURNED_TARGET = 0.8  # of the purged rows' bytes, the share the purge gave back
 
 
-def _seed(engine, partitioned: bool, old, new) -> None:  # noqa: ANN001
-    """HOSTS agents; ROWS heartbeats in the old week and ROWS // 4 in the new one."""
+def _seed(engine, partitioned: bool, old, new, rows: int) -> None:  # noqa: ANN001
+    """HOSTS agents; ``rows`` heartbeats in the old week, a quarter as many in the new one
+    (``old`` and ``new``: Mondays; the rows spread over the week's first six days)."""
     import sqlalchemy as sa
     from hostpatrol.collector.store import partitions
 
@@ -55,7 +58,7 @@ def _seed(engine, partitioned: bool, old, new) -> None:  # noqa: ANN001
         if partitioned:
             for when in (old, new):
                 for table in partitions.TABLES:
-                    partitions.create_week(conn, table, partitions.week_start(when))
+                    partitions.create_week(conn, table, when)
         conn.execute(sa.text(
             "INSERT INTO agents (id, kid, public_key, status, hostname, enrolled_at) "
             "SELECT 'agent-' || lpad(i::text, 8, '0'), 'kid-' || i, 'pk', 'active', "
@@ -64,7 +67,7 @@ def _seed(engine, partitioned: bool, old, new) -> None:  # noqa: ANN001
             "INSERT INTO result_data (id, digest, body) SELECT i + 1, "
             "decode(md5(i::text), 'hex'), decode(repeat(md5(i::text), 4), 'hex') "
             "FROM generate_series(0, :n - 1) AS i"), {"n": HOSTS})
-        for start, count in ((old, ROWS), (new, ROWS // 4)):
+        for start, count in ((old, rows), (new, rows // 4)):
             first = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM reports")).scalar()
             # report i: host i % HOSTS, spread over the first six days of the week; its body
             # about a packed heartbeat's size (bench/storage), not compressible further
@@ -86,11 +89,11 @@ def _seed(engine, partitioned: bool, old, new) -> None:  # noqa: ANN001
                 f"'disk', 'ok', created_at, 3, CASE WHEN id % 10 = 0 THEN {chosen}"  # noqa: S608
             conn.execute(sa.text(results), {"first": first, "hosts": HOSTS})
         # every host's newest disk result: in the new week, but for one host in a hundred
-        conn.execute(sa.text(
-            "INSERT INTO host_latest (agent_id, check_name, result_id, status, started_at) "
-            "SELECT DISTINCT ON (agent_id) agent_id, 'disk', id, 'ok', started_at "
-            "FROM check_results WHERE agent_id NOT LIKE '%00' OR started_at < :mid "
-            "ORDER BY agent_id, id DESC"), {"mid": new - timedelta(days=1)})
+        newest = ("INSERT INTO host_latest (agent_id, check_name, result_id, status, "  # noqa: S608
+                  f"started_at{received}) SELECT DISTINCT ON (agent_id) agent_id, 'disk', id, "
+                  f"'ok', started_at{received} FROM check_results WHERE agent_id NOT LIKE "
+                  "'%00' OR started_at < :mid ORDER BY agent_id, id DESC")
+        conn.execute(sa.text(newest), {"mid": new - timedelta(days=1)})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("CHECKPOINT")
         conn.exec_driver_sql("VACUUM ANALYZE")
@@ -124,17 +127,21 @@ def _kept(conn) -> tuple:  # noqa: ANN001
         "LEFT JOIN result_data d ON d.id = c.data_id ORDER BY h.agent_id")).all())
 
 
-def _purge(url: str, partitioned: bool, now) -> dict:  # noqa: ANN001
+def _purge(url: str, partitioned: bool, now, rows: int) -> dict:  # noqa: ANN001
     import sqlalchemy as sa
+    from hostpatrol.collector.background import sweep_data
     from hostpatrol.collector.policy import loader
     from hostpatrol.collector.retention import purge
+    from hostpatrol.collector.store import partitions
     from hostpatrol.collector.store.db import downgrade, make_engine, upgrade
 
     engine = make_engine(url)
     upgrade(engine)
     if not partitioned:
         downgrade(engine, "0016")
-    _seed(engine, partitioned, now - timedelta(days=DAYS + 14), now - timedelta(days=3))
+    this_week = partitions.week_start(now)  # the old week is six weeks back, the new one last
+    _seed(engine, partitioned, this_week - 6 * partitions.WEEK, this_week - partitions.WEEK,
+          rows)
     with engine.connect() as conn:
         text = loader.text_of(conn)[1]
         before_rows = conn.execute(sa.text("SELECT COUNT(*) FROM reports")).scalar() + \
@@ -143,6 +150,8 @@ def _purge(url: str, partitioned: bool, now) -> dict:  # noqa: ANN001
                                .replace("results_days: 400", f"results_days: {DAYS}"),
                                source="bench", version=0)
     with engine.connect() as conn:
+        if partitioned:  # every seeded row in its week's partition, none in the default
+            assert not conn.execute(sa.text("SELECT 1 FROM reports_default")).first()
         held_before = _bytes(conn)
         orphans_before = _orphans(conn)
         wal0 = conn.execute(sa.text("SELECT pg_current_wal_insert_lsn()")).scalar()
@@ -150,6 +159,10 @@ def _purge(url: str, partitioned: bool, now) -> dict:  # noqa: ANN001
     with engine.begin() as conn:
         done = purge(conn, policy, now)
     seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()  # the dropped weeks' data rows, a batch a transaction
+    swept = sweep_data(engine, policy.retention["batch"], budget_seconds=3600) \
+        if partitioned else 0
+    sweep_seconds = time.perf_counter() - t0
     with engine.connect() as conn:
         wal = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :a)"),
                            {"a": wal0}).scalar()
@@ -160,7 +173,8 @@ def _purge(url: str, partitioned: bool, now) -> dict:  # noqa: ANN001
         orphans = _orphans(conn) - orphans_before
     engine.dispose()
     purged = before_rows - left
-    return {"seconds": seconds, "wal": float(wal), "purged": purged, "kept": kept,
+    return {"seconds": seconds + sweep_seconds, "wal": float(wal), "purged": purged,
+            "kept": kept, "sweep_seconds": sweep_seconds, "swept": swept, "locked": seconds,
             "returned": (held_before - held) / (held_before * purged / before_rows),
             "orphans": orphans, "done": done}
 
@@ -174,10 +188,11 @@ def run() -> list[str]:
         return [f"retention: {why}"]
     now = utcnow()
     out = {}
-    for partitioned in (True, False):
+    for key, partitioned, rows in (("small", True, ROWS // 4), ("drop", True, ROWS),
+                                   ("delete", False, ROWS)):
         with pgtemp.database() as url:
-            out[partitioned] = _purge(url, partitioned, now)
-    drop, delete = out[True], out[False]
+            out[key] = _purge(url, partitioned, now, rows)
+    drop, delete, small = out["drop"], out["delete"], out["small"]
     print(f"retention on PostgreSQL, an old week of {ROWS:,} heartbeats "
           f"(+ {ROWS // 4:,} recent) from {HOSTS:,} hosts, 30-day policy:")
     print(f"  {'':28}{'drop partitions':>18}{'delete rows':>16}{'ratio':>9}")
@@ -192,11 +207,15 @@ def run() -> list[str]:
           f"{'equal' if drop['kept'] == delete['kept'] else 'DIFFER'} "
           f"({len(drop['kept'])} hosts); data rows left that no result names: {drop['orphans']} / "
           f"{delete['orphans']}")
+    print(f"  the drop's transaction (its end holds the tables' lock: ingest waits) "
+          f"{drop['locked']:.2f} s; then {drop['swept']:,} data rows the week named settled "
+          f"in {drop['sweep_seconds']:.2f} s, a batch a transaction (included above)")
+    print(f"  the drop with a quarter of the rows: {small['seconds']:.2f} s "
+          f"(4x the rows took {drop['seconds'] / small['seconds']:.1f}x the time)")
     month = MONTH_REPORTS * 2  # a report and a result each
     print(f"  a 100,000-host month ({MONTH_REPORTS / 1e6:.0f} M heartbeats) at these rates: "
           f"DELETE {delete['seconds'] / delete['purged'] * month / 3600:.1f} h and "
-          f"{delete['wal'] / delete['purged'] * month / 1e9:.0f} GB of WAL; the drop of its "
-          "weeks stays at seconds each")
+          f"{delete['wal'] / delete['purged'] * month / 1e9:.0f} GB of WAL")
     missed = []
     if drop["kept"] != delete["kept"]:
         missed.append("retention: the two stores kept different rows")

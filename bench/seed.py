@@ -147,7 +147,8 @@ def seed(engine: sa.Engine, results: list[dict[str, Any]], hosts: int, *, weeks:
             if last:
                 conn.execute(host_latest.insert(), [
                     {"agent_id": r["agent_id"], "check_name": r["check_name"],
-                     "result_id": rid, "status": r["status"], "started_at": r["started_at"]}
+                     "result_id": rid, "status": r["status"], "started_at": r["started_at"],
+                     "received_at": r["received_at"]}
                     for r, rid in zip(rows, rids, strict=True)])
                 conn.execute(agents.update().where(agents.c.id == sa.bindparam("aid")).values(
                     last_report_at=sa.bindparam("at"), last_seq=weeks,

@@ -120,6 +120,20 @@ def send_notifications(engine: sa.Engine, policy: Policy, now: datetime,
             return total
 
 
+def sweep_data(engine: sa.Engine, batch: int, budget_seconds: float) -> int:
+    """PostgreSQL: settle the result_data rows dropped weeks named (store.partitions), a
+    batch a transaction, until none is left or ``budget_seconds`` is spent; how many."""
+    deadline = time.monotonic() + budget_seconds
+    total = 0
+    while time.monotonic() < deadline:
+        with engine.begin() as conn:
+            done = partitions.sweep_data(conn, batch)
+        total += done
+        if done < batch:
+            break
+    return total
+
+
 def _daily_due(last: datetime | None, now: datetime, hour: int) -> bool:
     if now.hour < hour:
         return False
@@ -151,13 +165,17 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
             done["digests"] = build_digests(conn, now)
             _record_run(conn, "digest", holder, now)
     with engine.begin() as conn:  # PostgreSQL: next weeks' partitions, before they are due
-        if partitions.partitioned(conn) and (made := partitions.ensure(conn, now)):
+        partitioned = partitions.partitioned(conn)
+        if partitioned and (made := partitions.ensure(conn, now)):
             done["partitions_made"] = made
     with engine.begin() as conn:
         last = _last_run(conn, "retention")
         if last is None or now - last >= timedelta(days=1):
             done["purged"] = purge(conn, policy, now)
             _record_run(conn, "retention", holder, now)
+    if partitioned and (swept := sweep_data(engine, policy.retention["batch"],
+                                            budget_seconds=policy.jobs["tick_seconds"] / 2)):
+        done["data_swept"] = swept
     with engine.begin() as conn:
         if dictionaries.due(conn, now):  # zstd learns what this fleet's reports look like
             done["zstd_dictionary"] = dictionaries.train(conn, now)

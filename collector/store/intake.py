@@ -158,7 +158,8 @@ def _statements(dialect: str) -> _Statements:
         upsert_latest=latest.on_conflict_do_update(
             index_elements=["agent_id", "check_name"],
             set_={"result_id": latest.excluded.result_id, "status": latest.excluded.status,
-                  "started_at": latest.excluded.started_at},
+                  "started_at": latest.excluded.started_at,
+                  "received_at": latest.excluded.received_at},
             # a newest result dated later than any the ingest accepts (stored by an older
             # version) is replaced too: it would otherwise stay the newest for ever
             where=sa.or_(host_latest.c.started_at <= latest.excluded.started_at,
@@ -343,7 +344,7 @@ def store_batch(conn: sa.Connection, items: list[Incoming], *, now: datetime, so
         written = {(row.agent_id, row.check_name) for row in conn.execute(st.upsert_latest, [
             {"agent_id": aid, "check_name": check, "result_id": ids[j],
              "status": results[j]["status"], "started_at": results[j]["started_at"],
-             "implausible_after": horizon}
+             "received_at": now, "implausible_after": horizon}
             for (aid, check), j in sorted(final.items())])}
         # another writer (a second collector on PostgreSQL) stored a newer result of the
         # same check meanwhile: none of this batch's results of it are the newest

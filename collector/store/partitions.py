@@ -108,29 +108,27 @@ def ensure(conn: sa.Connection, now: datetime) -> list[str]:
     return made
 
 
-# the newest result of every check of every host, and the report holding it, are kept
-_KEEP = {
-    "check_results": "SELECT result_id FROM host_latest",
-    "reports": "SELECT c.report_pk FROM host_latest h JOIN check_results c "
-               "ON c.id = h.result_id",
-}
+def _kept(table: str, lo: str, hi: str) -> str:
+    """The ids of ``table`` that the week from ``lo`` to ``hi`` keeps: the newest result of
+    every check of every host, and the report holding it. host_latest says which week
+    holds each (a row stored before 0017 has no received_at: it is looked for everywhere),
+    so a week is searched by id for the few rows it keeps, not read through."""
+    week = f"(h.received_at IS NULL OR (h.received_at >= {lo} AND h.received_at < {hi}))"
+    if table == "check_results":
+        return f"SELECT h.result_id FROM host_latest h WHERE {week}"  # noqa: S608
+    return ("SELECT c.report_pk FROM host_latest h JOIN check_results c "  # noqa: S608
+            f"ON c.id = h.result_id WHERE {week}")
 
 
 def drop_week(conn: sa.Connection, table: str, start: datetime) -> int:
     """Drop ``table``'s partition of the week from ``start`` after moving the rows it
-    keeps to the default partition; how many it kept.
-
-    A results week also deletes the result_data rows only its results named.
-    """
+    keeps to the default partition; how many it kept. The caller holds both tables'
+    lock (``drop_expired``)."""
     part = name(table, start)
     conn.exec_driver_sql(f"ALTER TABLE {table} DETACH PARTITION {part}")
     kept = conn.exec_driver_sql(  # the week has no partition now: they go to the default
         f"INSERT INTO {table} SELECT * FROM {part} "  # noqa: S608
-        f"WHERE id IN ({_KEEP[table]})").rowcount
-    if table == "check_results":  # index ix_check_results_data on every partition
-        conn.exec_driver_sql(
-            f"DELETE FROM result_data d WHERE d.id IN (SELECT data_id FROM {part}) "  # noqa: S608
-            "AND NOT EXISTS (SELECT 1 FROM check_results c WHERE c.data_id = d.id)")
+        f"WHERE id IN ({_kept(table, bound(start), bound(start + WEEK))})").rowcount
     conn.exec_driver_sql(f"DROP TABLE {part}")
     return kept
 
@@ -141,18 +139,45 @@ def drop_expired(conn: sa.Connection, evidence_cutoff: datetime | None,
 
     A week's results go when either cutoff passed it (results go with their evidence),
     its reports when the evidence cutoff did: results first, so the reports kept are
-    those of the newest results still there.
+    those of the newest results still there. The result_data rows a dropped week's
+    results named become candidates (``result_data_candidates``) that ``sweep_data``
+    deletes later, once no result names them: looking for every one of them in every
+    week would hold the lock for minutes at 100,000 hosts. Gathering them reads only the
+    week's partial index of named rows, before the lock.
     """
     cuts = {"check_results": max((c for c in (evidence_cutoff, results_cutoff) if c),
                                  default=None),
             "reports": evidence_cutoff}
-    out = {"weeks_dropped": 0, "rows_kept": 0}
-    for table in ("check_results", "reports"):
-        cut = cuts[table]
-        if cut is None:
-            continue
-        for start in sorted(weeks(conn, table)):
-            if start + WEEK <= cut:
-                out["rows_kept"] += drop_week(conn, table, start)
-                out["weeks_dropped"] += 1
+    due = [(table, start) for table in ("check_results", "reports") if cuts[table]
+           for start in sorted(weeks(conn, table)) if start + WEEK <= cuts[table]]
+    out = {"weeks_dropped": len(due), "rows_kept": 0, "data_candidates": 0}
+    if not due:
+        return out
+    for table, start in due:
+        if table == "check_results":  # index ix_check_results_data: named rows only
+            out["data_candidates"] += conn.exec_driver_sql(
+                "INSERT INTO result_data_candidates (data_id) SELECT DISTINCT data_id "  # noqa: S608
+                f"FROM {name(table, start)} WHERE data_id IS NOT NULL "
+                "ON CONFLICT DO NOTHING").rowcount
+    # in ingest's order (reports, then results): neither waits on the other in a circle;
+    # reads wait too (a partition is detached), for the few rows moved and the drops
+    conn.exec_driver_sql("LOCK TABLE reports, check_results IN ACCESS EXCLUSIVE MODE")
+    for table, start in due:
+        out["rows_kept"] += drop_week(conn, table, start)
     return out
+
+
+def sweep_data(conn: sa.Connection, batch: int) -> int:
+    """Delete up to ``batch`` candidate result_data rows that no result names (a dropped
+    week's); how many candidates were settled (0: none left)."""
+    ids = conn.execute(sa.text(
+        "SELECT data_id FROM result_data_candidates ORDER BY data_id LIMIT :n"),
+        {"n": batch}).scalars().all()
+    if not ids:
+        return 0
+    conn.execute(sa.text(  # index ix_check_results_data on every partition
+        "DELETE FROM result_data d WHERE d.id = ANY(:ids) AND NOT EXISTS "
+        "(SELECT 1 FROM check_results c WHERE c.data_id = d.id)"), {"ids": ids})
+    conn.execute(sa.text("DELETE FROM result_data_candidates WHERE data_id = ANY(:ids)"),
+                 {"ids": ids})
+    return len(ids)

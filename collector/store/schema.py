@@ -173,6 +173,11 @@ result_data = sa.Table(  # a check result's data, once per change (store.packing
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
+result_data_candidates = sa.Table(  # PostgreSQL: rows a dropped week named (partitions)
+    "result_data_candidates", metadata,
+    sa.Column("data_id", BigId, primary_key=True, autoincrement=False),
+)
+
 host_latest = sa.Table(
     "host_latest", metadata,
     sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), primary_key=True),
@@ -180,6 +185,8 @@ host_latest = sa.Table(
     sa.Column("result_id", BigId, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
+    # the result's received_at (0017): which week's partition holds it on PostgreSQL
+    sa.Column("received_at", UTCDateTime),
 )
 
 users = sa.Table(

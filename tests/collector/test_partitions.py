@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from forge import LIMITS, disk, report_doc, result, sign
 from hostpatrol.agent.enrollment import make_proof
+from hostpatrol.collector.background import sweep_data
 from hostpatrol.collector.intake.enroll import enroll
 from hostpatrol.collector.intake.ingest import ingest
 from hostpatrol.collector.policy import loader
@@ -25,7 +26,13 @@ from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import partitions
 from hostpatrol.collector.store import reports as report_store
 from hostpatrol.collector.store.db import downgrade, make_engine, upgrade
-from hostpatrol.collector.store.schema import check_results, reports, result_data
+from hostpatrol.collector.store.schema import (
+    check_results,
+    host_latest,
+    reports,
+    result_data,
+    result_data_candidates,
+)
 from hostpatrol.collector.web.evidence import verify_stored
 from hostpatrol.shared.clock import utcnow
 from hostpatrol.shared.keys import generate
@@ -105,6 +112,8 @@ def test_rows_land_in_their_week_of_arrival_with_their_report(pg) -> None:
             assert cr_where[row.id] == partitions.name(
                 "check_results", partitions.week_start(row.received_at))
         assert sorted(received.values()) == times
+        newest = conn.execute(sa.select(host_latest.c.received_at)).scalars().all()
+        assert newest == [times[-1]] * 2  # host_latest knows the week of the newest
 
 
 def test_a_week_without_a_partition_keeps_its_rows_in_the_default_until_made(pg) -> None:
@@ -185,6 +194,15 @@ def test_two_writers_storing_the_same_report_at_once_keep_one(pg) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar() == 3
 
 
+def _named(conn) -> set[int]:
+    return set(conn.execute(sa.select(check_results.c.data_id).where(
+        check_results.c.data_id.is_not(None))).scalars())
+
+
+def _stored(conn) -> set[int]:
+    return set(conn.execute(sa.select(result_data.c.id)).scalars())
+
+
 def _weeks_of(conn, table: str) -> set:
     return set(partitions.weeks(conn, table))
 
@@ -212,7 +230,10 @@ def test_retention_drops_whole_weeks_and_keeps_every_hosts_newest(pg) -> None:
     with pg.connect() as conn:
         weeks_before = _weeks_of(conn, "reports")
         total_before = conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar()
-    with pg.begin() as conn:
+    with pg.begin() as conn:  # one of b's rows as stored before 0017: its week unknown
+        conn.execute(host_latest.update().where(host_latest.c.agent_id == b,
+                                                host_latest.c.check_name == "disk")
+                     .values(received_at=None))
         done = purge(conn, _policy(pg, 21), end)
     cut = end - timedelta(days=21)
     gone = {w for w in weeks_before if w + WEEK <= cut}
@@ -236,10 +257,14 @@ def test_retention_drops_whole_weeks_and_keeps_every_hosts_newest(pg) -> None:
         assert latest_b["custom_fw"].data == FIREWALL
         assert verify_stored(conn, b, reports_of_b[-1]).ok
         assert set(_where(conn, "reports").values()) >= {"reports_default"}
-        named = set(conn.execute(sa.select(check_results.c.data_id).where(
-            check_results.c.data_id.is_not(None))).scalars())
-        stored = set(conn.execute(sa.select(result_data.c.id)).scalars())
-        assert named == stored
+        # the dropped weeks' data rows: candidates, deleted by the sweep, not under the lock
+        assert done["data_candidates"] > 0
+        assert _named(conn) < _stored(conn)
+    swept = sweep_data(pg, batch=7, budget_seconds=60)  # several batches
+    assert swept == done["data_candidates"]
+    with pg.connect() as conn:
+        assert _named(conn) == _stored(conn)  # none left that no result names, none missing
+        assert not conn.execute(sa.select(result_data_candidates)).first()
         latest_a = {r.check_name: r for r in report_store.latest_results(conn, a)}
         assert latest_a["custom_fw"].data == FIREWALL
     # a week later the purge drops one more week of each and keeps the same rows
@@ -299,6 +324,11 @@ def test_migration_0017_moves_every_row_into_its_week_and_back(pg) -> None:
         assert _weeks_of(conn, "reports") >= {START + k * WEEK - timedelta(days=1, hours=12)
                                               for k in (0, 1, 3)}
         assert not conn.exec_driver_sql("SELECT 1 FROM reports_default").first()
+        pairs = conn.execute(sa.select(host_latest.c.received_at, check_results.c.received_at)
+                             .join(check_results,
+                                   check_results.c.id == host_latest.c.result_id)).all()
+        assert len(pairs) == 2
+        assert all(mine == theirs is not None for mine, theirs in pairs)
     later = START + 4 * WEEK  # the sequences go on where they were
     assert _send(pg, [(_daily(aid, 9, later), key)], later) == ["accepted"]
     with pg.connect() as conn:

@@ -14,6 +14,10 @@ partition key, so:
 
 SQLite: ``check_results`` gets the column (filled from the reports); nothing else changes.
 
+Both: ``host_latest`` gets its result's ``received_at``: retention looks for the rows a
+dropped week keeps only among the newest results that week holds. ``result_data_candidates``
+lists the data rows a dropped week named, deleted later once no result names them.
+
 Downgrade copies the rows back into plain tables with the constraints of 0016.
 
 Revision ID: 0017
@@ -138,15 +142,30 @@ def _postgresql_downgrade() -> None:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
         op.execute("ALTER TABLE check_results ADD COLUMN received_at DATETIME")
         op.execute("UPDATE check_results SET received_at = (SELECT r.received_at "
                    "FROM reports r WHERE r.id = check_results.report_pk)")
     else:
         _postgresql_upgrade()
+    # result_data rows a dropped week's results named, until no result names them
+    op.create_table("result_data_candidates",
+                    sa.Column("data_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                              primary_key=True, autoincrement=False))
+    # which week holds each host's newest result: retention finds the rows it keeps there
+    op.execute(f"ALTER TABLE host_latest ADD COLUMN received_at "
+               f"{'DATETIME' if sqlite else 'timestamptz'}")
+    op.execute("UPDATE host_latest SET received_at = c.received_at FROM check_results c "
+               "WHERE c.id = host_latest.result_id")  # a join: not one search per row
 
 
 def downgrade() -> None:
+    # the candidates' rows are deleted as 0016's retention does it: when no result names them
+    op.execute("DELETE FROM result_data WHERE id IN (SELECT data_id FROM result_data_candidates) "
+               "AND NOT EXISTS (SELECT 1 FROM check_results c WHERE c.data_id = result_data.id)")
+    op.drop_table("result_data_candidates")
+    op.execute("ALTER TABLE host_latest DROP COLUMN received_at")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE check_results DROP COLUMN received_at")
     else:
