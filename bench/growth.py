@@ -5,10 +5,18 @@ of weekly reports per host and their findings (see ``seed.py``); then each page 
 requested through the real app (Flask test client, an admin's database session) — one
 warm-up, then the median of :data:`REPEAT` requests. Target: every page at 10,000 hosts
 takes at most 3x its time at 100 hosts.
+
+``HOSTPATROL_BENCH_GROWTH`` sets the sizes (default ``100,10000``),
+``HOSTPATROL_BENCH_GROWTH_WEEKS`` the weekly reports per host (default 52; fewer where
+the disk is short for 100,000 hosts);
+``HOSTPATROL_BENCH_GROWTH_DB`` the backends: ``sqlite`` (default), ``postgresql`` (a
+throw-away database per size, ``bench/pgtemp``; its weekly partitions made as the seed
+goes, as the background job would), or ``sqlite,postgresql``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -21,12 +29,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pgtemp  # noqa: E402
 from collector_proc import PASSWORD, BenchCollector, free_port  # noqa: E402
 from fleet_sim import real_results  # noqa: E402
 from seed import seed  # noqa: E402
 
 SIZES = tuple(int(x) for x in os.environ.get("HOSTPATROL_BENCH_GROWTH", "100,10000").split(","))
-WEEKS = 52
+# sqlite (a data dir's file), postgresql (a throw-away database each, bench/pgtemp), or both
+BACKENDS = tuple(os.environ.get("HOSTPATROL_BENCH_GROWTH_DB", "sqlite").split(","))
+WEEKS = int(os.environ.get("HOSTPATROL_BENCH_GROWTH_WEEKS", "52"))  # fewer: 100,000 hosts
 REPEAT = 7
 RATIO_TARGET = 3.0
 BASE = "https://localhost"
@@ -53,21 +64,32 @@ def pages(ids: list[str]) -> list[tuple[str, str]]:
     ]
 
 
-def prepare(size: int, work: Path, results: list[dict]) -> tuple[Any, Any, list[str]]:
-    """Seed ``size`` hosts (or re-use a seed); return (app, signed-in client, agent ids)."""
+def prepare(size: int, work: Path, results: list[dict],
+            database_url: str | None = None) -> tuple[Any, Any, list[str]]:
+    """Seed ``size`` hosts (or re-use a seed; SQLite only); return (app, signed-in client,
+    agent ids)."""
     from hostpatrol.collector.app import create_app
     from hostpatrol.collector.config import load_config
     from hostpatrol.collector.store import accounts
     from hostpatrol.collector.store import users as user_store
     from hostpatrol.shared.clock import utcnow
 
-    c = BenchCollector(work / f"g{size}" / "data", free_port())
+    backend = "pg" if database_url else "g"
+    c = BenchCollector(work / f"{backend}{size}" / "data", free_port(), database_url)
     marker = c.data_dir.parent / "seeded.txt"  # HOSTPATROL_BENCH_GROWTH_DIR re-uses a seed
-    if not marker.exists():
+    if not marker.exists() or database_url:
         shutil.rmtree(c.data_dir.parent, ignore_errors=True)
         c.data_dir.parent.mkdir(parents=True)
         c.init()
-    app = create_app(load_config(c.data_dir))
+        marker.unlink(missing_ok=True)
+    saved = os.environ.get("HOSTPATROL_DATABASE_URL")
+    os.environ.update({"HOSTPATROL_DATABASE_URL": database_url} if database_url else {})
+    try:
+        app = create_app(load_config(c.data_dir))
+    finally:
+        os.environ.pop("HOSTPATROL_DATABASE_URL", None)
+        if saved is not None:
+            os.environ["HOSTPATROL_DATABASE_URL"] = saved
     engine = app.extensions["hostpatrol.engine"]
     t0 = time.perf_counter()
     if marker.exists():
@@ -83,7 +105,12 @@ def prepare(size: int, work: Path, results: list[dict]) -> tuple[Any, Any, list[
     client = app.test_client()
     with client.session_transaction(base_url=BASE) as sess:
         sess["sid"] = token
-    size_mb = sum(p.stat().st_size for p in c.data_dir.glob("hostpatrol.db*")) / 1e6
+    if database_url:
+        with engine.connect() as conn:
+            size_mb = conn.exec_driver_sql("SELECT pg_database_size(current_database())"
+                                           ).scalar() / 1e6
+    else:
+        size_mb = sum(p.stat().st_size for p in c.data_dir.glob("hostpatrol.db*")) / 1e6
     print(f"  seeded {size} hosts x {WEEKS} weekly reports in {seeded:.0f} s "
           f"(database {size_mb:.0f} MB)")
     return app, client, ids
@@ -123,16 +150,29 @@ def measure(sized: dict[int, tuple[Any, Any, list[str]]]) -> dict[int, dict[str,
 
 
 def run() -> list[str]:
-    """Seed both sizes, time every page, compare."""
+    """Seed both sizes on each backend, time every page, compare."""
+    missed = []
+    for backend in BACKENDS:
+        if backend == "postgresql" and (why := pgtemp.available()):
+            missed.append(f"growth on PostgreSQL: {why}")
+            continue
+        print(f"growth on {backend}:")
+        missed += _run(backend)
+    return missed
+
+
+def _run(backend: str) -> list[str]:
     keep = os.environ.get("HOSTPATROL_BENCH_GROWTH_DIR")
-    with tempfile.TemporaryDirectory(prefix="hp-bench-growth-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hp-bench-growth-") as tmp, \
+            contextlib.ExitStack() as stack:
         work = Path(keep or tmp)
         cache = Path(os.environ.get("HOSTPATROL_BENCH_CHECKS", work / "check.json"))
         results = real_results(cache)
         sized = {}
         for size in SIZES:
             print(f"[{size} hosts]")
-            sized[size] = prepare(size, work, results)
+            url = stack.enter_context(pgtemp.database()) if backend == "postgresql" else None
+            sized[size] = prepare(size, work, results, url)
         try:
             figures = measure(sized)
         finally:

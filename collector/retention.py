@@ -42,8 +42,12 @@ def purge(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, int]:
             check_results.c.started_at < results_cut,
             ~check_results.c.id.in_(sa.select(host_latest.c.result_id))), batch)
     if evidence_cut is not None:
+        # a report and its results share received_at, and host_latest has its result's:
+        # only the newest results that arrived before the cutoff can keep an old report
         keep = sa.select(check_results.c.report_pk).join(
-            host_latest, host_latest.c.result_id == check_results.c.id)
+            host_latest, host_latest.c.result_id == check_results.c.id).where(
+            sa.or_(host_latest.c.received_at < evidence_cut,
+                   host_latest.c.received_at.is_(None)))
         old = sa.and_(reports.c.received_at < evidence_cut, ~reports.c.id.in_(keep))
         while True:
             ids = conn.execute(sa.select(reports.c.id).where(old).limit(batch)).scalars().all()

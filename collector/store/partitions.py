@@ -75,15 +75,18 @@ def weeks(conn: sa.Connection, table: str) -> dict[datetime, str]:
 def create_week(conn: sa.Connection, table: str, start: datetime) -> bool:
     """Make ``table``'s partition for the week from ``start``; False if it was there.
 
-    Rows of that week in the default partition move into it: the table is locked
-    against inserts (EXCLUSIVE: reads go on) while they move and it is attached.
+    Rows of that week in the default partition move into it. Both tables are locked
+    first, in ingest's order (reports, then results), and at once in the mode the
+    partition needs: a lock taken weaker and raised later could wait in a circle with an
+    ingest that read the table before it writes. Reads wait too, a few milliseconds
+    (longer only when rows move: a week that had no partition while it was current).
     """
     if start in weeks(conn, table):
         return False
     part, default = name(table, start), default_name(table)
     lo, hi = bound(start), bound(start + WEEK)
     where = f"received_at >= {lo} AND received_at < {hi}"
-    conn.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+    conn.exec_driver_sql("LOCK TABLE reports, check_results IN ACCESS EXCLUSIVE MODE")
     if conn.exec_driver_sql(f"SELECT 1 FROM {default} WHERE {where} LIMIT 1").first():  # noqa: S608
         conn.exec_driver_sql(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)")
         conn.exec_driver_sql(f"INSERT INTO {part} SELECT * FROM {default} WHERE {where}")  # noqa: S608
