@@ -146,7 +146,7 @@ check_results = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("data_id", BigId),
     # the report's received_at (0017): on PostgreSQL the partition key, as for reports
-    # (store.partitions), so a report and its results share a week
+    # (store.partitions), so a report and its results share a week; NULL on SQLite
     sa.Column("received_at", UTCDateTime),
     sa.Index("ix_check_results_agent_check", "agent_id", "check_name", "id"),
     sa.Index("ix_check_results_report", "report_pk"),
