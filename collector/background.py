@@ -31,7 +31,7 @@ from .notify.outbox import build_digests
 from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
-from .retention import purge
+from .retention import drop_weeks, purge
 from .store import dictionaries, partitions, rollups
 from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
@@ -170,8 +170,13 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
             done["partitions_made"] = made
     with engine.begin() as conn:
         last = _last_run(conn, "retention")
-        if last is None or now - last >= timedelta(days=1):
-            done["purged"] = purge(conn, policy, now)
+    if last is None or now - last >= timedelta(days=1):
+        dropped = {}
+        if partitioned:  # its own transaction: the tables' lock ends at this commit
+            with engine.begin() as conn:
+                dropped = drop_weeks(conn, policy, now)
+        with engine.begin() as conn:
+            done["purged"] = {**dropped, **purge(conn, policy, now, weeks=False)}
             _record_run(conn, "retention", holder, now)
     if partitioned and (swept := sweep_data(engine, policy.retention["batch"],
                                             budget_seconds=policy.jobs["tick_seconds"] / 2)):

@@ -25,15 +25,28 @@ def _cutoff(now: datetime, days: int) -> datetime | None:
     return now - timedelta(days=days) if days > 0 else None
 
 
-def purge(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, int]:
+def drop_weeks(conn: sa.Connection, policy: Policy, now: datetime) -> dict[str, int]:
+    """PostgreSQL: drop the weeks the policy lets go (store.partitions.drop_expired); {}
+    elsewhere. The background job runs it in a transaction of its own: the tables' lock
+    it takes ends at that commit, before any row is deleted one by one."""
+    if not partitions.partitioned(conn):
+        return {}
+    return partitions.drop_expired(conn, _cutoff(now, policy.retention["evidence_days"]),
+                                   _cutoff(now, policy.retention["results_days"]))
+
+
+def purge(conn: sa.Connection, policy: Policy, now: datetime, *,
+          weeks: bool = True) -> dict[str, int]:
     """Delete old results and reports in batches; return how many rows went (and, on
-    PostgreSQL, how many weeks were dropped and rows of them kept)."""
+    PostgreSQL, how many weeks were dropped and rows of them kept, unless ``weeks`` is
+    False: the caller ran ``drop_weeks`` itself)."""
     batch = policy.retention["batch"]
     evidence_cut = _cutoff(now, policy.retention["evidence_days"])
     results_cut = _cutoff(now, policy.retention["results_days"])
     out = {"results": 0, "reports": 0}
     if partitions.partitioned(conn):
-        out.update(partitions.drop_expired(conn, evidence_cut, results_cut))
+        if weeks:
+            out.update(drop_weeks(conn, policy, now))
         # what is left of a week older than the cutoff goes with its week, next week
         evidence_cut, results_cut = (c - partitions.WEEK if c else None
                                      for c in (evidence_cut, results_cut))

@@ -4,13 +4,13 @@ The hot path of ingest. Per batch (one report or hundreds): one read of the newe
 dictionary, one multi-row INSERT of the evidence, packed (a report already stored is a
 duplicate: ``ON CONFLICT DO NOTHING`` on SQLite; on PostgreSQL, whose partitioned table
 cannot hold that unique key, one read of the batch's report ids that are already stored,
-under a lock per sender taken in one statement), one read of the senders and one of their newest
-results (with their data's digest), one multi-row INSERT of the data that changed, one of
-every result, one upsert of ``host_latest`` and one executemany UPDATE of the agents.
-Statements are built once per dialect. The reports are then walked in order in memory,
-so each one sees its sender as the previous report left it (clone signals, ``last_seq``
-moving forward) and each result is "newest" exactly when it would have been had the
-reports come one by one.
+after the senders' rows are locked in one statement), one read of the senders and one of
+their newest results (with their data's digest), one multi-row INSERT of the data that
+changed, one of every result, one upsert of ``host_latest`` and one executemany UPDATE
+of the agents. Statements are built once per dialect. The reports are then walked in
+order in memory, so each one sees its sender as the previous report left it (clone
+signals, ``last_seq`` moving forward) and each result is "newest" exactly when it would
+have been had the reports come one by one.
 """
 
 from __future__ import annotations
@@ -134,11 +134,13 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(
         insert_reports=insert_reports.returning(
             reports.c.id, reports.c.agent_id, reports.c.report_id),
-        # in the senders' order, whatever the batch: two collectors never wait on each other
-        # in a circle (transaction-scoped: released at commit)
-        lock_senders=sa.text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) FROM "
-            "(SELECT unnest(CAST(:aids AS text[])) AS a ORDER BY 1) AS senders") if pg else None,
+        # the senders' rows, which the batch updates anyway, in id order whatever the batch:
+        # two collectors never wait on each other in a circle. Row locks live in the rows,
+        # not in PostgreSQL's lock table (which a partitioned store already fills); under
+        # REPEATABLE READ a concurrent copy fails to serialize rather than pass the check
+        lock_senders=sa.select(agents.c.id).where(
+            agents.c.id.in_(sa.bindparam("aids", expanding=True))).order_by(
+            agents.c.id).with_for_update() if pg else None,
         stored=sa.select(reports.c.agent_id, reports.c.report_id).where(
             reports.c.agent_id.in_(sa.bindparam("aids", expanding=True)),
             reports.c.report_id.in_(sa.bindparam("rids", expanding=True))) if pg else None,
@@ -213,7 +215,7 @@ def _evidence(conn: sa.Connection, st: _Statements, codecs: Codecs, items: list[
                          it.jws, (r.agent_id, r.report_id)), compressor)})
     if st.stored is not None and rows:  # PostgreSQL: no unique key refuses a second copy
         aids = sorted({row["agent_id"] for row in rows})
-        conn.execute(st.lock_senders, {"aids": aids})
+        conn.execute(st.lock_senders, {"aids": aids}).all()
         have = {tuple(found) for found in conn.execute(st.stored, {"aids": aids,
                                             "rids": [row["report_id"] for row in rows]})}
         rows = [row for row in rows if (row["agent_id"], row["report_id"]) not in have]

@@ -13,13 +13,16 @@ A week's rows stay up to a week longer than the policy's days. The newest result
 check of every host, and its report, are first moved to the default partition. Rows there
 are purged one by one as on SQLite (``retention``).
 
-``ensure`` makes the partitions of last week, this week and the next ``AHEAD`` weeks; a
-week's rows that went to the default partition meanwhile move into its new partition.
+``ensure`` makes the partitions of this week and the next ``AHEAD`` weeks; a week's rows
+that went to the default partition meanwhile move into its new partition. A past week is
+never made again: a week retention dropped stays dropped, and rows of a week the job
+missed stay in the default partition until they are purged one by one.
 Names come only from ``TABLES`` and dates, never from input.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -27,6 +30,35 @@ import sqlalchemy as sa
 TABLES = ("reports", "check_results")
 WEEK = timedelta(days=7)
 AHEAD = 2  # weeks made ahead of now: ingest never waits for the background job
+# how long the job waits for the tables' lock, below deadlock_timeout (1 s by default): when
+# a page reads results then reports while the job holds one and waits for the other, the
+# job gives way, never the page
+LOCK_WAIT_MS = 500
+LOCK_TRIES = 3
+
+
+class Busy(Exception):  # noqa: N818 - a state, not a failure
+    """The tables could not be locked now (a long reader, a busy moment): next round."""
+
+
+def lock_tables(conn: sa.Connection) -> None:
+    """Lock both tables exclusively, in ingest's order (reports, then results), at once in
+    the mode a partition's change needs (a weaker lock raised later could wait in a circle
+    with an ingest that read before it writes); ``Busy`` after ``LOCK_TRIES`` short waits."""
+    for attempt in range(LOCK_TRIES):
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
+                conn.exec_driver_sql("LOCK TABLE reports, check_results IN ACCESS EXCLUSIVE MODE")
+        except sa.exc.OperationalError as e:
+            if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            time.sleep(0.1 * (attempt + 1))
+            continue
+        conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+        return
+    msg = f"reports and check_results stayed locked through {LOCK_TRIES} tries"
+    raise Busy(msg)
 
 
 def week_start(t: datetime) -> datetime:
@@ -76,17 +108,15 @@ def create_week(conn: sa.Connection, table: str, start: datetime) -> bool:
     """Make ``table``'s partition for the week from ``start``; False if it was there.
 
     Rows of that week in the default partition move into it. Both tables are locked
-    first, in ingest's order (reports, then results), and at once in the mode the
-    partition needs: a lock taken weaker and raised later could wait in a circle with an
-    ingest that read the table before it writes. Reads wait too, a few milliseconds
-    (longer only when rows move: a week that had no partition while it was current).
+    first (``lock_tables``; ``Busy`` when they cannot be now): reads and writes wait a few
+    milliseconds, longer only while such rows move.
     """
     if start in weeks(conn, table):
         return False
     part, default = name(table, start), default_name(table)
     lo, hi = bound(start), bound(start + WEEK)
     where = f"received_at >= {lo} AND received_at < {hi}"
-    conn.exec_driver_sql("LOCK TABLE reports, check_results IN ACCESS EXCLUSIVE MODE")
+    lock_tables(conn)
     if conn.exec_driver_sql(f"SELECT 1 FROM {default} WHERE {where} LIMIT 1").first():  # noqa: S608
         conn.exec_driver_sql(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)")
         conn.exec_driver_sql(f"INSERT INTO {part} SELECT * FROM {default} WHERE {where}")  # noqa: S608
@@ -100,14 +130,17 @@ def create_week(conn: sa.Connection, table: str, start: datetime) -> bool:
 
 
 def ensure(conn: sa.Connection, now: datetime) -> list[str]:
-    """Make the partitions of last week, this week and ``AHEAD`` weeks on; their names."""
-    made = []
-    first = week_start(now) - WEEK
-    for k in range(AHEAD + 2):
-        start = first + k * WEEK
+    """Make the partitions of this week and ``AHEAD`` weeks on; their names (those made
+    before the tables were too busy to lock, if they were: the rest next round)."""
+    made: list[str] = []
+    for k in range(AHEAD + 1):
+        start = week_start(now) + k * WEEK
         for table in TABLES:  # reports first: ingest inserts in that order too
-            if create_week(conn, table, start):
-                made.append(name(table, start))
+            try:
+                if create_week(conn, table, start):
+                    made.append(name(table, start))
+            except Busy:
+                return made
     return made
 
 
@@ -153,20 +186,24 @@ def drop_expired(conn: sa.Connection, evidence_cutoff: datetime | None,
             "reports": evidence_cutoff}
     due = [(table, start) for table in ("check_results", "reports") if cuts[table]
            for start in sorted(weeks(conn, table)) if start + WEEK <= cuts[table]]
-    out = {"weeks_dropped": len(due), "rows_kept": 0, "data_candidates": 0}
+    out = {"weeks_dropped": 0, "rows_kept": 0, "data_candidates": 0}
     if not due:
         return out
-    for table, start in due:
-        if table == "check_results":  # index ix_check_results_data: named rows only
-            out["data_candidates"] += conn.exec_driver_sql(
-                "INSERT INTO result_data_candidates (data_id) SELECT DISTINCT data_id "  # noqa: S608
-                f"FROM {name(table, start)} WHERE data_id IS NOT NULL "
-                "ON CONFLICT DO NOTHING").rowcount
-    # in ingest's order (reports, then results): neither waits on the other in a circle;
-    # reads wait too (a partition is detached), for the few rows moved and the drops
-    conn.exec_driver_sql("LOCK TABLE reports, check_results IN ACCESS EXCLUSIVE MODE")
-    for table, start in due:
-        out["rows_kept"] += drop_week(conn, table, start)
+    try:
+        with conn.begin_nested():  # all of it, or (tables busy) none of it: next round
+            for table, start in due:
+                if table == "check_results":  # index ix_check_results_data: named rows only
+                    out["data_candidates"] += conn.exec_driver_sql(
+                        "INSERT INTO result_data_candidates (data_id) SELECT DISTINCT "  # noqa: S608
+                        f"data_id FROM {name(table, start)} WHERE data_id IS NOT NULL "
+                        "ON CONFLICT DO NOTHING").rowcount
+            # reads wait too (a partition is detached), for the few rows moved and the drops
+            lock_tables(conn)
+            for table, start in due:
+                out["rows_kept"] += drop_week(conn, table, start)
+    except Busy:
+        return {"weeks_dropped": 0, "rows_kept": 0, "data_candidates": 0, "busy": 1}
+    out["weeks_dropped"] = len(due)
     return out
 
 

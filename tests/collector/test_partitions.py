@@ -334,3 +334,62 @@ def test_migration_0017_moves_every_row_into_its_week_and_back(pg) -> None:
     with pg.connect() as conn:
         newest = conn.execute(sa.select(sa.func.max(reports.c.id))).scalar()
         assert newest > max(r.id for r in at_head[0])
+
+
+def test_the_background_round_makes_the_coming_weeks_and_sweeps_dropped_data(pg) -> None:
+    """The worker's round makes the weeks ahead of its clock (a collector back after a
+    long stop), drops what the policy lets go and settles the data rows it named."""
+    from hostpatrol.collector.background import run_once
+
+    aid, key = _enroll(pg, 1)
+    for day in range(0, 15, 2):  # two weeks of reports, each with its own disk data
+        now = START + timedelta(days=day)
+        with pg.begin() as conn:
+            partitions.ensure(conn, now)
+        assert _send(pg, [(_daily(aid, day + 1, now, 40.0 + day), key)], now) == ["accepted"]
+    with pg.connect() as conn:
+        text = loader.text_of(conn)[1]
+    with pg.begin() as conn:
+        loader.store(conn, text.replace("evidence_days: 400", "evidence_days: 14").replace(
+            "results_days: 400", "results_days: 14"), source="test", loaded_by="test",
+            now=START)
+    back = START + 16 * WEEK  # a collector back after months, past the weeks made ahead
+    done = run_once(pg, "worker-1", back)
+    made = set(done["partitions_made"])
+    for k in range(partitions.AHEAD + 1):
+        week = partitions.week_start(back) + k * WEEK
+        assert {partitions.name("reports", week), partitions.name("check_results", week)} <= made
+    assert done["purged"]["weeks_dropped"] >= 4  # the two weeks of reports, both tables
+    assert done["data_swept"] == done["purged"]["data_candidates"] > 0
+    with pg.connect() as conn:
+        assert _named(conn) == _stored(conn)
+        latest = {r.check_name: r for r in report_store.latest_results(conn, aid)}
+        assert latest["disk"].data == disk(54.0)  # the newest, kept
+        assert latest["custom_fw"].data == FIREWALL
+    assert "partitions_made" not in run_once(pg, "worker-1", back + timedelta(minutes=1))
+
+
+def test_a_reader_holding_the_tables_makes_the_job_wait_its_turn_not_fail_the_page(pg) -> None:
+    """A page reads results, then reports, in one transaction. While it holds the first,
+    the job gives up the lock it waits for (well before PostgreSQL's deadlock check would
+    pick a side) and tries next round; the page's transaction goes on untouched."""
+    aid, key = _enroll(pg, 1)
+    assert _send(pg, [(_daily(aid, 1, START), key)], START) == ["accepted"]
+    later = START + 30 * WEEK
+    with pg.connect() as page:
+        page.execute(sa.select(sa.func.count()).select_from(check_results)).scalar()
+        t0 = time.monotonic()
+        with pg.begin() as conn:
+            assert partitions.ensure(conn, later) == []
+            with pg.connect() as probe:  # nothing was made, nothing is left locked
+                assert partitions.weeks(probe, "reports") == partitions.weeks(conn, "reports")
+        with pg.begin() as conn:
+            busy = purge(conn, _policy(pg, 7), later)
+        assert time.monotonic() - t0 < 10
+        assert busy["busy"] == 1
+        assert busy["weeks_dropped"] == 0
+        # the page's transaction reads on
+        assert page.execute(sa.select(sa.func.count()).select_from(reports)).scalar() == 1
+    with pg.begin() as conn:  # the page is done: next round goes through
+        assert partitions.ensure(conn, later)
+        assert purge(conn, _policy(pg, 7), later)["weeks_dropped"] > 0

@@ -3,7 +3,7 @@ retention drops a week instead of deleting its rows; results carry their report'
 ``received_at`` (the partition key) on both backends.
 
 PostgreSQL: ``reports`` and ``check_results`` are rebuilt as tables partitioned by range
-of ``received_at``: one partition per week that has rows, this week and the next
+of ``received_at``: one partition per week that has rows, this week and the two after it
 (``partitions.AHEAD``), and a default partition. Every row is copied with its id; the
 sequences go on where they were. A partitioned table's unique keys must hold the
 partition key, so:
