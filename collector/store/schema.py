@@ -122,8 +122,8 @@ reports = sa.Table(
     sa.Column("body", sa.LargeBinary),
     sa.Column("dict_id", sa.Integer),
     # unique on SQLite; on PostgreSQL (partitioned by received_at since 0017) a hash index
-    # of report_id (ix_reports_report_hash), and ingest refuses a second copy under a
-    # per-sender lock
+    # of report_id (ix_reports_report_hash), and ingest refuses a second copy while it
+    # holds the senders' rows
     sa.UniqueConstraint("agent_id", "report_id", name="uq_reports_agent_report"),
     sa.Index("ix_reports_agent_created", "agent_id", "created_at"),
     sa.Index("ix_reports_received", "received_at"),  # late reports for closed weeks (0014)

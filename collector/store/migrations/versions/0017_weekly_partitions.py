@@ -9,7 +9,7 @@ sequences go on where they were. A partitioned table's unique keys must hold the
 partition key, so:
 - the primary keys become (id, received_at);
 - (agent_id, report_id) is no longer a unique constraint but a hash index of report_id:
-  ingest refuses a report it already has under a per-sender lock (store.intake);
+  ingest refuses a report it already has while it holds its senders' rows (store.intake);
 - results no longer name their report by a foreign key.
 
 SQLite: ``check_results`` gets the column, left empty (unused there: it would cost 26
