@@ -64,6 +64,17 @@ def pg_database(pg_server: str) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def pg_engine(pg_database: str):
+    """A migrated store on a fresh PostgreSQL database."""
+    from hostpatrol.collector.store.db import make_engine, upgrade
+
+    eng = make_engine(pg_database)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path):
     """A migrated store on each backend: a SQLite file, a fresh PostgreSQL database."""

@@ -25,7 +25,7 @@ from hostpatrol.collector.retention import purge
 from hostpatrol.collector.store import agents as agent_store
 from hostpatrol.collector.store import partitions
 from hostpatrol.collector.store import reports as report_store
-from hostpatrol.collector.store.db import downgrade, make_engine, upgrade
+from hostpatrol.collector.store.db import downgrade, upgrade
 from hostpatrol.collector.store.schema import (
     check_results,
     host_latest,
@@ -45,11 +45,8 @@ START = partitions.week_start(utcnow()) - 10 * WEEK + timedelta(days=1, hours=12
 
 
 @pytest.fixture
-def pg(pg_database: str):
-    engine = make_engine(pg_database)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def pg(pg_engine):
+    return pg_engine
 
 
 def _enroll(engine: sa.Engine, n: int, now=START):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from forge import LIMITS, report_doc, sign
 from harness import wait_until
@@ -331,16 +330,6 @@ def test_a_group_is_verified_stored_and_answered_in_one_transaction(engine,
     assert events.count("checkout") == 1  # one connection for both groups
     assert events[-1] == "checkin"
     assert _count(engine, reports) == 7
-
-
-@pytest.fixture
-def pg_engine(pg_database: str):
-    from hostpatrol.collector.store.db import make_engine, upgrade
-
-    eng = make_engine(pg_database)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def test_a_connection_lost_mid_group_is_replaced_and_nothing_is_lost(pg_engine) -> None:
