@@ -1,15 +1,18 @@
 """Retention on PostgreSQL: dropping a week's partitions against deleting its rows (issue 22).
 
-Two fresh databases get the same rows: one at migration 0017 (reports and check_results
-partitioned by week, store.partitions), one at 0016 (plain tables, as before). Each holds
+Two fresh databases at migration 0017 (reports and check_results partitioned by week,
+store.partitions) get the same rows: one is purged by dropping the weeks, the other by
+deleting the rows one by one in batches, as retention did before 0017 (``retention.purge``
+with ``weeks=False``: the same statements, the same rows kept). Each holds
 two weeks of heartbeats (one report and one result each, a tenth of the results naming a
 shared result_data row) from :data:`HOSTS` hosts: an old week past a 30-day policy and a
 recent one. A hundredth of the hosts stopped reporting after the old week: their newest
 results, and the reports holding them, must survive. Then ``retention.purge`` runs once on
 each, with the same policy and the same "now":
 
-- seconds, per million rows purged, and how long ingest would wait (the purge holds the
-  tables' lock for its whole transaction on the partitioned store);
+- seconds, per million rows purged (the drop's with the sweep of the data rows its week
+  named), and how long the drop's transaction took (it ends holding both tables' lock:
+  ingest waits that long at most);
 - WAL written, per row purged (``pg_current_wal_insert_lsn``; the cluster's, so the machine
   should be quiet);
 - bloat: of the bytes the purged rows took (the two tables' bytes, partitions, indexes
@@ -18,13 +21,12 @@ each, with the same policy and the same "now":
   gives them back, locking the tables while it rewrites them); a dropped partition's files
   are gone;
 - that both stores keep the same rows: every host's newest result, its report and its data;
-- how the drop's time grows: the partitioned store is also purged with a quarter of the
-  rows.
+- how the drop's time grows: a third store, with a quarter of the rows, is dropped too.
 
 The rows are written with ``INSERT ... SELECT generate_series`` (the ingest path's speed is
 ``bench/ingest``); ``HOSTPATROL_BENCH_RETENTION_ROWS`` sets the reports of the old week
 (default 1,000,000). A 100,000-host month is 288 million heartbeats: the figures are per
-row, and the drop's time barely grows with the week's size.
+row, and the DELETE's are extrapolated to that month.
 """
 
 from __future__ import annotations
@@ -47,18 +49,17 @@ SPEEDUP_TARGET = 10.0  # the drop at least 10x faster than the DELETE, and 10x l
 RETURNED_TARGET = 0.8  # of the purged rows' bytes, the share the purge gave back
 
 
-def _seed(engine, partitioned: bool, old, new, rows: int) -> None:  # noqa: ANN001
+def _seed(engine, old, new, rows: int) -> None:  # noqa: ANN001
     """HOSTS agents; ``rows`` heartbeats in the old week, a quarter as many in the new one
     (``old`` and ``new``: Mondays; the rows spread over the week's first six days)."""
     import sqlalchemy as sa
     from hostpatrol.collector.store import partitions
 
-    received = ", received_at" if partitioned else ""
+    received = ", received_at"
     with engine.begin() as conn:
-        if partitioned:
-            for when in (old, new):
-                for table in partitions.TABLES:
-                    partitions.create_week(conn, table, when)
+        for when in (old, new):
+            for table in partitions.TABLES:
+                partitions.create_week(conn, table, when)
         conn.execute(sa.text(
             "INSERT INTO agents (id, kid, public_key, status, hostname, enrolled_at) "
             "SELECT 'agent-' || lpad(i::text, 8, '0'), 'kid-' || i, 'pk', 'active', "
@@ -127,20 +128,18 @@ def _kept(conn) -> tuple:  # noqa: ANN001
         "LEFT JOIN result_data d ON d.id = c.data_id ORDER BY h.agent_id")).all())
 
 
-def _purge(url: str, partitioned: bool, now, rows: int) -> dict:  # noqa: ANN001
+def _purge(url: str, drop: bool, now, rows: int) -> dict:  # noqa: ANN001
     import sqlalchemy as sa
     from hostpatrol.collector.background import sweep_data
     from hostpatrol.collector.policy import loader
     from hostpatrol.collector.retention import purge
     from hostpatrol.collector.store import partitions
-    from hostpatrol.collector.store.db import downgrade, make_engine, upgrade
+    from hostpatrol.collector.store.db import make_engine, upgrade
 
     engine = make_engine(url)
     upgrade(engine)
-    if not partitioned:
-        downgrade(engine, "0016")
     this_week = partitions.week_start(now)  # the old week is six weeks back, the new one last
-    _seed(engine, partitioned, this_week - 6 * partitions.WEEK, this_week - partitions.WEEK,
+    _seed(engine, this_week - 6 * partitions.WEEK, this_week - partitions.WEEK,
           rows)
     with engine.connect() as conn:
         text = loader.text_of(conn)[1]
@@ -150,18 +149,18 @@ def _purge(url: str, partitioned: bool, now, rows: int) -> dict:  # noqa: ANN001
                                .replace("results_days: 400", f"results_days: {DAYS}"),
                                source="bench", version=0)
     with engine.connect() as conn:
-        if partitioned:  # every seeded row in its week's partition, none in the default
-            assert not conn.execute(sa.text("SELECT 1 FROM reports_default")).first()
+        # every seeded row in its week's partition, none in the default
+        assert not conn.execute(sa.text("SELECT 1 FROM reports_default")).first()
         held_before = _bytes(conn)
         orphans_before = _orphans(conn)
         wal0 = conn.execute(sa.text("SELECT pg_current_wal_insert_lsn()")).scalar()
     t0 = time.perf_counter()
     with engine.begin() as conn:
-        done = purge(conn, policy, now)
+        done = purge(conn, policy, now, weeks=drop)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()  # the dropped weeks' data rows, a batch a transaction
     swept = sweep_data(engine, policy.retention["batch"], budget_seconds=3600) \
-        if partitioned else 0
+        if drop else 0
     sweep_seconds = time.perf_counter() - t0
     with engine.connect() as conn:
         wal = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :a)"),
@@ -188,10 +187,10 @@ def run() -> list[str]:
         return [f"retention: {why}"]
     now = utcnow()
     out = {}
-    for key, partitioned, rows in (("small", True, ROWS // 4), ("drop", True, ROWS),
+    for key, drop, rows in (("small", True, ROWS // 4), ("drop", True, ROWS),
                                    ("delete", False, ROWS)):
         with pgtemp.database() as url:
-            out[key] = _purge(url, partitioned, now, rows)
+            out[key] = _purge(url, drop, now, rows)
     drop, delete, small = out["drop"], out["delete"], out["small"]
     print(f"retention on PostgreSQL, an old week of {ROWS:,} heartbeats "
           f"(+ {ROWS // 4:,} recent) from {HOSTS:,} hosts, 30-day policy:")
