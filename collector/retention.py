@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from .policy.model import Policy
-from .store import partitions
-from .store.schema import check_results, host_latest, reports, result_data
+from .store import partitions, resultstore
+from .store.schema import check_results, host_latest, reports
 
 
 def _cutoff(now: datetime, days: int) -> datetime | None:
@@ -81,7 +81,5 @@ def _delete_results(conn: sa.Connection, where: sa.ColumnElement[bool], batch: i
         total += conn.execute(check_results.delete().where(
             check_results.c.id.in_([r.id for r in rows]))).rowcount
         shared = sorted({r.data_id for r in rows if r.data_id is not None})
-        if shared:  # index ix_check_results_data: is any other result still naming it
-            used = sa.select(check_results.c.id).where(
-                check_results.c.data_id == result_data.c.id).exists()
-            conn.execute(result_data.delete().where(result_data.c.id.in_(shared), ~used))
+        if shared:
+            resultstore.drop_unnamed(conn, shared)

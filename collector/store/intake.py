@@ -126,11 +126,11 @@ def _statements(dialect: str) -> _Statements:
         host_latest.join(check_results, check_results.c.id == host_latest.c.result_id)
         .outerjoin(result_data, result_data.c.id == check_results.c.data_id)).where(
         host_latest.c.check_name.in_(sa.bindparam("checks", expanding=True)))
+    pg = dialect == "postgresql"
     insert_reports = insert(reports)
-    if dialect != "postgresql":
+    if not pg:
         insert_reports = insert_reports.on_conflict_do_nothing(
             index_elements=["agent_id", "report_id"])
-    pg = dialect == "postgresql"
     return _Statements(
         insert_reports=insert_reports.returning(
             reports.c.id, reports.c.agent_id, reports.c.report_id),

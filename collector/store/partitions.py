@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from . import resultstore
+from .schema import result_data_candidates
+
 TABLES = ("reports", "check_results")
 WEEK = timedelta(days=7)
 AHEAD = 2  # weeks made ahead of now: ingest never waits for the background job
@@ -83,6 +86,13 @@ def bound(t: datetime) -> str:
     return f"'{t:%Y-%m-%d %H:%M:%S}+00'"
 
 
+def partition_of(table: str, start: datetime, parent: str | None = None) -> str:
+    """``CREATE TABLE`` of ``table``'s partition for the week from ``start``, of ``parent``
+    (default ``table``; the migration builds under another name)."""
+    return (f"CREATE TABLE {name(table, start)} PARTITION OF {parent or table} "
+            f"FOR VALUES FROM ({bound(start)}) TO ({bound(start + WEEK)})")
+
+
 def partitioned(conn: sa.Connection) -> bool:
     """Whether ``reports`` is partitioned here (PostgreSQL at migration 0017 or later)."""
     if conn.dialect.name != "postgresql":
@@ -124,8 +134,7 @@ def create_week(conn: sa.Connection, table: str, start: datetime) -> bool:
         conn.exec_driver_sql(f"ALTER TABLE {table} ATTACH PARTITION {part} "
                              f"FOR VALUES FROM ({lo}) TO ({hi})")
     else:
-        conn.exec_driver_sql(f"CREATE TABLE {part} PARTITION OF {table} "
-                             f"FOR VALUES FROM ({lo}) TO ({hi})")
+        conn.exec_driver_sql(partition_of(table, start))
     return True
 
 
@@ -210,14 +219,11 @@ def drop_expired(conn: sa.Connection, evidence_cutoff: datetime | None,
 def sweep_data(conn: sa.Connection, batch: int) -> int:
     """Delete up to ``batch`` candidate result_data rows that no result names (a dropped
     week's); how many candidates were settled (0: none left)."""
-    ids = conn.execute(sa.text(
-        "SELECT data_id FROM result_data_candidates ORDER BY data_id LIMIT :n"),
-        {"n": batch}).scalars().all()
+    ids = conn.execute(sa.select(result_data_candidates.c.data_id).order_by(
+        result_data_candidates.c.data_id).limit(batch)).scalars().all()
     if not ids:
         return 0
-    conn.execute(sa.text(  # index ix_check_results_data on every partition
-        "DELETE FROM result_data d WHERE d.id = ANY(:ids) AND NOT EXISTS "
-        "(SELECT 1 FROM check_results c WHERE c.data_id = d.id)"), {"ids": ids})
-    conn.execute(sa.text("DELETE FROM result_data_candidates WHERE data_id = ANY(:ids)"),
-                 {"ids": ids})
+    resultstore.drop_unnamed(conn, ids)
+    conn.execute(result_data_candidates.delete().where(
+        result_data_candidates.c.data_id.in_(ids)))
     return len(ids)

@@ -119,3 +119,11 @@ def pack_new(conn: sa.Connection, codecs: Codecs,
     ids = [row.id for row in conn.execute(stmt, rows)]
     # SQLite: one writer numbers a multi-row INSERT's rows in order, RETURNING may not
     return ids if pg else sorted(ids)
+
+
+def drop_unnamed(conn: sa.Connection, ids: list[int]) -> None:
+    """Delete the result_data rows among ``ids`` that no result names any more (index
+    ix_check_results_data: on every partition on PostgreSQL)."""
+    named = sa.select(check_results.c.id).where(
+        check_results.c.data_id == result_data.c.id).exists()
+    conn.execute(result_data.delete().where(result_data.c.id.in_(ids), ~named))

@@ -107,9 +107,7 @@ def _postgresql_upgrade() -> None:
     starts |= {now_week + k * partitions.WEEK for k in range(partitions.AHEAD + 1)}
     for start in sorted(starts):
         for table in ("reports", "check_results"):
-            build.append(f"CREATE TABLE {partitions.name(table, start)} PARTITION OF "
-                         f"{table}_new FOR VALUES FROM ({partitions.bound(start)}) "
-                         f"TO ({partitions.bound(start + partitions.WEEK)})")
+            build.append(partitions.partition_of(table, start, f"{table}_new"))
     for table in ("reports", "check_results"):
         build.append(f"CREATE TABLE {partitions.default_name(table)} PARTITION OF "
                      f"{table}_new DEFAULT")
