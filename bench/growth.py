@@ -12,6 +12,9 @@ the disk is short for 100,000 hosts);
 ``HOSTPATROL_BENCH_GROWTH_DB`` the backends: ``sqlite`` (default), ``postgresql`` (a
 throw-away database per size, ``bench/pgtemp``; its weekly partitions made as the seed
 goes, as the background job would), or ``sqlite,postgresql``.
+``HOSTPATROL_BENCH_GROWTH_DIR`` keeps the seeds there (SQLite files; PostgreSQL databases
+``hp_growth_SIZE_WEEKSw``, not dropped) and re-uses them in the next run, migrated to the
+newest schema.
 """
 
 from __future__ import annotations
@@ -72,12 +75,13 @@ def prepare(size: int, work: Path, results: list[dict],
     from hostpatrol.collector.config import load_config
     from hostpatrol.collector.store import accounts
     from hostpatrol.collector.store import users as user_store
+    from hostpatrol.collector.store.db import upgrade
     from hostpatrol.shared.clock import utcnow
 
     backend = "pg" if database_url else "g"
     c = BenchCollector(work / f"{backend}{size}" / "data", free_port(), database_url)
     marker = c.data_dir.parent / "seeded.txt"  # HOSTPATROL_BENCH_GROWTH_DIR re-uses a seed
-    if not marker.exists() or database_url:
+    if not marker.exists():
         shutil.rmtree(c.data_dir.parent, ignore_errors=True)
         c.data_dir.parent.mkdir(parents=True)
         c.init()
@@ -91,6 +95,7 @@ def prepare(size: int, work: Path, results: list[dict],
         if saved is not None:
             os.environ["HOSTPATROL_DATABASE_URL"] = saved
     engine = app.extensions["hostpatrol.engine"]
+    upgrade(engine)  # a re-used seed made before the newest migration
     t0 = time.perf_counter()
     if marker.exists():
         ids = marker.read_text().split()
@@ -174,7 +179,12 @@ def _run(backend: str) -> list[str]:
         sized = {}
         for size in SIZES:
             print(f"[{size} hosts]")
-            url = stack.enter_context(pgtemp.database()) if backend == "postgresql" else None
+            url = None
+            if backend == "postgresql" and keep:  # a database kept beside the seed's marker
+                seeded = (work / f"pg{size}" / "seeded.txt").exists()
+                url = pgtemp.kept(f"hp_growth_{size}_{WEEKS}w", fresh=not seeded)
+            elif backend == "postgresql":
+                url = stack.enter_context(pgtemp.database())
             sized[size] = prepare(size, work, results, url)
         try:
             figures = measure(sized)

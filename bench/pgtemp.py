@@ -38,3 +38,15 @@ def database() -> Iterator[str]:
     finally:
         with _connect(ADMIN_URL) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def kept(name: str, *, fresh: bool) -> str:
+    """The URL of database ``name``, kept after the benchmark (a seed re-used across runs);
+    ``fresh``: dropped and made again first (its seed did not finish)."""
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    with _connect(ADMIN_URL) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"

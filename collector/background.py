@@ -32,7 +32,7 @@ from .policy import loader
 from .policy.model import Policy
 from .reports import rollup as report_rollup
 from .retention import drop_weeks, purge
-from .store import dictionaries, partitions, rollups
+from .store import dictionaries, findingcounts, partitions, rollups
 from .store.compaction import pack_legacy
 from .store.schema import findings, job_runs, leases
 
@@ -190,6 +190,9 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
     done["notifications"] = send_notifications(engine, policy, now,
                                                budget_seconds=policy.jobs["tick_seconds"])
     rollups.refresh(engine, now)  # the overview's counts, so pages only read them
+    with engine.begin() as conn:  # the triggers' deltas, one row per group, state, level
+        if folded := findingcounts.compact(conn):
+            done["finding_counts_folded"] = folded
     late = report_rollup.refresh(engine, now, report_zone, trend_weeks)
     if late:  # closed weeks that late reports (an import, a backlog) reached: counted again
         done["weeks_recounted"] = sorted(late)

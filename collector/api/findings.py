@@ -13,13 +13,13 @@ from werkzeug.exceptions import HTTPException
 from .. import authz
 from ..audit import record
 from ..errors import ApiError
-from ..findings import baselines, lifecycle, owners, waivers
+from ..findings import baselines, lifecycle, owners, queries, waivers
 from ..findings.deadlines import is_overdue, overdue_clause
 from ..findings.events import timeline
 from ..policy import loader
 from ..policy.model import LEVELS, level_name
 from ..store import agents as agent_store
-from ..store import profiles
+from ..store import findingcounts, profiles
 from ..store.schema import findings
 from ..store.schema import waivers as waiver_table
 from .base import api_error, http_error, int_arg, json_body, require_reader
@@ -71,15 +71,16 @@ def list_findings() -> Response:
     now = g.now
     limit, offset = int_arg("limit", 100, MAX_PAGE), int_arg("offset", 0, 10**9)
     where = [authz.scope_clause(findings.c.group_name)]
+    states = levels = None
     if request.args.get("state"):
-        where.append(findings.c.state.in_(request.args["state"].split(",")))
+        states = request.args["state"].split(",")
     if request.args.get("level"):
         try:
-            where.append(findings.c.level.in_([LEVELS[x] for x in
-                                               request.args["level"].split(",")]))
+            levels = [LEVELS[x] for x in request.args["level"].split(",")]
         except KeyError as e:
             msg = f"unknown level {e.args[0]!r}; use I, II, III, IV or info"
             raise ApiError(msg, status=400) from e
+        where.append(findings.c.level.in_(levels))
     if request.args.get("host"):
         where.append(findings.c.agent_id == request.args["host"])
     if request.args.get("rule"):
@@ -90,9 +91,16 @@ def list_findings() -> Response:
         raise ApiError(msg, status=400)
     if overdue is not None:
         where.append(overdue_clause(now))
+    counted = not (request.args.get("host") or request.args.get("rule") or overdue)
     with _engine().connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(findings)
-                             .where(*where)).scalar_one()
+        total = (findingcounts.count(conn, scope=authz.scope(), states=states, levels=levels)
+                 if counted else  # the triggers' counts (store.findingcounts)
+                 conn.execute(sa.select(sa.func.count()).select_from(findings).where(
+                     *where, *([findings.c.state.in_(states)] if states else []))
+                 ).scalar_one())
+        if states:  # a common state: the rows found by walking the ids' order
+            where.append(queries.state_in(states, walk=queries.common(conn, authz.scope(),
+                                                                     states)))
         rows = conn.execute(sa.select(findings).where(*where).order_by(findings.c.id.desc())
                             .limit(limit).offset(offset)).all()
     return jsonify({"ok": True, "total": total, "limit": limit, "offset": offset,

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..policy.model import LEVELS
+from ..store import findingcounts, sql
 from ..store.schema import agents, check_results, finding_events, findings, reports, waivers
 from .deadlines import OPEN_WORK, overdue_clause
 from .events import ACTIVE
@@ -35,15 +36,39 @@ SORTS = ("level", "deadline", "age", "last_seen", "host")
 WORK = "work"  # the state filter for "still needing work" (deadlines.OPEN_WORK)
 
 
-def _where(q: sa.Select, f: FindingFilter, now: datetime) -> sa.Select:
+def _states(f: FindingFilter) -> tuple[str, ...] | None:
+    if f.state == "active":
+        return ACTIVE
+    if f.state == WORK:
+        return OPEN_WORK
+    return (f.state,) if f.state else None
+
+
+def common(conn: sa.Connection, scope: frozenset[str] | None,
+           states: tuple[str, ...] | list[str] | None) -> bool:
+    """Whether findings in ``states`` are at least an eighth of the scope's findings (the
+    triggers' counts): a page of them is found soonest by walking the page's order and
+    testing each row's state, not by sorting every one of them (285,000 at 100,000 hosts:
+    36 ms; the walk, 2 ms). See :func:`state_in`."""
+    if not states:
+        return False
+    matched = findingcounts.count(conn, scope=scope, states=states)
+    return matched > 0 and matched * 8 >= findingcounts.count(conn, scope=scope)
+
+
+def state_in(states: tuple[str, ...] | list[str], *, walk: bool) -> sa.ColumnElement[bool]:
+    """``findings.state IN states``; with ``walk`` (:func:`common`) written so that no
+    index of the state is picked for it (``state || ''``), and the planner walks the index
+    of the query's order instead."""
+    column = findings.c.state.concat("") if walk else findings.c.state
+    return column.in_(states)
+
+
+def _where(q: sa.Select, f: FindingFilter, now: datetime, *, walk: bool = False) -> sa.Select:
     if f.scope is not None:
         q = q.where(findings.c.group_name.in_(sorted(f.scope)) if f.scope else sa.false())
-    if f.state == "active":
-        q = q.where(findings.c.state.in_(ACTIVE))
-    elif f.state == WORK:
-        q = q.where(findings.c.state.in_(OPEN_WORK))
-    elif f.state:
-        q = q.where(findings.c.state == f.state)
+    if states := _states(f):
+        q = q.where(state_in(states, walk=walk))
     if f.level in LEVELS:
         q = q.where(findings.c.level == LEVELS[f.level])
     if f.host:
@@ -95,42 +120,48 @@ def page(conn: sa.Connection, f: FindingFilter, now: datetime, *, limit: int | N
     ids = sa.select(findings.c.id).order_by(*by).limit(limit).offset(offset)
     if f.sort == "host":
         ids = ids.join(agents, agents.c.id == findings.c.agent_id)
+    walk = common(conn, f.scope, _states(f))
     q = (sa.select(findings, agents.c.hostname)
          .join(agents, agents.c.id == findings.c.agent_id)
-         .where(findings.c.id.in_(_where(ids, f, now))).order_by(*by))
+         .where(findings.c.id.in_(_where(ids, f, now, walk=walk))).order_by(*by))
     return list(conn.execute(q).all())
 
 
 def count(conn: sa.Connection, f: FindingFilter, now: datetime) -> int:
-    """How many findings match."""
+    """How many findings match: summed from the counts the triggers keep
+    (store.findingcounts) when the filter is only of group, state and level, else counted."""
+    if not (f.host or f.rule or f.owner or f.overdue):
+        return findingcounts.count(conn, scope=f.scope, states=_states(f), group=f.group or None,
+                                   levels=[LEVELS[f.level]] if f.level in LEVELS else None)
     return conn.execute(_where(sa.select(sa.func.count()).select_from(findings), f, now)
                         ).scalar_one()
 
 
 def facets(conn: sa.Connection, scope: frozenset[str] | None,
            now: datetime) -> dict[str, Any]:
-    """Distinct groups, rules and owners for the filter menus (and each rule's title)."""
-    out: dict[str, Any] = {}
-    for key, col in (("groups", findings.c.group_name), ("rules", findings.c.rule_id),
-                     ("owners", findings.c.owner)):
-        q = sa.select(col).distinct().where(col.is_not(None)).order_by(col).limit(500)
-        out[key] = list(conn.execute(_where(q, FindingFilter(scope=scope), now)
-                                     ).scalars())
-    titles = sa.select(findings.c.rule_id, sa.func.max(findings.c.title)).group_by(
-        findings.c.rule_id)
-    out["rule_titles"] = dict(conn.execute(_where(titles, FindingFilter(scope=scope), now)
-                                           ).all())
+    """Distinct groups, rules and owners for the filter menus (and each rule's title): by
+    index probes for every group (:func:`sql.distinct`), from the scope's rows for a
+    viewer limited to groups."""
+    where = _where(sa.select(), FindingFilter(scope=scope), now).whereclause
+    pick = sql.distinct if scope is None else sql.distinct_scan
+    out: dict[str, Any] = {
+        key: pick(conn, col, *([] if where is None else [where]))
+        for key, col in (("groups", findings.c.group_name), ("rules", findings.c.rule_id),
+                         ("owners", findings.c.owner))}
+    # a rule's title as one of its findings has it (the menu's label; the titles of a
+    # rule's findings differ only across policy versions)
+    out["rule_titles"] = {rule: conn.execute(
+        sa.select(findings.c.title).where(findings.c.rule_id == rule).limit(1)).scalar()
+        for rule in out["rules"]}
     return out
 
 
 def open_by_level(conn: sa.Connection, scope: frozenset[str] | None,
                   now: datetime) -> dict[str, Any]:
     """Findings still needing work, per level, and how many are overdue."""
-    q = sa.select(findings.c.level, sa.func.count()).where(
-        findings.c.state.in_(OPEN_WORK)).group_by(findings.c.level)
     levels = dict.fromkeys(LEVELS, 0)
     names = {v: k for k, v in LEVELS.items()}
-    for level, n in conn.execute(_where(q, FindingFilter(scope=scope), now)):
+    for level, n in findingcounts.by_level(conn, scope=scope, states=OPEN_WORK).items():
         levels[names[level]] = n
     overdue = count(conn, FindingFilter(scope=scope, overdue=True), now)
     fixed = count(conn, FindingFilter(scope=scope, state="fixed"), now)

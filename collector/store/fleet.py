@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 from hostpatrol.shared.clock import utcnow
 
-from . import rollups
+from . import rollups, sql
 from .hostfilter import HostFilter, order, scope_clause, silent_clause, where
 from .resultstore import DATA_COLUMNS, with_data
 from .schema import agents, check_results, findings, host_addresses, host_profiles, host_tags
@@ -32,12 +33,29 @@ def _listed() -> sa.Select:
             .outerjoin(host_profiles, host_profiles.c.agent_id == agents.c.id))
 
 
+# a tag on at least this share of the hosts is walked in the list's order (hostfilter.where)
+COMMON_TAG_SHARE = 1 / 8
+
+
+def _tagged(conn: sa.Connection, tag: str) -> int:
+    """How many hosts have ``tag`` (host_tags' own index: one row per host and tag)."""
+    return conn.execute(sa.select(sa.func.count()).select_from(host_tags)
+                        .where(host_tags.c.tag == tag)).scalar_one()
+
+
+def _common_tag(conn: sa.Connection, f: HostFilter) -> bool:
+    if not f.tag:
+        return False
+    every = conn.execute(sa.select(sa.func.count()).select_from(agents)).scalar_one()
+    return _tagged(conn, f.tag) >= every * COMMON_TAG_SHARE
+
+
 def hosts(conn: sa.Connection, f: HostFilter, *, now: datetime, silent_after: timedelta,
           limit: int | None, offset: int = 0) -> list[sa.Row]:
     """One page of hosts (all of them when ``limit`` is None) in the filter's order, each
     with ``ip``, ``owner`` and ``open_findings``."""
     ids = where(conn, sa.select(agents.c.id).order_by(*order(f)).limit(limit).offset(offset),
-                f, now, silent_after)
+                f, now, silent_after, common_tag=limit is not None and _common_tag(conn, f))
     if limit is None:  # an export: every row, no IN-list of thousands of ids
         q = where(conn, _listed().order_by(*order(f)), f, now, silent_after)
     else:  # pick the page's ids first (narrow rows sort fast), then read its rows
@@ -47,22 +65,28 @@ def hosts(conn: sa.Connection, f: HostFilter, *, now: datetime, silent_after: ti
 
 def count_hosts(conn: sa.Connection, f: HostFilter, *, now: datetime,
                 silent_after: timedelta) -> int:
-    """How many hosts the filter matches."""
+    """How many hosts the filter matches (a tag alone: counted in host_tags' index, which
+    holds a row per host and tag of hosts that exist)."""
+    if f.tag and dataclasses.replace(f, tag=None, sort="hostname", desc=False) == HostFilter():
+        return _tagged(conn, f.tag)
     q = sa.select(sa.func.count()).select_from(agents)
     return conn.execute(where(conn, q, f, now, silent_after)).scalar_one()
 
 
 def facets(conn: sa.Connection, scope: frozenset[str] | None) -> dict[str, list[str]]:
-    """Distinct groups, OS names and host tags for the filter menus."""
+    """Distinct groups, OS names and host tags for the filter menus: by index probes for
+    every group (:func:`sql.distinct`), from the scope's rows for a viewer limited to
+    groups."""
     out: dict[str, list[str]] = {}
+    if scope is None:
+        for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name),
+                         ("tags", host_tags.c.tag)):
+            out[key] = sql.distinct(conn, col, limit=10_000)
+        return out
     for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name)):
-        out[key] = list(conn.execute(sa.select(col).distinct().where(
-            scope_clause(scope), col.is_not(None)).order_by(col)).scalars())
-    tags = sa.select(host_tags.c.tag).distinct()
-    if scope is not None:
-        tags = tags.join(agents, agents.c.id == host_tags.c.agent_id).where(
-            scope_clause(scope))
-    out["tags"] = list(conn.execute(tags.order_by(host_tags.c.tag)).scalars())
+        out[key] = sql.distinct_scan(conn, col, scope_clause(scope), limit=10_000)
+    out["tags"] = sql.distinct_scan(conn, host_tags.c.tag, host_tags.c.agent_id.in_(
+        sa.select(agents.c.id).where(scope_clause(scope))), limit=10_000)
     return out
 
 

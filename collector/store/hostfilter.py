@@ -68,8 +68,11 @@ def _family(conn: sa.Connection, family: str) -> sa.ColumnElement[bool]:
 
 
 def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
-          silent_after: timedelta) -> sa.Select:
-    """``q`` limited to the hosts ``f`` selects."""
+          silent_after: timedelta, *, common_tag: bool = False) -> sa.Select:
+    """``q`` limited to the hosts ``f`` selects. ``common_tag``: ``f.tag`` is on many of
+    the hosts, so a page in the list's order finds its rows soonest by walking that order
+    and asking each host for the tag (an IN-list of a third of 100,000 hosts, sorted for
+    50 of them, took 111 ms; this walk, under 1 ms)."""
     dialect = conn.dialect.name
     q = q.where(scope_clause(f.scope))
     if f.q:
@@ -78,7 +81,10 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
         q = q.where(agents.c.group_name == f.group)
     if f.os:
         q = q.where(agents.c.os_name == f.os)
-    if f.tag:
+    if f.tag and common_tag:
+        q = q.where(sa.exists().where(host_tags.c.agent_id == agents.c.id,
+                                      host_tags.c.tag == f.tag))
+    elif f.tag:
         q = q.where(hostsearch.having(host_tags, host_tags.c.tag == f.tag))
     if f.state == "silent":
         q = q.where(silent_clause(now, silent_after))

@@ -5,9 +5,10 @@ A host matches when its hostname, id, OS, group, owner or backup owner contains 
 package or account is named it. On SQLite, migration 0016's FTS5 trigram tables index the
 infix part: the index only narrows (it folds more case than LIKE), and the LIKE of before
 decides, so the hosts found are exactly those a scan of every row finds. A text shorter
-than a trigram is matched by the scan alone. PostgreSQL keeps the scan: a pg_trgm index
-was tried and its planner still scanned at 10,000 hosts, while texts most hosts match got
-slower (bench/RESULTS.md); its addresses have a pattern-order index for the prefix.
+than a trigram is matched by the scan alone. PostgreSQL: migration 0018's pg_trgm GIN
+indexes answer each column's ILIKE, one statement per column (:func:`_postgresql`; an OR
+over them kept the planner on a scan); its addresses have a pattern-order index for the
+prefix.
 """
 
 from __future__ import annotations
@@ -66,8 +67,29 @@ def _matching(table: sa.Table, columns: tuple[str, ...], text: str,
     return having(rows, cond)
 
 
+def _postgresql(q: str) -> sa.ColumnElement[bool]:
+    """PostgreSQL: the hosts whose ids one statement per column finds, each through its own
+    index (migration 0018: pg_trgm GIN indexes for the infix ILIKE, where the extension
+    could be made; else that column is scanned), gathered in one IN-list: an OR over the
+    columns and the other tables kept the planner on a scan of every host."""
+    text = literal(q)
+    like = f"%{text}%"
+    names = sorted({q, q.lower()})
+    found = [sa.select(agents.c.id).where(agents.c[c].ilike(like)) for c in AGENT_COLUMNS]
+    found += [sa.select(host_profiles.c.agent_id).where(host_profiles.c[c].ilike(like))
+              for c in PROFILE_COLUMNS]
+    found += [
+        sa.select(host_addresses.c.agent_id).where(host_addresses.c.address.like(f"{text}%")),
+        sa.select(host_packages.c.agent_id).where(host_packages.c.name.in_(names)),
+        sa.select(host_users.c.agent_id).where(host_users.c.name.in_(names)),
+    ]
+    return agents.c.id.in_(sa.union(*found))
+
+
 def clause(q: str, dialect: str) -> sa.ColumnElement[bool]:
     """Hosts (rows of ``agents``) that the search text ``q`` matches."""
+    if dialect == "postgresql":
+        return _postgresql(q)
     text = literal(q)
     names = sorted({q, q.lower()})  # package and account names: whole, as the host has them
     return sa.or_(

@@ -549,3 +549,18 @@ host_fact_digests = sa.Table(  # what each host's facts were built from: unchang
 )
 
 sa.Index("ix_agents_hostname_lower", sa.func.lower(agents.c.hostname), agents.c.id)
+
+# --- Finding counts, overview indexes (migration 0018) ---------------------------------
+
+finding_counts = sa.Table(  # signed deltas per (group, state, level), appended by triggers
+    "finding_counts", metadata,  # on findings, folded by findingcounts.compact
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("group_name", sa.String(128)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+sa.Index("ix_agents_status_seen", agents.c.status, agents.c.last_seen_at)  # silent hosts
+sa.Index("ix_agents_status_os", agents.c.status, agents.c.os_family, agents.c.os_distro,
+         agents.c.os_name)  # the overview's OS families, from the index alone

@@ -33,3 +33,30 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
     stmt = _insert(conn, table).values(rows)
     update = {c: stmt.excluded[c] for c in rows[0] if c not in key}
     conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update))
+
+
+def distinct(conn: sa.Connection, column: sa.Column[Any], *where: sa.ColumnElement[bool],
+             limit: int = 500) -> list[Any]:
+    """The distinct values of ``column`` (NULL left out) where ``where``, in order, at most
+    ``limit``: one index probe per value (a recursive "loose index scan": the next value is
+    the smallest above the last), not a read of every row, with an index led by
+    ``column``. A SELECT DISTINCT read 400,000 findings to list six rules. With ``where``,
+    each probe walks the index until a row matches: give it only a condition most rows
+    meet, else :func:`distinct_scan`."""
+    table = column.table
+    first = sa.select(sa.func.min(column).label("v")).select_from(table).where(*where)
+    seen = first.cte("seen", recursive=True)
+    after = (sa.select(sa.func.min(column)).select_from(table)
+             .where(column > seen.c.v, *where).scalar_subquery())
+    seen = seen.union_all(sa.select(after).where(seen.c.v.is_not(None)))
+    return list(conn.execute(sa.select(seen.c.v).where(seen.c.v.is_not(None)).limit(limit))
+                .scalars())
+
+
+def distinct_scan(conn: sa.Connection, column: sa.Column[Any],
+                  *where: sa.ColumnElement[bool], limit: int = 500) -> list[Any]:
+    """The distinct values of ``column`` (NULL left out) where ``where``, in order, at most
+    ``limit``, read from every row ``where`` selects: for a narrow ``where`` (a viewer's
+    few groups) whose own index finds its rows."""
+    q = sa.select(column).distinct().where(column.is_not(None), *where).order_by(column)
+    return list(conn.execute(q.limit(limit)).scalars())
