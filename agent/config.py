@@ -51,8 +51,15 @@ BASE_SPEC: dict[str, Field] = {
         "heartbeat": Field(str, "*/15 * * * *", "cron for heartbeat checks"),
         "daily": Field(str, "0 2 * * *", "cron for daily checks (UTC)"),
         "weekly": Field(str, "0 3 * * 5", "cron for the weekly full inspection (UTC)"),
-        "splay_seconds": Field(int, 900, "most seconds this host shifts every schedule "
-                                         "(fixed per host, from the agent id)"),
+        "splay_seconds": Field(int, 900, "most seconds this host shifts the heartbeat "
+                                         "and cron-text schedules (fixed per host, from "
+                                         "the agent id)"),
+        "daily_splay_seconds": Field(int, 3600, "most seconds this host shifts the daily "
+                                                "run"),
+        "weekly_splay_seconds": Field(int, 14400, "most seconds this host shifts the "
+                                                  "weekly full inspection (4 h: a large "
+                                                  "fleet's reports spread over Friday "
+                                                  "morning)"),
         "monitoring_level": Field(str, "normal", "normal | raised (shorter intervals)",
                                   choices=("normal", "raised")),
         "checks": Field(dict, dict, "per-check schedule: a name above or cron text"),

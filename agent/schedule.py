@@ -3,7 +3,8 @@
 Each check has a schedule: a name (``heartbeat``, ``daily``, ``weekly``: its class
 default) or a five-field cron expression, set by ``schedule.checks`` in agent.yaml or by
 the collector's signed policy. A check is due when it never ran, or when the first
-firing of its schedule after its last run (shifted by this host's splay) has passed. A
+firing of its schedule after its last run (shifted by this host's splay: its own for the
+daily and weekly runs, spread wider) has passed. A
 host that was down for three weeks therefore runs its weekly checks once on start, not
 three times. The ``raised`` monitoring level swaps the named schedules for shorter ones.
 """
@@ -14,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ RAISED_SCHEDULES = {"heartbeat": "*/5 * * * *", "daily": "0 */4 * * *",
                     "weekly": "0 2 * * *"}
 LEVELS = ("normal", "raised")
 RANK = {"heartbeat": 1, "daily": 2, "weekly": 3}
+# the named schedules with a splay of their own (agent.yaml's schedule.<name>_splay_seconds):
+# 100,000 hosts' weekly inspections within the heartbeat's 15 minutes are 111 full reports
+# a second, several times what a 2-core collector stores (bench/RESULTS.md, fleet_soak)
+SPLAYS = ("daily", "weekly")
 CLOCK_SLACK = timedelta(minutes=10)  # a last run this far "ahead" is a clock that went back
 log = logging.getLogger("hostpatrol.agent.schedule")
 
@@ -44,10 +49,16 @@ class Schedules:
     per_check: Mapping[str, str]
     splay: timedelta
     level: str
+    # the daily and weekly runs' own, wider splays (SPLAYS); other schedules use ``splay``
+    splays: Mapping[str, timedelta] = field(default_factory=dict)
 
     def label(self, check: type[Any]) -> str:
         """The schedule name or cron text that applies to ``check``."""
         return self.per_check.get(check.name, check.schedule)
+
+    def splay_of(self, check: type[Any]) -> timedelta:
+        """How far this host shifts ``check``'s slots."""
+        return self.splays.get(self.label(check), self.splay)
 
     def cron_for(self, check: type[Any]) -> cron.Cron:
         """The parsed schedule of ``check``."""
@@ -65,7 +76,8 @@ class Schedules:
         if last_run is None or last_run - now > CLOCK_SLACK:
             return now
         try:
-            return self.cron_for(check).next_after(last_run - self.splay) + self.splay
+            splay = self.splay_of(check)
+            return self.cron_for(check).next_after(last_run - splay) + splay
         except (cron.CronError, OverflowError) as e:
             log.error("schedule of %s has no firing after its last run %s (%s); due now",
                       check.name, last_run, e)
@@ -136,8 +148,11 @@ def resolve(settings: Mapping[str, Any], agent_id: str, known: Iterable[str],
             except cron.CronError as e:
                 msg = f"schedule.checks.{name}: {e}"
                 raise ConfigError(msg) from e
+    splays = {name: splay_for(agent_id, int(settings[f"{name}_splay_seconds"]))
+              for name in SPLAYS}
     return Schedules(named=named, per_check=per_check,
-                     splay=splay_for(agent_id, int(settings["splay_seconds"])), level=level)
+                     splay=splay_for(agent_id, int(settings["splay_seconds"])), level=level,
+                     splays=splays)
 
 
 class LastRuns:

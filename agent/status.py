@@ -63,6 +63,9 @@ def agent_lines(agent: Agent, crash: list[str]) -> list[str]:
                                                      for k, v in sorted(limits.items())))
     out += [f"policy: {summary(agent.policy)}",
             f"monitoring level: {schedules.level}; "
-            f"splay {int(schedules.splay.total_seconds())}s", "next scheduled runs:"]
+            f"splay {int(schedules.splay.total_seconds())}s" + "".join(
+                f", {name} {int(splay.total_seconds())}s"
+                for name, splay in sorted(schedules.splays.items())),
+            "next scheduled runs:"]
     out += [f"  {line}" for line in describe_next(agent.next_due())]
     return out

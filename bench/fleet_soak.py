@@ -2,9 +2,11 @@
 
 Every simulated host runs the agent's default schedules (``agent.schedule``:
 heartbeat ``*/15 * * * *``, daily ``0 2 * * *``, weekly ``0 3 * * 5``, UTC) shifted by its
-own splay (``splay_for``, 0–900 s, the agent's default ``splay_seconds``), in real time:
-100,000 hosts send 100,000 / 900 s ≈ 111 reports/s, daily runs from 02:00 and the weekly
-full inspection from Friday 03:00 spread over the 15 minutes of the splay. ``--start``
+own splays (``splay_for``: 0–900 s for the heartbeat, 0–3,600 s for the daily run,
+0–14,400 s for the weekly full inspection, the agent's defaults), in real time: 100,000
+hosts send 100,000 / 900 s ≈ 111 heartbeats/s, and besides them daily runs from 02:00
+(≈ 28/s for an hour) and the weekly full inspection from Friday 03:00 (≈ 7/s for four
+hours). ``--start``
 sets the simulated instant the window begins (default: the next Friday 02:55 UTC, so the
 weekly burst falls inside a 30-minute window); the collector and this process read it
 through the test clock shift (``HOSTPATROL_TEST_CLOCK_SHIFT``), the kernel's clock stays
@@ -68,6 +70,7 @@ MEMORY_GROWTH_MAX = 0.15
 FD_GROWTH_MAX = 10
 LAG_MAX_S = 60  # a job may be one round (30 s) late, and a little; not two
 SPLAY_SECONDS = 900  # the agent's default schedule.splay_seconds (agent/config.py)
+SPLAYS = {"daily": 3600, "weekly": 14400}  # its daily_ and weekly_splay_seconds
 QUARTER = timedelta(minutes=15)
 
 
@@ -79,35 +82,42 @@ def _crons() -> dict[str, Any]:
     return {name: cron.parse(text) for name, text in DEFAULT_SCHEDULES.items()}
 
 
-def _fires(c: Any, at: datetime) -> bool:
-    return c.next_after(at - timedelta(seconds=1)) == at
-
-
-def kind_for(crons: dict[str, Any], base: datetime) -> str:
-    """The report a host sends at ``base`` + its splay: its widest schedule firing at ``base``
-    (the heartbeat fires every quarter hour, so a daily or weekly run includes it)."""
-    for name in ("weekly", "daily"):
-        if _fires(crons[name], base):
-            return name
-    return "heartbeat"
+def _firings(c: Any, start: datetime, end: datetime) -> list[datetime]:
+    out, at = [], c.next_after(start - timedelta(seconds=1))
+    while at < end:
+        out.append(at)
+        at = c.next_after(at)
+    return out
 
 
 def fleet_events(hosts: int, start: datetime, end: datetime):  # noqa: ANN201 - a generator
     """(simulated time, host index, kind) of every report the fleet sends in [start, end),
-    in time order: each host fires at every quarter hour plus its own splay."""
+    in time order: each host's heartbeat at every quarter hour plus its splay, and its
+    daily and weekly runs at their firings plus their own, wider splays (``SPLAYS``: what
+    ``agent.schedule.resolve`` gives a host on the default settings)."""
+    import heapq
+
     from hostpatrol.agent.schedule import splay_for
 
     crons = _crons()
-    splays = sorted((splay_for(f"sim-host-{h}", SPLAY_SECONDS), h) for h in range(hosts))
-    base = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
-    base -= QUARTER
-    while base < end:
-        kind = kind_for(crons, base)
-        for splay, h in splays:
-            at = base + splay
-            if start <= at < end:
-                yield at, h, kind
-        base += QUARTER
+    beats = sorted((splay_for(f"sim-host-{h}", SPLAY_SECONDS), h) for h in range(hosts))
+
+    def heartbeats():  # noqa: ANN202 - a generator
+        base = start.replace(minute=start.minute - start.minute % 15, second=0,
+                             microsecond=0) - QUARTER
+        while base < end:
+            for splay, h in beats:
+                if start <= (at := base + splay) < end:
+                    yield at, h, "heartbeat"
+            base += QUARTER
+
+    runs = []
+    for kind, most in SPLAYS.items():
+        for fire in _firings(crons[kind], start - timedelta(seconds=most), end):
+            for h in range(hosts):
+                if start <= (at := fire + splay_for(f"sim-host-{h}", most)) < end:
+                    runs.append((at, h, kind))
+    yield from heapq.merge(heartbeats(), sorted(runs))
 
 
 def parse_start(text: str, now: datetime) -> datetime:

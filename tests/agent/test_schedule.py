@@ -32,6 +32,9 @@ CHECKS = (Weekly, Daily, Heartbeat)
 NAMES = [c.name for c in CHECKS]
 
 
+NO_SPLAY = {"splay_seconds": 0, "daily_splay_seconds": 0, "weekly_splay_seconds": 0}
+
+
 def settings(**changes):
     base = validate({}, BASE_SPEC["schedule"].children)
     base.update(changes)
@@ -69,14 +72,14 @@ def test_bad_cron_is_refused_with_the_reason(expr: str, hint: str) -> None:
 
 
 def test_never_run_checks_are_due_at_once() -> None:
-    sched = resolve(settings(splay_seconds=0), "a", NAMES)
+    sched = resolve(settings(**NO_SPLAY), "a", NAMES)
     assert sched.due(CHECKS, {}, T0) == list(CHECKS)
     assert sched.run_label(CHECKS) == "weekly"
     assert sched.run_label([Heartbeat]) == "heartbeat"
 
 
 def test_due_follows_each_schedule() -> None:
-    sched = resolve(settings(splay_seconds=0), "a", NAMES)
+    sched = resolve(settings(**NO_SPLAY), "a", NAMES)
     runs = {c.name: T0 for c in CHECKS}
     assert sched.due(CHECKS, runs, T0 + timedelta(minutes=5)) == []
     assert sched.due(CHECKS, runs, T0 + timedelta(minutes=8)) == [Heartbeat]
@@ -88,7 +91,7 @@ def test_due_follows_each_schedule() -> None:
 
 
 def test_missed_weekly_runs_catch_up_once_not_a_burst() -> None:
-    sched = resolve(settings(splay_seconds=0), "a", NAMES)
+    sched = resolve(settings(**NO_SPLAY), "a", NAMES)
     last = T0 - timedelta(weeks=3)  # host was down three weeks
     assert sched.due([Weekly], {"patches": last}, T0) == [Weekly]
     # after the catch-up run, nothing more until the next Friday slot
@@ -102,7 +105,7 @@ def test_splay_is_fixed_per_host_bounded_and_shifts_the_slot() -> None:
     assert timedelta(0) <= a <= timedelta(seconds=900)
     assert a != b
     assert splay_for("agent-a", 0) == timedelta(0)
-    sched = resolve(settings(splay_seconds=900), "agent-a", NAMES)
+    sched = resolve(settings(splay_seconds=900, weekly_splay_seconds=900), "agent-a", NAMES)
     due = sched.next_due(Weekly, T0, T0)
     assert due == datetime(2026, 12, 4, 3, 0, tzinfo=UTC) + a
     assert sched.due([Weekly], {"patches": T0}, due - timedelta(seconds=1)) == []
@@ -110,14 +113,57 @@ def test_splay_is_fixed_per_host_bounded_and_shifts_the_slot() -> None:
     assert sched.due([Weekly], {"patches": due}, due + timedelta(days=6)) == []
 
 
+class Custom:
+    name = "backups"
+    schedule = "30 6 * * *"
+
+
+@pytest.mark.parametrize("agent_id", ["agent-a", "agent-b", "主机-7", ""])
+def test_the_daily_and_weekly_runs_have_their_own_wider_splays(agent_id: str) -> None:
+    """By default the heartbeat shifts up to 15 minutes, the daily run up to an hour and
+    the weekly inspection up to four hours, each fixed per host; a check given a named
+    schedule takes that schedule's splay, cron text the heartbeat's."""
+    sched = resolve(settings(), agent_id, [*NAMES, Custom.name])
+    assert sched.splay == splay_for(agent_id, 900)
+    assert sched.splays == {"daily": splay_for(agent_id, 3600),
+                            "weekly": splay_for(agent_id, 14400)}
+    friday = datetime(2026, 12, 4, tzinfo=UTC)
+    assert sched.next_due(Weekly, T0, T0) == friday + timedelta(hours=3) + sched.splays[
+        "weekly"]
+    assert sched.next_due(Daily, T0, T0) == datetime(2026, 11, 28, 2, tzinfo=UTC) + \
+        sched.splays["daily"]
+    assert sched.next_due(Heartbeat, T0, T0) == datetime(2026, 11, 27, 10, 15,
+                                                         tzinfo=UTC) + sched.splay
+    assert sched.next_due(Custom, T0, T0) == datetime(2026, 11, 28, 6, 30,
+                                                      tzinfo=UTC) + sched.splay
+    moved = resolve(settings(checks={"logs": "weekly"}), agent_id, NAMES)
+    assert moved.splay_of(Daily) == moved.splays["weekly"]
+    # a weekly run that just happened is not due again within the week, whatever its splay
+    due = sched.next_due(Weekly, T0, T0)
+    assert sched.due([Weekly], {"patches": due}, due + timedelta(days=6, hours=23)) == []
+    assert sched.due([Weekly], {"patches": due}, due + timedelta(days=7)) == [Weekly]
+
+
+def test_the_weekly_splays_of_a_fleet_spread_over_four_hours() -> None:
+    """10,000 hosts' weekly inspections: none before 03:00 or after 07:00, and no quarter
+    hour of the four holding more than twice its share."""
+    spread = [splay_for(f"host-{i}", 14400) for i in range(10_000)]
+    assert min(spread) >= timedelta(0)
+    assert max(spread) <= timedelta(hours=4)
+    quarters = [0] * 17
+    for s in spread:
+        quarters[int(s.total_seconds() // 900)] += 1
+    assert max(quarters) <= 2 * 10_000 / 16
+
+
 def test_raised_level_shortens_every_named_schedule() -> None:
-    normal = resolve(settings(splay_seconds=0), "a", NAMES)
-    raised = resolve(settings(splay_seconds=0, monitoring_level="raised"), "a", NAMES)
+    normal = resolve(settings(**NO_SPLAY), "a", NAMES)
+    raised = resolve(settings(**NO_SPLAY, monitoring_level="raised"), "a", NAMES)
     for check in CHECKS:
         assert raised.next_due(check, T0, T0) < normal.next_due(check, T0, T0)
     assert raised.next_due(Weekly, T0, T0) - T0 <= timedelta(days=1)
     # the policy can raise a host; it cannot lower a host raised locally
-    by_policy = resolve(settings(splay_seconds=0), "a", NAMES, {"monitoring_level": "raised"})
+    by_policy = resolve(settings(**NO_SPLAY), "a", NAMES, {"monitoring_level": "raised"})
     assert by_policy.level == "raised"
     local = resolve(settings(monitoring_level="raised"), "a", NAMES,
                     {"monitoring_level": "normal"})
@@ -125,13 +171,13 @@ def test_raised_level_shortens_every_named_schedule() -> None:
 
 
 def test_per_check_schedules_from_config_and_policy() -> None:
-    sched = resolve(settings(splay_seconds=0, checks={"patches": "daily",
+    sched = resolve(settings(**NO_SPLAY, checks={"patches": "daily",
                                                       "logs": "30 6 * * *"}), "a", NAMES)
     assert sched.label(Weekly) == "daily"
     assert sched.next_due(Daily, T0, T0) == datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
     assert sched.run_label([Daily]) == "custom"
     policy = {"schedules": {"daily": "0 1 * * *"}, "checks": {"patches": {"schedule": "weekly"}}}
-    sched = resolve(settings(splay_seconds=0, checks={"patches": "daily"}), "a", NAMES, policy)
+    sched = resolve(settings(**NO_SPLAY, checks={"patches": "daily"}), "a", NAMES, policy)
     assert sched.label(Weekly) == "weekly"
     assert sched.next_due(Daily, T0, T0) == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
     newer = {"checks": {"from_the_future": {"schedule": "daily"}}}

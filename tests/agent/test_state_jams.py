@@ -80,7 +80,7 @@ def test_a_clock_at_the_end_of_the_calendar_still_runs_the_checks() -> None:
     last = {"disk": end - timedelta(seconds=10),  # next slot: 10000-01-01, an overflow
             "patches": datetime(9999, 12, 31, 3, 16, tzinfo=UTC)}
     with pytest.raises(cron.CronError):  # 9999-12-31 03:00 was the last Friday slot
-        s.cron_for(Patches).next_after(last["patches"] - s.splay)
+        s.cron_for(Patches).next_after(last["patches"] - s.splay_of(Patches))
     assert s.due([Disk, Patches], last, end) == [Disk, Patches]
 
 
