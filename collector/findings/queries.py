@@ -120,7 +120,8 @@ def page(conn: sa.Connection, f: FindingFilter, now: datetime, *, limit: int | N
     ids = sa.select(findings.c.id).order_by(*by).limit(limit).offset(offset)
     if f.sort == "host":
         ids = ids.join(agents, agents.c.id == findings.c.agent_id)
-    walk = common(conn, f.scope, _states(f))
+    # only the default order has an index to walk (ix_findings_register_order)
+    walk = f.sort == "level" and not f.desc and common(conn, f.scope, _states(f))
     q = (sa.select(findings, agents.c.hostname)
          .join(agents, agents.c.id == findings.c.agent_id)
          .where(findings.c.id.in_(_where(ids, f, now, walk=walk))).order_by(*by))

@@ -548,7 +548,8 @@ host_fact_digests = sa.Table(  # what each host's facts were built from: unchang
     sa.Column("digest", sa.String(64), nullable=False),
 )
 
-sa.Index("ix_agents_hostname_lower", sa.func.lower(agents.c.hostname), agents.c.id)
+sa.Index("ix_agents_hostname_lower", sa.func.lower(agents.c.hostname), agents.c.id,
+         postgresql_include=["hostname"])  # PostgreSQL: read from the index alone (0018)
 
 # --- Finding counts, overview indexes (migration 0018) ---------------------------------
 

@@ -180,10 +180,22 @@ def test_a_rare_state_is_not_walked(engine) -> None:
         tx.rollback()
 
 
+def _name_order_index(conn: sa.Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        return conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = "
+                                    "'ix_agents_hostname_lower'").scalar_one()
+    return conn.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE indexname = "
+                                "'ix_agents_hostname_lower'").scalar_one()
+
+
 def test_the_migration_counts_the_findings_stored_before_it_and_goes_back(engine) -> None:
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:  # PostgreSQL: a deep page of the host list reads the
+        assert ("INCLUDE (hostname)" in _name_order_index(conn)) is pg  # index alone
     downgrade(engine, "0017")
     with engine.begin() as conn:
         assert "finding_counts" not in sa.inspect(conn).get_table_names()
+        assert "INCLUDE" not in _name_order_index(conn)
         aid = _agent(conn)
         for state, level in (("open", 4), ("open", 4), ("closed", 3), ("fixed", 1)):
             _finding(conn, aid, "branch-a", state, level)
@@ -352,3 +364,34 @@ def test_the_api_total_and_rows_are_those_of_the_rows(tmp_path) -> None:
                     assert not queries.common(conn, None, ["waived"]), "listed"
     finally:
         w.engine.dispose()
+
+
+@EXAMPLES
+@given(seen=st.lists(st.tuples(st.sampled_from(("active", "pending", "revoked")),
+                               st.none() | st.integers(-5, 5), st.sampled_from(GROUPS[1:])),
+                     max_size=25),
+       scope=st.none() | st.frozensets(st.sampled_from(GROUPS[1:]), max_size=2))
+def test_silent_hosts_counted_by_two_ranges_are_those_the_filter_lists(engine, seen,
+                                                                       scope) -> None:
+    """The overview's silent count and the silent filter's total: the hosts the filter
+    lists, with hosts never seen, seen exactly at the cutoff, a second either side."""
+    now = utcnow()
+    silent_after = timedelta(hours=48)
+    cutoff = now - silent_after
+    with engine.connect() as conn, conn.begin() as tx:
+        for status, offset, group in seen:
+            conn.execute(agents.insert().values(
+                id=str(uuid.uuid4()), kid=uuid.uuid4().hex, public_key="k", status=status,
+                hostname="h", group_name=group, enrolled_at=now,
+                last_seen_at=None if offset is None else cutoff + timedelta(seconds=offset)))
+        window = {"now": now, "silent_after": silent_after}
+        listed = fleet.hosts(conn, HostFilter(state="silent", scope=scope), limit=None,
+                             **window)
+        expected = sum(1 for s, o, g in seen if s == "active" and (o is None or o < 0)
+                       and (scope is None or g in scope))
+        assert len(listed) == expected
+        assert fleet.count_silent(conn, scope, **window) == expected
+        assert fleet.count_hosts(conn, HostFilter(state="silent", scope=scope),
+                                 **window) == expected
+        assert fleet.state_counts(conn, scope, **window)["silent"] == expected
+        tx.rollback()

@@ -16,7 +16,8 @@ PostgreSQL: the host search's infix match (store.hostsearch) gets pg_trgm GIN in
 the searched columns of ``agents`` and ``host_profiles``. pg_trgm ships with PostgreSQL
 (contrib) and is a trusted extension: the database's owner may make it. Where it cannot
 be made, the upgrade says so and goes on without these indexes (the search then scans
-those columns, as before).
+those columns, as before). The host list's name order (``ix_agents_hostname_lower``)
+includes the hostname, so that a deep page reads the index alone.
 
 A later migration that rebuilds ``findings`` on SQLite (batch_alter_table) drops these
 triggers with the old table: it must make them again (``_sqlite_statements``).
@@ -111,6 +112,11 @@ def upgrade() -> None:
                     ["status", "os_family", "os_distro", "os_name"])
     if not sqlite:
         _trigram_indexes()
+        # the host list's order read from the index alone (a deep page walks it: an
+        # expression index without the column it reads sent every row to the heap)
+        op.drop_index("ix_agents_hostname_lower", "agents")
+        op.execute("CREATE INDEX ix_agents_hostname_lower ON agents (lower(hostname), id) "
+                   "INCLUDE (hostname)")
 
 
 def downgrade() -> None:
@@ -120,6 +126,8 @@ def downgrade() -> None:
         for suffix in ("ai", "ad", "au"):
             op.execute(f"DROP TRIGGER finding_counts_{suffix}")
     else:
+        op.drop_index("ix_agents_hostname_lower", "agents")
+        op.execute("CREATE INDEX ix_agents_hostname_lower ON agents (lower(hostname), id)")
         for table, columns in TRIGRAM.items():
             for column in columns:
                 op.execute(f"DROP INDEX IF EXISTS ix_{table}_{column}_trgm")
