@@ -34,17 +34,33 @@ class Applied:
     current: bool = True
 
 
+# the fleet spread counts hosts up to this many times its threshold, then says "or more":
+# counting every host with the finding, for each finding opened, grew with the fleet (a
+# fleet's first reports opened 400,000 findings, each counting the ones before it)
+SPREAD_COUNT_CAP = 10
+
+
+def _hosts_with(conn: sa.Connection, where: sa.ColumnElement[bool], most: int) -> int:
+    """How many hosts have a finding ``where``, counted up to ``most``."""
+    hosts = sa.select(findings.c.agent_id).where(where).distinct().limit(most).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(hosts)).scalar_one()
+
+
 def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
             host: HostFacts) -> dict[str, Any] | None:
-    """The fleet-spread factor when the same rule deviates widely, else None."""
+    """The fleet-spread factor when the same rule deviates widely, else None. Its
+    ``hosts`` is exact below ``SPREAD_COUNT_CAP`` times the threshold; at the cap,
+    ``at_least`` says the fleet has that many or more."""
     if not rule.spread:
         return None
     active = sa.and_(findings.c.rule_id == rule.id, findings.c.state.in_(ACTIVE),
                      findings.c.agent_id != host.agent_id)
-    hosts = conn.execute(sa.select(sa.func.count(sa.distinct(findings.c.agent_id)))
-                         .where(active)).scalar_one() + 1
+    cap = max(policy.spread_min_hosts, 1) * SPREAD_COUNT_CAP
+    others = _hosts_with(conn, active, cap - 1)
+    hosts = others + 1
     if hosts >= policy.spread_min_hosts:
-        return {"hosts": hosts, "min_hosts": policy.spread_min_hosts}
+        return {"hosts": hosts, "min_hosts": policy.spread_min_hosts,
+                **({"at_least": True} if hosts >= cap else {})}
     if host.group and hosts >= 2:
         in_group = conn.execute(sa.select(sa.func.count(sa.distinct(findings.c.agent_id)))
                                 .where(active, findings.c.group_name == host.group)

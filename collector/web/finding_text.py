@@ -190,6 +190,9 @@ def factor_detail(factor: Mapping[str, Any]) -> str:
                  "%(step)s", n=number(f.get("group_hosts")), size=number(f.get("group_size")),
                  group=f.get("group"), pct=number(f.get("percent")),
                  min=number(f.get("min_group_percent")), step=step)
+    if name == "fleet_spread" and f.get("at_least"):
+        return _("%(n)s hosts or more (from %(min)s): %(step)s", n=number(f.get("hosts")),
+                 min=number(f.get("min_hosts")), step=step)
     if name == "fleet_spread":
         return _("%(n)s hosts (from %(min)s): %(step)s", n=number(f.get("hosts")),
                  min=number(f.get("min_hosts")), step=step)

@@ -151,6 +151,43 @@ def test_fleet_spread_raises_every_finding_once(engine) -> None:
     assert events_of(engine, found[0].id).count("level_raised") == 1
 
 
+def test_fleet_spread_counts_hosts_up_to_its_cap_then_says_or_more(engine) -> None:
+    """The spread factor's host count is exact below ten times the threshold; from there
+    it is the cap with ``at_least``, worded "or more" in both languages."""
+    from flask import Flask
+    from flask_babel import Babel, force_locale
+    from hostpatrol.collector.findings import register
+    from hostpatrol.collector.web import finding_text
+    from hostpatrol.collector.web.i18n import TRANSLATIONS
+
+    now = utcnow()
+    load_policy(engine, policy_with(spread="{min_hosts: 2, min_group_percent: 100}"))
+    cap = 2 * register.SPREAD_COUNT_CAP
+    hosts = [enroll_host(engine, group=None, now=now) for _ in range(cap + 2)]
+    for h in hosts:
+        _firewall_off(h, now)
+    factors = {h.agent_id: next(x for x in findings_of(engine, h.agent_id, "firewall-off")[0]
+                                .factors if x["factor"] == "fleet_spread") for h in hosts}
+    # the second host crossed the threshold and raised the first: both say 2
+    assert [factors[h.agent_id]["hosts"] for h in hosts[:2]] == [2, 2]
+    assert [factors[h.agent_id]["hosts"] for h in hosts[2:cap]] == list(range(3, cap + 1))
+    assert all("at_least" not in factors[h.agent_id] for h in hosts[:cap - 1])
+    for h in hosts[cap - 1:]:
+        assert factors[h.agent_id] == {**factors[h.agent_id], "hosts": cap, "at_least": True}
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app)
+    last = factors[hosts[-1].agent_id]
+    with app.test_request_context():
+        assert finding_text.factor_detail(last).startswith(f"{cap} hosts or more (from 2)")
+        assert finding_text.factor_detail(factors[hosts[3].agent_id]).startswith(
+            "4 hosts (from 2)")
+        with force_locale("zh_Hans_CN"):
+            assert finding_text.factor_detail(last).startswith(f"{cap} 台或更多主机")
+    levels = {f.level for f in findings_of(engine, rule="firewall-off")}
+    assert levels == {LEVELS["III"]}, "every finding raised once, none twice"
+
+
 def _register(engine, agent_id):
     return [(f.rule_id, f.state, f.occurrences, f.repeat_count, f.level,
              events_of(engine, f.id)) for f in findings_of(engine, agent_id)]
