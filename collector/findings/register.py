@@ -14,7 +14,7 @@ from ..rules.engine import Evaluation
 from ..rules.model import Deviation, HostFacts
 from ..rules.severity import Severity, severity
 from ..store.schema import agents, findings
-from ..store.sql import insert_ignore
+from ..store.sql import distinct, insert_ignore
 from .deadlines import deadline, owners
 from .events import ACTIVE, add_event
 
@@ -40,10 +40,13 @@ class Applied:
 SPREAD_COUNT_CAP = 10
 
 
-def _hosts_with(conn: sa.Connection, where: sa.ColumnElement[bool], most: int) -> int:
-    """How many hosts have a finding ``where``, counted up to ``most``."""
-    hosts = sa.select(findings.c.agent_id).where(where).distinct().limit(most).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(hosts)).scalar_one()
+def _hosts_with(conn: sa.Connection, rule_id: str, where: sa.ColumnElement[bool],
+                most: int) -> int:
+    """How many hosts have a finding of ``rule_id`` ``where``, counted up to ``most``: one
+    probe of ix_findings_rule_agent per host (a DISTINCT read every finding of the rule
+    and sorted them first, 23 ms at 7,500 findings)."""
+    return len(distinct(conn, findings.c.agent_id, findings.c.rule_id == rule_id, where,
+                        limit=most))
 
 
 def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
@@ -56,7 +59,8 @@ def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
     active = sa.and_(findings.c.rule_id == rule.id, findings.c.state.in_(ACTIVE),
                      findings.c.agent_id != host.agent_id)
     cap = max(policy.spread_min_hosts, 1) * SPREAD_COUNT_CAP
-    others = _hosts_with(conn, active, cap - 1)
+    others = _hosts_with(conn, rule.id, sa.and_(findings.c.state.in_(ACTIVE),
+                                                findings.c.agent_id != host.agent_id), cap - 1)
     hosts = others + 1
     if hosts >= policy.spread_min_hosts:
         return {"hosts": hosts, "min_hosts": policy.spread_min_hosts,

@@ -564,5 +564,6 @@ finding_counts = sa.Table(  # signed deltas per (group, state, level), appended 
 
 sa.Index("ix_agents_status_seen", agents.c.status, agents.c.last_seen_at)  # silent hosts
 sa.Index("ix_findings_rule_spread", findings.c.rule_id, findings.c.spread, findings.c.state)
+sa.Index("ix_findings_rule_agent", findings.c.rule_id, findings.c.agent_id, findings.c.state)
 sa.Index("ix_agents_status_os", agents.c.status, agents.c.os_family, agents.c.os_distro,
          agents.c.os_name)  # the overview's OS families, from the index alone

@@ -11,6 +11,7 @@ open findings per level and the API's total read the sums instead of counting ev
 finding. The table is filled here from the findings already stored.
 
 Indexes: ``ix_findings_rule_spread`` (a rule's findings the fleet spread has not raised),
+``ix_findings_rule_agent`` (the hosts holding a rule's finding, for the spread's count),
 ``ix_agents_status_seen`` (silent hosts: active, not seen since a cutoff) and
 ``ix_agents_status_os`` (the overview's OS families of the active hosts, from the index).
 PostgreSQL: the host search's infix match (store.hostsearch) gets pg_trgm GIN indexes on
@@ -112,6 +113,8 @@ def upgrade() -> None:
     # looked up for every finding the spread raises; the rule's other findings, read
     # through ix_findings_rule_state, were all read each time)
     op.create_index("ix_findings_rule_spread", "findings", ["rule_id", "spread", "state"])
+    # the hosts holding a rule's finding, one probe each (findings.register._hosts_with)
+    op.create_index("ix_findings_rule_agent", "findings", ["rule_id", "agent_id", "state"])
     op.create_index("ix_agents_status_seen", "agents", ["status", "last_seen_at"])
     op.create_index("ix_agents_status_os", "agents",
                     ["status", "os_family", "os_distro", "os_name"])
@@ -128,6 +131,7 @@ def downgrade() -> None:
     op.drop_index("ix_agents_status_os", "agents")
     op.drop_index("ix_agents_status_seen", "agents")
     op.drop_index("ix_findings_rule_spread", "findings")
+    op.drop_index("ix_findings_rule_agent", "findings")
     if op.get_bind().dialect.name == "sqlite":
         for suffix in ("ai", "ad", "au"):
             op.execute(f"DROP TRIGGER finding_counts_{suffix}")
