@@ -387,6 +387,47 @@ class Options:
     workers: int | None
 
 
+class Autovacuum:
+    """Autovacuum's work where the server runs without it (``autovacuum = off``, as on
+    this project's test machine): ANALYZE of the database and VACUUM of the tables
+    ingest updates in place, every ``every`` seconds (autovacuum's default naptime). A
+    fleet's first reports grow the tables from nothing; unanalyzed, PostgreSQL planned
+    the fleet spread's count over every finding of a rule (710 ms a finding at 40,000)."""
+
+    TABLES = ("agents", "host_latest", "findings", "host_fact_digests", "host_profiles")
+
+    def __init__(self, url: str, every: float = 60.0) -> None:
+        from hostpatrol.collector.store.db import make_engine
+
+        self.engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+        with self.engine.connect() as conn:
+            self.needed = conn.exec_driver_sql("SHOW autovacuum").scalar() != "on"
+        self.every, self.runs, self.seconds = every, 0, 0.0
+        self.stop = threading.Event()
+        if self.needed:
+            threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            t = time.monotonic()
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+                    conn.exec_driver_sql(f"VACUUM {', '.join(self.TABLES)}")
+            except Exception as e:  # noqa: BLE001 - the soak goes on; said at the end
+                print(f"  autovacuum stand-in failed: {e}")
+            self.runs, self.seconds = self.runs + 1, self.seconds + time.monotonic() - t
+
+    def close(self) -> None:
+        """Stop; say what was done in autovacuum's place."""
+        self.stop.set()
+        if self.needed:
+            print(f"  the server runs with autovacuum off: ANALYZE and VACUUM of "
+                  f"{', '.join(self.TABLES)} ran {self.runs} times in its place "
+                  f"(every {self.every:g} s, {self.seconds:.0f} s in all)")
+        self.engine.dispose()
+
+
 def run_soak(o: Options, url: str, work: Path) -> list[str]:
     """The soak against ``url``; print the figures; return missed targets."""
     factory = ReportFactory(real_results(checks_cache(work)))
@@ -417,6 +458,7 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
           f"{utcnow():%a %Y-%m-%d %H:%M:%S} UTC (simulated); machine load "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     sim0, t0 = utcnow(), time.monotonic()
+    vacuum = Autovacuum(url)
     fleet = Fleet(collectors, agents, factory, o.senders, t0)
     watch = Watch(collectors, url, t0)
     killed: list[str] = []
@@ -455,6 +497,7 @@ def run_soak(o: Options, url: str, work: Path) -> list[str]:
             print(f"  {unsent} reports still queued {o.drain:g} s after the window: not sent "
                   "(an agent keeps them in its spool), left out of the counts below")
     finally:
+        vacuum.close()
         for c in collectors:
             c.stop()
         sink.close()
