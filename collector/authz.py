@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError
 from .errors import ApiError, CollectorError
 from .store import accounts
 from .store import users as user_store
+from .store.sql import in_scope
 
 ROLES = user_store.ROLES
 
@@ -152,12 +153,7 @@ def scope() -> frozenset[str] | None:
 
 def scope_clause(group_column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     """A WHERE clause limiting rows to the current user's groups (true for everyone else)."""
-    groups = scope()
-    if groups is None:
-        return sa.true()
-    if not groups:
-        return sa.false()
-    return group_column.in_(sorted(groups))
+    return in_scope(group_column, scope())
 
 
 def visible(group_name: str | None) -> bool:

@@ -65,8 +65,7 @@ def state_in(states: tuple[str, ...] | list[str], *, walk: bool) -> sa.ColumnEle
 
 
 def _where(q: sa.Select, f: FindingFilter, now: datetime, *, walk: bool = False) -> sa.Select:
-    if f.scope is not None:
-        q = q.where(findings.c.group_name.in_(sorted(f.scope)) if f.scope else sa.false())
+    q = q.where(sql.in_scope(findings.c.group_name, f.scope))
     if states := _states(f):
         q = q.where(state_in(states, walk=walk))
     if f.level in LEVELS:
@@ -143,10 +142,10 @@ def facets(conn: sa.Connection, scope: frozenset[str] | None,
     """Distinct groups, rules and owners for the filter menus (and each rule's title): by
     index probes for every group (:func:`sql.distinct`), from the scope's rows for a
     viewer limited to groups."""
-    where = _where(sa.select(), FindingFilter(scope=scope), now).whereclause
-    pick = sql.distinct if scope is None else sql.distinct_scan
+    del now  # the menus do not depend on the time
+    scoped = None if scope is None else sql.in_scope(findings.c.group_name, scope)
     out: dict[str, Any] = {
-        key: pick(conn, col, *([] if where is None else [where]))
+        key: sql.menu(conn, col, scoped)
         for key, col in (("groups", findings.c.group_name), ("rules", findings.c.rule_id),
                          ("owners", findings.c.owner))}
     # a rule's title as one of its findings has it (the menu's label; the titles of a
@@ -199,8 +198,7 @@ def pending_waivers(conn: sa.Connection, scope: frozenset[str] | None,
                    findings.c.level)
          .join(findings, findings.c.id == waivers.c.finding_id)
          .where(waivers.c.state == "requested").order_by(waivers.c.id).limit(limit))
-    if scope is not None:
-        q = q.where(findings.c.group_name.in_(sorted(scope)) if scope else sa.false())
+    q = q.where(sql.in_scope(findings.c.group_name, scope))
     return list(conn.execute(q).all())
 
 

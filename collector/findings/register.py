@@ -40,13 +40,11 @@ class Applied:
 SPREAD_COUNT_CAP = 10
 
 
-def _hosts_with(conn: sa.Connection, rule_id: str, where: sa.ColumnElement[bool],
-                most: int) -> int:
-    """How many hosts have a finding of ``rule_id`` ``where``, counted up to ``most``: one
+def _hosts_with(conn: sa.Connection, where: sa.ColumnElement[bool], most: int) -> int:
+    """How many hosts have a finding ``where`` (a rule's), counted up to ``most``: one
     probe of ix_findings_rule_agent per host (a DISTINCT read every finding of the rule
     and sorted them first, 23 ms at 7,500 findings)."""
-    return len(distinct(conn, findings.c.agent_id, findings.c.rule_id == rule_id, where,
-                        limit=most))
+    return len(distinct(conn, findings.c.agent_id, where, limit=most))
 
 
 def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
@@ -59,9 +57,7 @@ def _spread(conn: sa.Connection, policy: Policy, rule: Rule,
     active = sa.and_(findings.c.rule_id == rule.id, findings.c.state.in_(ACTIVE),
                      findings.c.agent_id != host.agent_id)
     cap = max(policy.spread_min_hosts, 1) * SPREAD_COUNT_CAP
-    others = _hosts_with(conn, rule.id, sa.and_(findings.c.state.in_(ACTIVE),
-                                                findings.c.agent_id != host.agent_id), cap - 1)
-    hosts = others + 1
+    hosts = _hosts_with(conn, active, cap - 1) + 1
     if hosts >= policy.spread_min_hosts:
         return {"hosts": hosts, "min_hosts": policy.spread_min_hosts,
                 **({"at_least": True} if hosts >= cap else {})}

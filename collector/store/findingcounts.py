@@ -16,15 +16,14 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from .schema import finding_counts
+from .sql import in_scope
 
 KEY = (finding_counts.c.group_name, finding_counts.c.state, finding_counts.c.level)
 
 
 def _where(scope: frozenset[str] | None, states: Iterable[str] | None,
            levels: Iterable[int] | None, group: str | None) -> list[sa.ColumnElement[bool]]:
-    where = []
-    if scope is not None:
-        where.append(finding_counts.c.group_name.in_(sorted(scope)) if scope else sa.false())
+    where = [in_scope(finding_counts.c.group_name, scope)]
     if states is not None:
         where.append(finding_counts.c.state.in_(sorted(states)))
     if levels is not None:
@@ -68,8 +67,7 @@ def compact(conn: sa.Connection) -> int:
     for group, state, level, n in rows:
         sums[(group, state, level)] += n
     folded = [{"group_name": g, "state": s, "level": lv, "n": n}
-              for (g, s, lv), n in sorted(sums.items(), key=lambda kv: (
-                  kv[0][0] or "", kv[0][1], kv[0][2])) if n]
+              for (g, s, lv), n in sums.items() if n]
     if folded:
         conn.execute(finding_counts.insert(), folded)
     return len(rows)

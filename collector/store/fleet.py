@@ -81,17 +81,12 @@ def facets(conn: sa.Connection, scope: frozenset[str] | None) -> dict[str, list[
     """Distinct groups, OS names and host tags for the filter menus: by index probes for
     every group (:func:`sql.distinct`), from the scope's rows for a viewer limited to
     groups."""
-    out: dict[str, list[str]] = {}
-    if scope is None:
-        for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name),
-                         ("tags", host_tags.c.tag)):
-            out[key] = sql.distinct(conn, col, limit=10_000)
-        return out
-    for key, col in (("groups", agents.c.group_name), ("os", agents.c.os_name)):
-        out[key] = sql.distinct_scan(conn, col, scope_clause(scope), limit=10_000)
-    out["tags"] = sql.distinct_scan(conn, host_tags.c.tag, host_tags.c.agent_id.in_(
-        sa.select(agents.c.id).where(scope_clause(scope))), limit=10_000)
-    return out
+    hosts = None if scope is None else scope_clause(scope)
+    tagged = None if scope is None else host_tags.c.agent_id.in_(
+        sa.select(agents.c.id).where(hosts))
+    return {"groups": sql.menu(conn, agents.c.group_name, hosts, limit=10_000),
+            "os": sql.menu(conn, agents.c.os_name, hosts, limit=10_000),
+            "tags": sql.menu(conn, host_tags.c.tag, tagged, limit=10_000)}
 
 
 def count_silent(conn: sa.Connection, scope: frozenset[str] | None, *, now: datetime,

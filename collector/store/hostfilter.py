@@ -11,6 +11,7 @@ from hostpatrol.shared.osfamily import FAMILIES, family_from_os_name
 
 from . import hostsearch
 from .schema import agents, host_latest, host_packages, host_tags, host_updates
+from .sql import in_scope
 
 SORTS = ("hostname", "last_seen", "last_report")
 
@@ -42,11 +43,7 @@ class HostFilter:
 
 def scope_clause(scope: frozenset[str] | None) -> sa.ColumnElement[bool]:
     """Rows of the given groups only (everything when ``scope`` is None)."""
-    if scope is None:
-        return sa.true()
-    if not scope:
-        return sa.false()
-    return agents.c.group_name.in_(sorted(scope))
+    return in_scope(agents.c.group_name, scope)
 
 
 def silent_clause(now: datetime, silent_after: timedelta) -> sa.ColumnElement[bool]:

@@ -67,14 +67,12 @@ def _matching(table: sa.Table, columns: tuple[str, ...], text: str,
     return having(rows, cond)
 
 
-def _postgresql(q: str) -> sa.ColumnElement[bool]:
+def _postgresql(text: str, names: list[str]) -> sa.ColumnElement[bool]:
     """PostgreSQL: the hosts whose ids one statement per column finds, each through its own
     index (migration 0018: pg_trgm GIN indexes for the infix ILIKE, where the extension
     could be made; else that column is scanned), gathered in one IN-list: an OR over the
     columns and the other tables kept the planner on a scan of every host."""
-    text = literal(q)
     like = f"%{text}%"
-    names = sorted({q, q.lower()})
     found = [sa.select(agents.c.id).where(agents.c[c].ilike(like)) for c in AGENT_COLUMNS]
     found += [sa.select(host_profiles.c.agent_id).where(host_profiles.c[c].ilike(like))
               for c in PROFILE_COLUMNS]
@@ -88,10 +86,10 @@ def _postgresql(q: str) -> sa.ColumnElement[bool]:
 
 def clause(q: str, dialect: str) -> sa.ColumnElement[bool]:
     """Hosts (rows of ``agents``) that the search text ``q`` matches."""
-    if dialect == "postgresql":
-        return _postgresql(q)
     text = literal(q)
     names = sorted({q, q.lower()})  # package and account names: whole, as the host has them
+    if dialect == "postgresql":
+        return _postgresql(text, names)
     return sa.or_(
         _matching(agents, AGENT_COLUMNS, text, dialect),
         having(host_addresses, host_addresses.c.address.like(f"{text}%")),

@@ -35,6 +35,24 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
     conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update))
 
 
+def in_scope(group_column: sa.ColumnElement[Any],
+             scope: frozenset[str] | None) -> sa.ColumnElement[bool]:
+    """Rows of a viewer's groups: everything when ``scope`` is None, nothing when empty."""
+    if scope is None:
+        return sa.true()
+    return group_column.in_(sorted(scope)) if scope else sa.false()
+
+
+def menu(conn: sa.Connection, column: sa.Column[Any], scope_where: sa.ColumnElement[bool] | None,
+         limit: int = 500) -> list[Any]:
+    """A filter menu's values of ``column``: by index probes (:func:`distinct`) for a user
+    who sees everything (``scope_where`` None), from the rows of a viewer's groups
+    (:func:`distinct_scan` with ``scope_where``) otherwise."""
+    if scope_where is None:
+        return distinct(conn, column, limit=limit)
+    return distinct_scan(conn, column, scope_where, limit=limit)
+
+
 def distinct(conn: sa.Connection, column: sa.Column[Any], *where: sa.ColumnElement[bool],
              limit: int = 500) -> list[Any]:
     """The distinct values of ``column`` (NULL left out) where ``where``, in order, at most
