@@ -160,9 +160,11 @@ def run_once(engine: sa.Engine, holder: str, now: datetime, *, report_zone: str 
         done["waivers_expired"] = waivers.expire(conn, policy, now)
     with engine.begin() as conn:
         done["deadlines"] = deadlines(conn, policy, now)
-    with engine.begin() as conn:
-        if _daily_due(_last_run(conn, "digest"), now, policy.digest_hour):
-            done["digests"] = build_digests(conn, now)
+    with engine.connect() as conn:
+        digest_due = _daily_due(_last_run(conn, "digest"), now, policy.digest_hour)
+    if digest_due:  # a transaction a few thousand rows (notify.flood)
+        done["digests"] = build_digests(engine, now)
+        with engine.begin() as conn:
             _record_run(conn, "digest", holder, now)
     with engine.begin() as conn:  # PostgreSQL: next weeks' partitions, before they are due
         partitioned = partitions.partitioned(conn)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import secrets
 import socket
@@ -32,6 +34,31 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{UNITS[m.group(2)]: int(m.group(1))})
 
 
+def database_line(url: str | None) -> tuple[str | None, str | None]:
+    """What ``init`` writes in a new config for a ``HOSTPATROL_DATABASE_URL`` it was given,
+    and what it says: the URL itself, so that ``serve`` and every command later find the
+    same store without the variable; not one holding a password (a config is not a
+    secret), which it names instead."""
+    if not url:
+        return None, None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        msg = f"HOSTPATROL_DATABASE_URL is not a database URL: {e}"
+        raise CliError(msg) from e
+    if parsed.password is None:
+        return (f"database_url: {json.dumps(url, ensure_ascii=False)}",
+                "database_url written to the config (from HOSTPATROL_DATABASE_URL)")
+    return ("# database_url: from HOSTPATROL_DATABASE_URL when init ran; it holds a password,"
+            " so it is not written here: give every collector process the variable (or a"
+            " password file, ~/.pgpass)",
+            "HOSTPATROL_DATABASE_URL holds a password and is not written to the config: set it"
+            " for serve, worker and every command too")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Create the data dir: config, TLS certificate, signing key, database."""
     from ..intake.identity import ensure_secret, ensure_signing_key, fingerprint, make_self_signed
@@ -40,11 +67,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cfg_path = Path(args.config) if args.config else data_dir / CONFIG_NAME
+    said = None
     if not cfg_path.exists():
         lines = ["# hostpatrol collector configuration (see configs/collector.example.yaml)",
                  f"bind: {args.bind}"]
         if args.public_url:
             lines.append(f"public_url: {args.public_url}")
+        line, said = database_line(os.environ.get("HOSTPATROL_DATABASE_URL"))
+        lines += [line] if line else []
         cfg_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = load_config(data_dir, cfg_path)
     ensure_signing_key(config.signing_key)
@@ -61,6 +91,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     engine.dispose()
     print(f"collector initialised in {data_dir}")
     print(f"database: {config.database_url.split('@')[-1]}")
+    if said:
+        print(said)
     print(f"TLS certificate fingerprint: {fingerprint(config.tls_cert)}")
     return 0
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..policy.model import Policy
-from . import messages
+from . import flood, messages
 from .email import DeliveryError, send_email
 from .outbox import claim, mark_failed, mark_sent
 from .webhooks import send_webhook
@@ -27,9 +27,12 @@ class Sent:
 
 
 def deliver_due(engine: sa.Engine, policy: Policy, now: datetime, limit: int = 50) -> Sent:
-    """Claim due messages, send each (outside any transaction), record the outcome."""
+    """Claim due messages (no channel more than it may take this minute: a flood is folded
+    into one message, ``flood.room``), send each outside any transaction, record the
+    outcome."""
+    room = flood.room(engine, policy, now)
     with engine.begin() as conn:
-        rows = claim(conn, now, limit)
+        rows = claim(conn, now, limit, room)
     sent = retried = failed = 0
     for row in rows:
         channel = policy.channels.get(row.channel)
@@ -37,7 +40,8 @@ def deliver_due(engine: sa.Engine, policy: Policy, now: datetime, limit: int = 5
             if channel is None:
                 msg = f"channel {row.channel!r} is not in the current policy"
                 raise DeliveryError(msg)
-            subject, text = messages.subject(row.payload), messages.body(row.payload)
+            subject = messages.subject(row.payload)
+            text = messages.body(row.payload, flood.budget(channel, subject))
             if channel.type == "email":
                 send_email(channel.settings, subject, text)
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from ..policy.model import Policy
 from ..store.schema import outbox
 from ..store.sql import insert_ignore
+from .flood import bundle, due
 
 CLAIM_FOR = timedelta(minutes=5)
 
@@ -43,38 +45,29 @@ def enqueue(conn: sa.Connection, policy: Policy, *, finding: dict[str, Any], gro
     return queued
 
 
-def build_digests(conn: sa.Connection, now: datetime) -> int:
+def build_digests(engine: sa.Engine, now: datetime) -> int:
     """Bundle each channel's waiting digest rows into one message; return messages made."""
-    rows = conn.execute(sa.select(outbox.c.id, outbox.c.channel, outbox.c.payload)
-                        .where(outbox.c.state == "digest").order_by(outbox.c.id)).all()
-    by_channel: dict[str, list[sa.Row]] = {}
-    for r in rows:
-        by_channel.setdefault(r.channel, []).append(r)
-    for channel, items in by_channel.items():
-        insert_ignore(conn, outbox, {
-            "dedup_key": f"digest:{now:%Y-%m-%d}:{channel}:{items[-1].id}",
-            "channel": channel, "state": "pending",
-            "payload": {"event": "digest", "date": f"{now:%Y-%m-%d}",
-                        "items": [dict(r.payload) for r in items]},
-            "created_at": now, "next_attempt_at": now, "attempts": 0,
-        }, conflict=("dedup_key",))
-        conn.execute(outbox.update().where(outbox.c.id.in_([r.id for r in items]))
-                     .values(state="digested", sent_at=now))
-    return len(by_channel)
+    with engine.connect() as conn:
+        channels = conn.execute(sa.select(outbox.c.channel).where(outbox.c.state == "digest")
+                                .distinct().order_by(outbox.c.channel)).scalars().all()
+    return sum(bundle(engine, channel, "digest", now, {"date": f"{now:%Y-%m-%d}"}) is not None
+               for channel in channels)
 
 
-def claim(conn: sa.Connection, now: datetime, limit: int = 50) -> list[sa.Row]:
-    """Take due pending messages (a claim expires, so a crashed sender's rows come back)."""
-    due = conn.execute(sa.select(outbox.c.id).where(
-        outbox.c.state == "pending", outbox.c.next_attempt_at <= now,
-        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-    ).order_by(outbox.c.id).limit(limit)).scalars().all()
+def claim(conn: sa.Connection, now: datetime, limit: int = 50,
+          room: Mapping[str, int] | None = None) -> list[sa.Row]:
+    """Take up to ``limit`` due messages, oldest first, no more for a channel than its
+    ``room`` (flood.room; every channel when None)."""
+    pick = sa.select(outbox.c.id).where(due(now)).order_by(outbox.c.id)
+    if room is None:
+        due_ids = conn.execute(pick.limit(limit)).scalars().all()
+    else:  # each channel's oldest, as many as it may take, then the oldest of those
+        due_ids = sorted(i for channel, n in room.items() if n > 0 for i in conn.execute(
+            pick.where(outbox.c.channel == channel).limit(min(n, limit))).scalars())[:limit]
     claimed = []
-    for oid in due:
-        res = conn.execute(outbox.update().where(
-            outbox.c.id == oid, outbox.c.state == "pending",
-            sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-        ).values(claimed_until=now + CLAIM_FOR))
+    for oid in due_ids:
+        res = conn.execute(outbox.update().where(outbox.c.id == oid, due(now))
+                           .values(claimed_until=now + CLAIM_FOR))
         if res.rowcount == 1:
             claimed.append(oid)
     if not claimed:

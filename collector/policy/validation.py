@@ -132,6 +132,8 @@ CHANNEL = {"type": Field(str, choices=("email", "webhook")),
            "format": Field(str, "generic", choices=("generic", "slack", "dingtalk", "wecom")),
            "url": Field(OPT_STR, None), "to": Field(list, list),
            "timeout_seconds": Field(NUM, 10),
+           "max_per_minute": Field((int, type(None)), None,
+                                   "most messages a minute (notify.flood's default by format)"),
            "smtp": Field(dict, doc="SMTP server", children={
                "host": Field(str, "localhost"), "port": Field(int, 587),
                "starttls": Field(bool, True), "ssl": Field(bool, False),
@@ -298,6 +300,9 @@ def build_policy(data: Any, *, source: str, lines: Mapping[str, int], version: i
             raise _fail(source, lines, f"notify.channels.{name}", "a webhook needs a url")
         if cd["type"] == "email" and not cd["to"]:
             raise _fail(source, lines, f"notify.channels.{name}", "an email channel needs to:")
+        if cd["max_per_minute"] is not None and cd["max_per_minute"] < 1:
+            raise _fail(source, lines, f"notify.channels.{name}.max_per_minute",
+                        "must be a whole number of messages, 1 or more")
         channels[name] = Channel(name, cd["type"], MappingProxyType(cd))
     routes = []
     for i, r in enumerate(_list_of(n["routes"], ROUTE, source, lines, "notify.routes")):

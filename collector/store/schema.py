@@ -390,7 +390,7 @@ outbox = sa.Table(  # one row per message; the unique key makes a second copy im
     sa.Column("channel", sa.String(128), nullable=False),
     sa.Column("finding_id", sa.BigInteger),
     sa.Column("event_id", sa.BigInteger),
-    sa.Column("state", sa.String(16), nullable=False),  # pending|digest|digested|sent|failed
+    sa.Column("state", sa.String(16), nullable=False),  # pending digest(ed) bundled sent failed
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -398,7 +398,10 @@ outbox = sa.Table(  # one row per message; the unique key makes a second copy im
     sa.Column("claimed_until", UTCDateTime),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("bundle_id", sa.BigInteger),  # the digest or flood bundle that carried it (0019)
     sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    sa.Index("ix_outbox_bundle", "bundle_id", "id"),
+    sa.Index("ix_outbox_channel_sent", "channel", "sent_at"),  # a channel's last minute
 )
 
 # --- Self-inspection reports (migration 0005) -----------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from findings_kit import load_policy
 from hostpatrol.collector.background import run_once
@@ -65,26 +66,30 @@ def test_notifications_lag_is_the_oldest_due_pending_message(engine) -> None:
     assert (lag.age_s, lag.lag_s) == (600.0, 600.0 - 30)
 
 
-def test_one_round_sends_every_due_notification_not_one_batch(engine) -> None:
+@pytest.mark.parametrize(("per_minute", "messages"), [(1000, 120), (None, 1)])
+def test_one_round_sends_every_due_notification_not_one_batch(engine, per_minute,
+                                                              messages) -> None:
     """120 messages due at once (a fleet's first reports open findings in bulk): one
-    round sends them all, so the notification job's lag is back to zero."""
+    round sends them all, so the notification job's lag is back to zero: one each to a
+    channel that takes 1,000 a minute, as one bundle to one that takes 60 (notify.flood)."""
     sink = Sink()
     url = sink.start()
+    cap = "" if per_minute is None else f", max_per_minute: {per_minute}"
     try:
         load_policy(engine, loader.default_text().replace(
-            "  channels: {}", f"  channels: {{hook: {{type: webhook, url: '{url}/hook'}}}}"))
+            "  channels: {}", f"  channels: {{hook: {{type: webhook, url: '{url}/hook'{cap}}}}}"))
         now = utcnow().replace(microsecond=0)
         finding = {"id": 1, "level": "IV", "title": "Disk nearly full", "subject": "/",
                    "agent_id": "a1"}
         with engine.begin() as conn:
             conn.execute(outbox.insert(), [
                 {"dedup_key": f"m{i}", "channel": "hook", "state": "pending",
-                 "payload": {"event": "opened", "finding": finding},
+                 "finding_id": i, "payload": {"event": "opened", "finding": finding},
                  "created_at": now, "next_attempt_at": now} for i in range(120)])
         assert _by_job(engine, now + timedelta(seconds=45))["notifications"].lag_s == 15.0
         done = run_once(engine, "holder-a", now + timedelta(seconds=45))
-        assert done["notifications"].sent == 120
-        assert len(sink.bodies) == 120
+        assert done["notifications"].sent == messages
+        assert len(sink.bodies) == messages
         assert _by_job(engine, now + timedelta(seconds=45))["notifications"].lag_s == 0.0
     finally:
         sink.stop()

@@ -77,8 +77,7 @@ def test_each_event_is_sent_once_with_retry_and_digest(engine, smtp, sink, monke
     assert by_path["/slack"]["text"].startswith("*[hostpatrol III] New finding")
     assert by_path["/ding"]["msgtype"] == "markdown"
     assert by_path["/json"]["finding"]["rule"] == "logging-alive"
-    with engine.begin() as conn:
-        assert build_digests(conn, now + timedelta(hours=8)) == 4
+    assert build_digests(engine, now + timedelta(hours=8)) == 4
     assert deliver_due(engine, policy, now + timedelta(hours=8)).sent == 4
     assert len(server.messages) == 2
     assert "daily digest" in server.messages[1]
