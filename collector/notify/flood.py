@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -36,6 +36,7 @@ BODY_BYTES = {"wecom": 4096, "dingtalk": 20_000, "slack": 40_000}
 MARKUP = 16  # the bytes a format adds around the subject ("### ", "**", new lines)
 MINUTE = timedelta(minutes=1)
 CHUNK = 5_000  # rows a bundle marks per transaction
+BUNDLE_MOST = 100_000  # rows one bundle carries at most: ~10 s of a round (bench/notify_flood)
 
 
 def per_minute(channel: Channel) -> int:
@@ -75,40 +76,58 @@ def _carried(event: str, now: datetime) -> tuple[str, sa.ColumnElement[bool]]:
     return "bundled", due(now) & outbox.c.finding_id.is_not(None)
 
 
-def room(engine: sa.Engine, policy: Policy, now: datetime) -> dict[str, int]:
-    """How many messages each channel with due rows may be sent now; a channel with more
-    due than that has its due findings' messages folded into one bundle first."""
+class Room(NamedTuple):
+    """What a channel may be sent now: ``n`` messages; ``many_only`` when its due messages
+    outnumber that even after a bundle (a flood past ``BUNDLE_MOST``): only messages that
+    carry many (bundles, digests), the rest waiting for the next bundle."""
+
+    n: int
+    many_only: bool = False
+
+
+def _due_counts(engine: sa.Engine, now: datetime) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(outbox.c.channel, sa.func.count()).where(due(now))
+                                 .group_by(outbox.c.channel)).all())
+
+
+def room(engine: sa.Engine, policy: Policy, now: datetime) -> dict[str, Room]:
+    """What each channel with due rows may be sent now; a channel with more due than that
+    has its due findings' messages folded into one bundle first."""
     with engine.connect() as conn:
         building = conn.execute(sa.select(outbox.c.id).where(outbox.c.state == "building")
                                 .order_by(outbox.c.id)).scalars().all()
     for made in building:  # a bundle a stopped sender left half made
         finish(engine, made, now, resumed=True)
+    counts = _due_counts(engine, now)
     with engine.connect() as conn:
-        counts = conn.execute(sa.select(outbox.c.channel, sa.func.count()).where(due(now))
-                              .group_by(outbox.c.channel)).all()
-        sent = {name: sent_last_minute(conn, name, now) for name, _ in counts}
-    out: dict[str, int] = {}
-    for name, n in counts:
+        sent = {name: sent_last_minute(conn, name, now) for name in counts}
+    out: dict[str, Room] = {}
+    for name, n in counts.items():
         channel = policy.channels.get(name)
         if channel is None:  # gone from the policy: each is failed with that reason
-            out[name] = n
+            out[name] = Room(n)
             continue
         left = per_minute(channel) - sent[name]
         if left <= 0:
             continue  # wait: a bundle made now would be a minute old when it goes
-        if n > left:
-            bundle(engine, name, "bundle", now, {"per_minute": per_minute(channel)})
-        out[name] = left
+        if n > left and bundle(engine, name, "bundle", now,
+                               {"per_minute": per_minute(channel)}) is not None:
+            n = _due_counts(engine, now).get(name, 0)
+        out[name] = Room(left, many_only=n > left)
     return out
 
 
 def bundle(engine: sa.Engine, channel: str, event: str, now: datetime,
            extra: Mapping[str, Any]) -> int | None:
     """One message for ``channel`` standing for its due findings' messages (``bundle``) or
-    its rows waiting for the digest (``digest``); its id, or None when there were none."""
+    its rows waiting for the digest (``digest``), the oldest ``BUNDLE_MOST`` of them; its
+    id, or None when there were none."""
+    carried = sa.select(outbox.c.id).where(outbox.c.channel == channel,
+                                           _carried(event, now)[1]).order_by(outbox.c.id)
     with engine.begin() as conn:
-        last = conn.execute(sa.select(sa.func.max(outbox.c.id)).where(
-            outbox.c.channel == channel, _carried(event, now)[1])).scalar()
+        last = conn.execute(carried.offset(BUNDLE_MOST - 1).limit(1)).scalar() or \
+            conn.execute(carried.order_by(None).order_by(outbox.c.id.desc()).limit(1)).scalar()
         if last is None:
             return None
         key = f"{event}:{extra['date']}:{channel}:{last}" if event == "digest" else \

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..policy.model import Policy
 from ..store.schema import outbox
 from ..store.sql import insert_ignore
-from .flood import bundle, due
+from .flood import Room, bundle, due
 
 CLAIM_FOR = timedelta(minutes=5)
 
@@ -55,15 +55,17 @@ def build_digests(engine: sa.Engine, now: datetime) -> int:
 
 
 def claim(conn: sa.Connection, now: datetime, limit: int = 50,
-          room: Mapping[str, int] | None = None) -> list[sa.Row]:
+          room: Mapping[str, Room] | None = None) -> list[sa.Row]:
     """Take up to ``limit`` due messages, oldest first, no more for a channel than its
     ``room`` (flood.room; every channel when None)."""
     pick = sa.select(outbox.c.id).where(due(now)).order_by(outbox.c.id)
     if room is None:
         due_ids = conn.execute(pick.limit(limit)).scalars().all()
     else:  # each channel's oldest, as many as it may take, then the oldest of those
-        due_ids = sorted(i for channel, n in room.items() if n > 0 for i in conn.execute(
-            pick.where(outbox.c.channel == channel).limit(min(n, limit))).scalars())[:limit]
+        due_ids = sorted(i for channel, r in room.items() if r.n > 0 for i in conn.execute(
+            pick.where(outbox.c.channel == channel,
+                       outbox.c.finding_id.is_(None) if r.many_only else sa.true())
+            .limit(min(r.n, limit))).scalars())[:limit]
     claimed = []
     for oid in due_ids:
         res = conn.execute(outbox.update().where(outbox.c.id == oid, due(now))

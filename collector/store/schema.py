@@ -126,7 +126,8 @@ reports = sa.Table(
     # holds the senders' rows
     sa.UniqueConstraint("agent_id", "report_id", name="uq_reports_agent_report"),
     sa.Index("ix_reports_agent_created", "agent_id", "created_at"),
-    sa.Index("ix_reports_received", "received_at"),  # late reports for closed weeks (0014)
+    sa.Index("ix_reports_received", "received_at",  # late reports for closed weeks (0014)
+             postgresql_using="brin"),  # rows appended in time order: BRIN (0020)
 )
 
 check_results = sa.Table(
@@ -260,7 +261,8 @@ sa.Index("ix_agents_group_hostname", agents.c.group_name, agents.c.hostname)
 sa.Index("ix_agents_os_name", agents.c.os_name)
 sa.Index("ix_agents_last_report", agents.c.last_report_at)
 sa.Index("ix_agents_status", agents.c.status)
-sa.Index("ix_check_results_started", check_results.c.started_at)
+sa.Index("ix_check_results_started", check_results.c.started_at,
+         postgresql_using="brin")  # PostgreSQL: BRIN, rows appended in time order (0020)
 
 # --- Policy, baselines, findings register, notifications, background work (0003) ---
 

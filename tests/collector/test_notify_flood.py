@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from findings_kit import load_policy
-from hostpatrol.collector.notify import messages
+from hostpatrol.collector.notify import flood, messages
 from hostpatrol.collector.notify.dispatch import deliver_due
 from hostpatrol.collector.notify.flood import LISTED
 from hostpatrol.collector.notify.outbox import build_digests, enqueue
@@ -168,9 +168,12 @@ def test_max_per_minute_must_be_a_whole_number(value):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(limit=st.integers(1, 5),
        steps=st.lists(st.tuples(st.integers(0, 40), st.integers(1, 45)), min_size=1,
-                      max_size=8))
-def test_no_minute_holds_more_than_the_limit_and_nothing_is_lost(engine, sink, limit, steps):
-    """Queue ``n`` messages, wait ``gap`` seconds, send, over and over; then drain."""
+                      max_size=8), most=st.sampled_from([4, flood.BUNDLE_MOST]))
+def test_no_minute_holds_more_than_the_limit_and_nothing_is_lost(engine, sink, monkeypatch,
+                                                                 limit, steps, most):
+    """Queue ``n`` messages, wait ``gap`` seconds, send, over and over; then drain (a
+    bundle carrying at most ``most``)."""
+    monkeypatch.setattr(flood, "BUNDLE_MOST", most)
     receiver, url = sink
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM outbox"))
@@ -182,7 +185,7 @@ def test_no_minute_holds_more_than_the_limit_and_nothing_is_lost(engine, sink, l
         q.add(n, at, level=0)
         at += timedelta(seconds=gap)
         q.send(at)
-    for _ in range(3):  # drain: a minute later the channel has room again
+    for _ in range(3 + sum(n for n, _ in steps) // most):  # drain: a minute later, room again
         at += timedelta(seconds=61)
         q.send(at)
     rows = _rows(engine)
@@ -257,4 +260,19 @@ def test_a_bundle_left_half_made_is_finished_and_sent(engine, sink):
     assert sum("12 notifications in one message" in t for t in texts) == 1
     rows = _rows(engine)
     assert sum(r.bundle_id == made for r in rows) == 12
+    assert Counter(r.state for r in rows) == {"bundled": 12, "sent": 3}
+
+
+def test_a_flood_past_one_bundle_goes_in_several_and_nothing_alone(engine, sink, monkeypatch):
+    """A bundle carries at most ``BUNDLE_MOST`` (a round stays short): the rest wait for
+    the next bundle instead of going one by one."""
+    monkeypatch.setattr(flood, "BUNDLE_MOST", 5)
+    receiver, url = sink
+    load_policy(engine, _policy(url))
+    q = Queue(engine)
+    q.add(12, T0)
+    assert [q.send(T0 + timedelta(seconds=s)) for s in (0, 1, 2, 3)] == [1, 1, 1, 0]
+    texts = [b["markdown"]["text"] for b in receiver.bodies]
+    assert [t.split("] ")[1].split(" ")[0] for t in texts] == ["5", "5", "2"]
+    rows = _rows(engine)
     assert Counter(r.state for r in rows) == {"bundled": 12, "sent": 3}

@@ -390,3 +390,56 @@ def test_a_reader_holding_the_tables_makes_the_job_wait_its_turn_not_fail_the_pa
     with pg.begin() as conn:  # the page is done: next round goes through
         assert partitions.ensure(conn, later)
         assert purge(conn, _policy(pg, 7), later)["weeks_dropped"] > 0
+
+
+def _time_index_kinds(conn) -> dict[str, set[str]]:
+    """Table (every partition too) -> the access methods of its index on the time column."""
+    rows = conn.exec_driver_sql("""
+        SELECT coalesce(p.relname, t.relname), am.amname
+        FROM pg_index i JOIN pg_class ix ON ix.oid = i.indexrelid
+        JOIN pg_am am ON am.oid = ix.relam JOIN pg_class t ON t.oid = i.indrelid
+        LEFT JOIN pg_inherits h ON h.inhrelid = t.oid
+        LEFT JOIN pg_class p ON p.oid = h.inhparent
+        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+        WHERE i.indnatts = 1 AND (coalesce(p.relname, t.relname), a.attname) IN
+              (('reports', 'received_at'), ('check_results', 'started_at'))""").all()
+    out: dict[str, set[str]] = {}
+    for table, kind in rows:
+        out.setdefault(table, set()).add(kind)
+    return out
+
+
+def test_the_time_indexes_are_brin_in_every_week_and_find_the_same_rows(pg) -> None:
+    """Migration 0020: reports.received_at and check_results.started_at are read by ranges
+    only; their BRIN indexes (every weekly partition's too) find what a scan finds."""
+    aid, key = _enroll(pg, 1)
+    for seq, k in enumerate(range(4), 1):
+        when = START + k * WEEK
+        assert _send(pg, [(_daily(aid, seq, when), key)], when) == ["accepted"]
+    lo, hi = START + WEEK - timedelta(hours=1), START + 3 * WEEK - timedelta(hours=1)
+
+    def ranges(conn) -> tuple[list, list]:
+        return (conn.execute(sa.select(reports.c.id).where(reports.c.received_at >= lo,
+                                                           reports.c.received_at < hi)
+                             .order_by(reports.c.id)).scalars().all(),
+                conn.execute(sa.select(check_results.c.id).where(
+                    check_results.c.started_at >= lo, check_results.c.started_at < hi)
+                    .order_by(check_results.c.id)).scalars().all())
+
+    with pg.connect() as conn:
+        assert _time_index_kinds(conn) == {"reports": {"brin"}, "check_results": {"brin"}}
+        scanned = ranges(conn)
+        assert (len(scanned[0]), len(scanned[1])) == (2, 4)  # weeks 1 and 2, two checks each
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = "\n".join(conn.execute(sa.text(
+            "EXPLAIN SELECT id FROM check_results WHERE started_at >= :lo "
+            "AND started_at < :hi"), {"lo": lo, "hi": hi}).scalars())
+        assert "Bitmap Index Scan" in plan
+        assert ranges(conn) == scanned
+    downgrade(pg, "0019")
+    with pg.connect() as conn:
+        assert _time_index_kinds(conn) == {"reports": {"btree"}, "check_results": {"btree"}}
+    upgrade(pg)
+    with pg.connect() as conn:
+        assert _time_index_kinds(conn) == {"reports": {"brin"}, "check_results": {"brin"}}
+        assert ranges(conn) == scanned
