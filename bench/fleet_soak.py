@@ -150,11 +150,18 @@ class Sink:
 
         sink = self
         self.received = 0
+        self.paths: Counter[str] = Counter()  # bodies per path
+        self.largest = 0  # bytes of the largest body
+        self.lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                sink.received += 1
+                n = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(n)
+                with sink.lock:
+                    sink.received += 1
+                    sink.paths[self.path] += 1
+                    sink.largest = max(sink.largest, n)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -163,12 +170,14 @@ class Sink:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         """Stop serving."""
         self.server.shutdown()
+        self.server.server_close()
 
 
 def notify_policy(c: BenchCollector, url: str) -> None:

@@ -27,11 +27,9 @@ sender (``background.send_notifications``) runs round after round, the clock 30 
 
 from __future__ import annotations
 
-import http.server
 import os
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 from collections import Counter
@@ -43,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pgtemp  # noqa: E402
+from fleet_soak import Sink  # noqa: E402
 
 QUEUED = int(os.environ.get("HOSTPATROL_BENCH_NOTIFY_QUEUED", "100000"))
 BASELINE = 2_000
@@ -50,41 +49,6 @@ TICK = 30
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 ROUNDS_TARGET = 1  # every queued message carried by the first round
 HELD_TARGET = 1.0  # seconds: no write transaction of the sender's longer than ingest's p99
-
-
-class Sink:
-    """Loopback webhook endpoints answering 200 (DingTalk's errcode 0); counts bodies."""
-
-    def __init__(self) -> None:
-        sink = self
-        self.lock = threading.Lock()
-        self.bodies: Counter[str] = Counter()
-        self.largest = 0
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-                n = int(self.headers.get("Content-Length", "0"))
-                self.rfile.read(n)
-                with sink.lock:
-                    sink.bodies[self.path] += 1
-                    sink.largest = max(sink.largest, n)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "13")
-                self.end_headers()
-                self.wfile.write(b'{"errcode":0}')
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def policy_text(url: str, limit: int | None) -> str:
@@ -148,12 +112,12 @@ def run_store(url: str, sink: Sink, n: int, limit: int | None) -> dict[str, Any]
     engine = make_engine(url)
     upgrade(engine)
     with engine.begin() as conn:
-        loader.store(conn, policy_text(sink.url, limit), source="bench", loaded_by="bench",
+        loader.store(conn, policy_text(sink.base, limit), source="bench", loaded_by="bench",
                      now=T0)
     queue(engine, n, T0)
     with engine.connect() as conn:
         policy = loader.current(conn)
-    sink.bodies.clear()
+    sink.paths.clear()
     sink.largest = 0
     rounds: list[float] = []
     now = T0
@@ -186,7 +150,7 @@ def run_store(url: str, sink: Sink, n: int, limit: int | None) -> dict[str, Any]
     sent = [r for r in rows if r.state == "sent"]
     return {
         "rounds": rounds[:-1] or rounds, "peak_mb": peak / 2**20, "held": max(held),
-        "received": sum(sink.bodies.values()), "sent": len(sent), "largest": sink.largest,
+        "received": sum(sink.paths.values()), "sent": len(sent), "largest": sink.largest,
         "queued": sum(r.finding_id is not None for r in rows),
         "carried": sum(carried.values()), "counts_match": carried == {
             k: v for k, v in counts.items() if k in carried},
