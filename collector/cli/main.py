@@ -302,4 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if not isinstance(e, (OperationalError, InterfaceError)):
+            raise
+        why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        print(f"hostpatrol-collector: error: the database could not be reached: {why}",
+              file=sys.stderr)
+        return 1
 

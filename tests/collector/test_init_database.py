@@ -59,3 +59,16 @@ def test_serve_finds_the_store_init_was_given(tmp_path):
 
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT count(*) FROM enroll_tokens").fetchone()[0] == 1
+
+
+def test_a_database_out_of_reach_is_one_clear_line_not_a_traceback(tmp_path):
+    cli = [str(BIN / "hostpatrol-collector"), "--data-dir", str(tmp_path / "c")]
+    env = {**os.environ,
+           "HOSTPATROL_DATABASE_URL": f"postgresql://hp:s3cret@127.0.0.1:{free_port()}/hp"}
+    for argv in (["init", "--bind", f"127.0.0.1:{free_port()}"], ["token", "create"]):
+        proc = run([*cli, *argv], env=env, check=False)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("hostpatrol-collector: error: the database could not "
+                                      "be reached: connection failed")
+        assert "Traceback" not in proc.stderr
+        assert "s3cret" not in proc.stderr
