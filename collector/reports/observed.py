@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..policy.model import Policy
+from ..store import sql
 from ..store.schema import agents, check_results, findings, host_latest, host_profiles
 from .compliance import LOWEST_PROBLEM_LEVEL, UNRECTIFIED, area_of
 
@@ -34,9 +35,7 @@ def in_scope(conn: sa.Connection, start: datetime, end: datetime | None,
                 sa.or_(agents.c.revoked_at.is_(None), agents.c.revoked_at >= start)))
     if end is not None:
         q = q.where(agents.c.enrolled_at < end)
-    if groups is not None:
-        q = q.where(agents.c.group_name.in_(sorted(groups)) if groups else sa.false())
-    return {r.id: r for r in conn.execute(q).all()}
+    return {r.id: r for r in conn.execute(q.where(sql.in_scope(agents.c.group_name, groups)))}
 
 
 def newest_in_window(conn: sa.Connection, start: datetime, end: datetime) -> Newest:

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..store.schema import reports, rollup_compliance, rollups
+from ..store.sql import in_scope
 from . import compliance, windows
 from .period import Period, current_week, parse
 
@@ -127,10 +128,9 @@ def _sums(conn: sa.Connection, window: str, groups: frozenset[str] | None
     q = (sa.select(rollup_compliance.c.area, sa.func.sum(rollup_compliance.c.hosts),
                    sa.func.sum(rollup_compliance.c.checked),
                    sa.func.sum(rollup_compliance.c.compliant))
-         .where(rollup_compliance.c.window == window).group_by(rollup_compliance.c.area))
-    if groups is not None:
-        q = q.where(rollup_compliance.c.group_name.in_(sorted(groups)) if groups
-                    else sa.false())
+         .where(rollup_compliance.c.window == window,
+                in_scope(rollup_compliance.c.group_name, groups))
+         .group_by(rollup_compliance.c.area))
     return {a: (int(h), int(c), int(k)) for a, h, c, k in conn.execute(q)}
 
 

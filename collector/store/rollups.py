@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from .schema import agents, host_latest, rollup_coverage, rollups
+from .sql import in_scope
 
 COVERAGE_TTL = timedelta(seconds=60)
 NO_GROUP = ""
@@ -32,12 +33,6 @@ def _stamp(conn: sa.Connection, name: str, now: datetime) -> None:
 def _computed(conn: sa.Connection, names: list[str]) -> dict[str, datetime]:
     return dict(conn.execute(sa.select(rollups.c.name, rollups.c.computed_at)
                              .where(rollups.c.name.in_(names))).all())
-
-
-def _scope(column: sa.ColumnElement[str], scope: frozenset[str] | None) -> sa.ColumnElement[bool]:
-    if scope is None:
-        return sa.true()
-    return column.in_(sorted(scope)) if scope else sa.false()
 
 
 def compute_coverage(conn: sa.Connection, now: datetime) -> None:
@@ -66,7 +61,7 @@ def coverage(conn: sa.Connection, scope: frozenset[str] | None,
     for check, status, n in conn.execute(
             sa.select(rollup_coverage.c.check_name, rollup_coverage.c.status,
                       sa.func.sum(rollup_coverage.c.hosts))
-            .where(_scope(rollup_coverage.c.group_name, scope))
+            .where(in_scope(rollup_coverage.c.group_name, scope))
             .group_by(rollup_coverage.c.check_name, rollup_coverage.c.status)):
         out.setdefault(check, {})[status] = int(n)
     return out
