@@ -85,10 +85,11 @@ class Room(NamedTuple):
     many_only: bool = False
 
 
-def _due_counts(engine: sa.Engine, now: datetime) -> dict[str, int]:
+def _due_counts(engine: sa.Engine, now: datetime, *where: sa.ColumnElement[bool]
+                ) -> dict[str, int]:
     with engine.connect() as conn:
-        return dict(conn.execute(sa.select(outbox.c.channel, sa.func.count()).where(due(now))
-                                 .group_by(outbox.c.channel)).all())
+        return dict(conn.execute(sa.select(outbox.c.channel, sa.func.count())
+                                 .where(due(now), *where).group_by(outbox.c.channel)).all())
 
 
 def room(engine: sa.Engine, policy: Policy, now: datetime) -> dict[str, Room]:
@@ -113,7 +114,7 @@ def room(engine: sa.Engine, policy: Policy, now: datetime) -> dict[str, Room]:
             continue  # wait: a bundle made now would be a minute old when it goes
         if n > left and bundle(engine, name, "bundle", now,
                                {"per_minute": per_minute(channel)}) is not None:
-            n = _due_counts(engine, now).get(name, 0)
+            n = _due_counts(engine, now, outbox.c.channel == name).get(name, 0)
         out[name] = Room(left, many_only=n > left)
     return out
 
@@ -173,8 +174,9 @@ def finish(engine: sa.Engine, made: int, now: datetime, *, resumed: bool = False
                      .values(state="pending", payload={**row.payload, **tally.payload()}))
 
 
-def _rank(payload: Mapping[str, Any]) -> int:
-    return LEVELS.get(payload.get("finding", {}).get("level"), len(LEVELS) + 1)
+def _severity(level: str | None) -> int:
+    """1 for level I … 5 for info; after those a level this version does not know."""
+    return LEVELS.get(level, len(LEVELS) + 1)
 
 
 def _rows(conn: sa.Connection, bundle_id: int, page: int = 1000) -> Iterator[sa.Row]:
@@ -201,11 +203,12 @@ class Tally:
         """Count rows of (id, payload, created_at)."""
         for r in rows:
             p = dict(r.payload)
-            self.levels[p.get("finding", {}).get("level") or "-"] += 1
+            level = p.get("finding", {}).get("level")
+            self.levels[level or "-"] += 1
             self.events[p.get("event") or "-"] += 1
             self.first = min(self.first or r.created_at, r.created_at)
             self.last = max(self.last or r.created_at, r.created_at)
-            item = (-_rank(p), -r.id, p)  # a min-heap of the most severe, oldest first
+            item = (-_severity(level), -r.id, p)  # a min-heap of the most severe, oldest first
             if len(self.listed) < LISTED:
                 heapq.heappush(self.listed, item)
             elif item[:2] > self.listed[0][:2]:
@@ -215,8 +218,7 @@ class Tally:
         """The counts a bundle's or a digest's message prints."""
         return {
             "count": sum(self.levels.values()),
-            "levels": {k: self.levels[k]
-                       for k in sorted(self.levels, key=lambda x: LEVELS.get(x, 99))},
+            "levels": {k: self.levels[k] for k in sorted(self.levels, key=_severity)},
             "events": dict(self.events.most_common()),
             "since": self.first.isoformat() if self.first else None,
             "until": self.last.isoformat() if self.last else None,
