@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("agent_checks", "agent", "ingest", "growth", "storage", "retention", "scaleout",
-              "report", "admin_pages", "lists", "notify_flood")
+              "report", "admin_pages", "lists", "notify_flood", "rollup_memory")
 OPTIONAL = ("fleet_soak",)  # a 3-minute look; the full soak is `python bench/fleet_soak.py`
 
 

@@ -181,3 +181,9 @@ def _findings(engine: sa.Engine, ids: list[str], rng: random.Random, now: dateti
             {"finding_id": fid, "at": r["first_seen"], "actor": "agent", "action": "opened",
              "from_state": None, "to_state": "open", "note": r["title"], "details": {}}
             for fid, r in zip(fids, rows, strict=True)])
+        # and the change to its state, as a person's transition records it: the register's
+        # timeline then gives each finding the state its row has (the report reads that)
+        conn.execute(finding_events.insert(), [
+            {"finding_id": fid, "at": r["first_seen"], "actor": "seed", "action": "transition",
+             "from_state": "open", "to_state": r["state"], "note": None, "details": {}}
+            for fid, r in zip(fids, rows, strict=True) if r["state"] != "open"])

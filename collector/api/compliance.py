@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import authz
 from ..errors import ApiError
-from ..reports import compliance, rollup, windows
+from ..reports import compliance, rollup
 from ..reports.period import PeriodError, parse
 from ..reports.register_at import iso
 from .base import api_error, http_error
@@ -48,12 +48,9 @@ def get_compliance() -> Response:
             except PeriodError as e:
                 raise ApiError(str(e), status=400) from e
             as_of = min(p.end, g.now)
-            result = windows.for_period(conn, p.start, p.end, as_of, groups=scope)
             window = {"period": p.key, "start": iso(p.start), "end": iso(p.end),
                       "as_of": iso(as_of), "timezone": _zone()}
-            figures = {"hosts": len(result.scope), "reported": len(result.reported),
-                       "areas": result.counts(),
-                       "overall": compliance.overall(result.areas.values())}
+            figures = rollup.period_figures(conn, p, g.now, scope)
     return jsonify({"ok": True, "window": window, **figures,
                     "definition": compliance.DEFINITION})
 

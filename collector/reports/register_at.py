@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from ..policy.model import Policy, level_name
 from ..store.schema import finding_events, findings
 from .compliance import LOWEST_PROBLEM_LEVEL, UNRECTIFIED, area_of, is_problem
+from .observed import WHOLE, Slice
 
 ACTIVE = (*UNRECTIFIED, "waived")
 WORK = ("open", "assigned", "in_progress")
@@ -85,12 +86,15 @@ COLUMNS = (findings.c.id, findings.c.agent_id, findings.c.group_name, findings.c
 
 
 def problems(conn: sa.Connection, policy: Policy, start: datetime, end: datetime,
-             as_of: datetime, scope: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings of hosts in ``scope`` that were problems (level I–IV) at some time in
-    [start, end), with state, level and deadline at ``as_of``; most severe first, numbered."""
+             as_of: datetime, scope: dict[str, Any], part: Slice = WHOLE
+             ) -> list[dict[str, Any]]:
+    """Findings of hosts in ``scope`` (and ``part``) that were problems (level I–IV) at
+    some time in [start, end), with state, level and deadline at ``as_of``; most severe
+    first, numbered."""
     rows = conn.execute(sa.select(*COLUMNS).where(
         findings.c.first_seen < end,
         sa.or_(findings.c.state.in_(ACTIVE), findings.c.state_changed_at >= start),
+        part.where(findings.c.agent_id),
     ).order_by(findings.c.id)).all()
     rows = [r for r in rows if r.agent_id in scope]
     states, levels, opened_in = _timelines(conn, [r.id for r in rows], start, end)

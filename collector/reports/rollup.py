@@ -13,12 +13,16 @@ Two kinds of window, per group (viewers see the sum over their groups):
   counted once per arrival of its data, not on every refresh.
 
 The background worker refreshes both (:func:`refresh`); a page that finds one missing or
-stale computes it itself. Same definition as the report (:mod:`compliance`): the live
+stale computes it itself. Either judges :data:`SLICE` hosts at a time and adds up the
+groups' figures (:func:`_per_group`), so its memory is a slice's, not the fleet's; the
+running week is read as the live window is (:func:`windows.running`: each host's newest
+results, not a scan of the week's). Same definition as the report (:mod:`compliance`): the live
 window ending at a week's end gives that week's report figures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +30,7 @@ import sqlalchemy as sa
 
 from ..store.schema import reports, rollup_compliance, rollups
 from ..store.sql import in_scope
-from . import compliance, windows
+from . import compliance, observed, windows
 from .period import Period, current_week, parse
 
 LIVE = "live"
@@ -36,6 +40,9 @@ ANY = ""  # the rollup's area for "reported anything in the window"
 LATE_SCAN = "compliance:late-scan"  # rollups row: when late reports were last looked for
 COMMIT_LAG = timedelta(minutes=5)  # a report's received_at precedes its commit by this at most
 RUN_SLACK = timedelta(hours=1)  # a result started in a week may come in a report made after it
+SLICE = 2_000  # hosts judged at once: ~15 MB of Python objects at the peak
+
+Counts = dict[str, dict[str, tuple[int, int, int]]]  # group → area → (hosts, checked, compliant)
 
 
 def week_keys(now: datetime, timezone: str, weeks: int) -> list[Period]:
@@ -51,11 +58,34 @@ def _name(window: str) -> str:
     return f"compliance:{window}"[:64]
 
 
-def _store(conn: sa.Connection, window: str, result: windows.Compliance, now: datetime) -> None:
+def _per_group(conn: sa.Connection,
+               judge: Callable[[sa.Connection, observed.Slice], windows.Compliance],
+               size: int = SLICE) -> Counts:
+    """:meth:`windows.Compliance.per_group` of the whole fleet, judged a slice of ``size``
+    hosts at a time (a host's figures depend on its own results and findings alone)."""
+    out: Counts = {}
+    for part in observed.slices(conn, size):
+        for group, areas in judge(conn, part).per_group().items():
+            sums = out.setdefault(group, {})
+            for area, (h, c, k) in areas.items():
+                h0, c0, k0 = sums.get(area, (0, 0, 0))
+                sums[area] = (h0 + h, c0 + c, k0 + k)
+    # an area (a newer agent's check) seen in some slices only: every group has it, over
+    # all of the group's hosts, as when the fleet is judged at once
+    seen = {area for sums in out.values() for area in sums}
+    for sums in out.values():
+        hosts = sums[ANY][0]
+        for area in seen:
+            _, c, k = sums.get(area, (0, 0, 0))
+            sums[area] = (hosts, c, k)
+    return out
+
+
+def _store(conn: sa.Connection, window: str, counts: Counts, now: datetime) -> None:
     conn.execute(rollup_compliance.delete().where(rollup_compliance.c.window == window))
     rows = [{"window": window, "group_name": group[:128], "area": area, "hosts": h,
              "checked": c, "compliant": k}
-            for group, areas in result.per_group().items()
+            for group, areas in counts.items()
             for area, (h, c, k) in areas.items()]
     if rows:
         conn.execute(rollup_compliance.insert(), rows)
@@ -102,19 +132,46 @@ def _ensure(engine: sa.Engine, now: datetime, timezone: str, weeks: int,
                           None if last_scan is None else last_scan - COMMIT_LAG)
     at = done.get(LIVE)
     if at is None or now - at > live_ttl:
-        with engine.begin() as conn:  # its own transaction: the page's only reads
-            _store(conn, LIVE, windows.live(conn, now), now)
+        _refresh(engine, LIVE, lambda conn, part: windows.live(conn, now, part=part), now)
     for window, p in periods.items():
         at = done.get(window)
         if at is None or (at < p.end and now - at > CURRENT_WEEK_TTL) or window in late:
-            with engine.begin() as conn:
-                _store(conn, window, windows.for_period(conn, p.start, p.end,
-                                                        min(p.end, now)), now)
+            _refresh(engine, window, _judge(p, now), now)
     if scan and periods:  # the background moves the scan on; pages only read
         with engine.begin() as conn:
             conn.execute(rollups.delete().where(rollups.c.name == LATE_SCAN))
             conn.execute(rollups.insert().values(name=LATE_SCAN, computed_at=now))
     return late
+
+
+def _judge(p: Period, now: datetime, groups: frozenset[str] | None = None
+           ) -> Callable[[sa.Connection, observed.Slice], windows.Compliance]:
+    if p.start <= now < p.end:  # the running week: its hosts' newest results
+        return lambda conn, part: windows.running(conn, p.start, p.end, now, groups, part)
+    return lambda conn, part: windows.for_period(conn, p.start, p.end, min(p.end, now),
+                                                 groups=groups, part=part)
+
+
+def period_figures(conn: sa.Connection, p: Period, now: datetime,
+                   groups: frozenset[str] | None) -> dict[str, Any]:
+    """A report period's figures (hosts in scope, reported, every area, overall) for
+    ``groups`` (None: all), judged at ``min(p.end, now)`` a slice of hosts at a time: what
+    the API answers without holding a large fleet's results at once."""
+    sums: dict[str, tuple[int, int, int]] = dict.fromkeys((ANY, *compliance.AREAS), (0, 0, 0))
+    for areas in _per_group(conn, _judge(p, now, groups)).values():
+        for area, (h, c, k) in areas.items():
+            h0, c0, k0 = sums.get(area, (0, 0, 0))
+            sums[area] = (h0 + h, c0 + c, k0 + k)
+    return _figures(sums)
+
+
+def _refresh(engine: sa.Engine, window: str,
+             judge: Callable[[sa.Connection, observed.Slice], windows.Compliance],
+             now: datetime) -> None:
+    with engine.connect() as conn:  # read apart: the write below is a moment
+        counts = _per_group(conn, judge)
+    with engine.begin() as conn:  # its own transaction: the page's only reads
+        _store(conn, window, counts, now)
 
 
 def refresh(engine: sa.Engine, now: datetime, timezone: str, weeks: int = 12) -> set[str]:

@@ -48,26 +48,45 @@ class Compliance:
 def for_period(conn: sa.Connection, start: datetime, end: datetime, as_of: datetime,
                groups: frozenset[str] | None = None,
                problems: list[dict[str, Any]] | None = None,
-               scope: dict[str, Any] | None = None) -> Compliance:
+               scope: dict[str, Any] | None = None,
+               part: observed.Slice = observed.WHOLE) -> Compliance:
     """Compliance of [start, end) judged at ``as_of`` (``scope`` and ``problems``: the
-    hosts in scope and the register at ``as_of`` when the caller has read them already)."""
+    hosts in scope and the register at ``as_of`` when the caller has read them already;
+    ``part``: only the hosts of that slice)."""
     if scope is None:
-        scope = observed.in_scope(conn, start, end, groups)
-    newest = observed.newest_in_window(conn, start, end)
+        scope = observed.in_scope(conn, start, end, groups, part)
+    newest = observed.newest_in_window(conn, start, end, part)
     if problems is None:
-        problems = register_at.problems(conn, loader.current(conn), start, end, as_of, scope)
+        problems = register_at.problems(conn, loader.current(conn), start, end, as_of, scope,
+                                        part)
     failing = [(p["agent_id"], p["area"]) for p in problems if p["unrectified"]]
     return Compliance(start, end, as_of, scope, _reported(newest, scope),
                       compliance.judge(scope, newest, failing))
 
 
-def live(conn: sa.Connection, now: datetime,
-         groups: frozenset[str] | None = None) -> Compliance:
+def running(conn: sa.Connection, start: datetime, end: datetime, now: datetime,
+            groups: frozenset[str] | None = None, part: observed.Slice = observed.WHOLE
+            ) -> Compliance:
+    """:func:`for_period` of a window that has not ended (``start`` <= ``now`` < ``end``),
+    judged now, read as the live window reads: each host's newest results from
+    ``host_latest`` and the register as it stands. Judged at ``now``, a finding's state
+    and level in the register's timeline are its current ones, and a finding that is a
+    problem now was one in the window; so the figures are the period's (a test holds
+    them to it)."""
+    scope = observed.in_scope(conn, start, end, groups, part)
+    newest = observed.newest_running(conn, start, end, part)
+    failing = observed.current_problems(conn, loader.current(conn), set(scope), part)
+    return Compliance(start, end, now, scope, _reported(newest, scope),
+                      compliance.judge(scope, newest, failing))
+
+
+def live(conn: sa.Connection, now: datetime, groups: frozenset[str] | None = None,
+         part: observed.Slice = observed.WHOLE) -> Compliance:
     """Compliance of the last :data:`LIVE_DAYS` days up to ``now``, judged now."""
     start = now - timedelta(days=LIVE_DAYS)
-    scope = observed.in_scope(conn, start, None, groups)
-    newest = observed.newest_since(conn, start)
-    failing = observed.current_problems(conn, loader.current(conn), set(scope))
+    scope = observed.in_scope(conn, start, None, groups, part)
+    newest = observed.newest_since(conn, start, part)
+    failing = observed.current_problems(conn, loader.current(conn), set(scope), part)
     return Compliance(start, None, now, scope, _reported(newest, scope),
                       compliance.judge(scope, newest, failing))
 

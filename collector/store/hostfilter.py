@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from hostpatrol.shared.osfamily import FAMILIES, family_from_os_name
 
-from . import hostsearch
+from . import hostsearch, sql
 from .schema import agents, host_latest, host_packages, host_tags, host_updates
 from .sql import in_scope
 
@@ -108,7 +108,7 @@ def where(conn: sa.Connection, q: sa.Select, f: HostFilter, now: datetime,
             host_updates, *([host_updates.c.name == f.update] if f.update else []),
             *([host_updates.c.security.is_(True)] if f.security else [])))
     if f.ids is not None:
-        q = q.where(agents.c.id.in_(sorted(f.ids)) if f.ids else sa.false())
+        q = q.where(sql.among(conn, agents.c.id, f.ids))
     return q
 
 

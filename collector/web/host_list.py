@@ -13,7 +13,7 @@ from flask import Response, abort, g, render_template, request
 from flask_babel import gettext as _
 
 from .. import authz
-from ..reports import windows
+from ..reports import observed, rollup, windows
 from ..store import fleet
 from ..store.hostfilter import SORTS, HostFilter
 from . import sheets
@@ -51,15 +51,19 @@ def list_args(args: Mapping[str, str]) -> dict[str, str]:
 def _area_hosts(conn: Any, area: str | None, which: str) -> frozenset[str]:
     """The hosts behind one figure of the overview's compliance table (the live window):
     an area's checked, compliant or not compliant hosts, or the hosts in scope or that
-    reported anything."""
-    live = windows.live(conn, g.now, authz.scope())
-    if which in ("reported", "inscope"):
-        return live.reported if which == "reported" else frozenset(live.scope)
-    result = live.areas.get(area or "")
-    if result is None:
-        return frozenset()
-    return {"checked": result.checked, "compliant": result.compliant,
-            "noncompliant": result.noncompliant}[which]
+    reported anything. Judged a slice of the fleet at a time, as the rollup is: the ids
+    are kept, not every host's results."""
+    out: set[str] = set()
+    for part in observed.slices(conn, rollup.SLICE):
+        live = windows.live(conn, g.now, authz.scope(), part=part)
+        if which in ("reported", "inscope"):
+            out |= live.reported if which == "reported" else set(live.scope)
+            continue
+        result = live.areas.get(area or "")
+        if result is not None:
+            out |= {"checked": result.checked, "compliant": result.compliant,
+                    "noncompliant": result.noncompliant}[which]
+    return frozenset(out)
 
 
 def host_filter(conn: Any, p: Mapping[str, str]) -> HostFilter:

@@ -10,6 +10,7 @@ from html import unescape
 
 import pytest
 import sqlalchemy as sa
+from hostpatrol.collector.reports import rollup
 from hostpatrol.collector.store.schema import findings
 from lists_fleet import NGINX, address, host_name, seed
 from openpyxl import load_workbook
@@ -149,8 +150,11 @@ def _figures(html: str) -> list[tuple[str, int]]:
     return out
 
 
+@pytest.mark.parametrize("slice_", [rollup.SLICE, 7])  # the whole fleet; slices of 7
 @pytest.mark.parametrize("role", ["admin", "viewer"])
-def test_every_overview_figure_links_to_exactly_its_rows(w: WebApp, role: str) -> None:
+def test_every_overview_figure_links_to_exactly_its_rows(w: WebApp, role: str, slice_: int,
+                                                         monkeypatch) -> None:
+    monkeypatch.setattr(rollup, "SLICE", slice_)  # the figures and their hosts, judged so
     figures = _figures(_get(w, "/", role=role))
     assert len(figures) >= 15
     kinds = {href.split("?")[0] for href, _ in figures}
