@@ -16,8 +16,8 @@ The background worker refreshes both (:func:`refresh`); a page that finds one mi
 stale computes it itself. Either judges :data:`SLICE` hosts at a time and adds up the
 groups' figures (:func:`_per_group`), so its memory is a slice's, not the fleet's; the
 running week is read as the live window is (:func:`windows.running`: each host's newest
-results, not a scan of the week's). Same definition as the report (:mod:`compliance`): the live
-window ending at a week's end gives that week's report figures.
+results, not a scan of the week's). Same definition as the report (:mod:`compliance`):
+the live window ending at a week's end gives that week's report figures.
 """
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ def _name(window: str) -> str:
     return f"compliance:{window}"[:64]
 
 
+def _add(sums: dict[str, tuple[int, int, int]], more: dict[str, tuple[int, int, int]]) -> None:
+    for area, (h, c, k) in more.items():
+        h0, c0, k0 = sums.get(area, (0, 0, 0))
+        sums[area] = (h0 + h, c0 + c, k0 + k)
+
+
 def _per_group(conn: sa.Connection,
                judge: Callable[[sa.Connection, observed.Slice], windows.Compliance],
                size: int = SLICE) -> Counts:
@@ -66,10 +72,7 @@ def _per_group(conn: sa.Connection,
     out: Counts = {}
     for part in observed.slices(conn, size):
         for group, areas in judge(conn, part).per_group().items():
-            sums = out.setdefault(group, {})
-            for area, (h, c, k) in areas.items():
-                h0, c0, k0 = sums.get(area, (0, 0, 0))
-                sums[area] = (h0 + h, c0 + c, k0 + k)
+            _add(out.setdefault(group, {}), areas)
     # an area (a newer agent's check) seen in some slices only: every group has it, over
     # all of the group's hosts, as when the fleet is judged at once
     seen = {area for sums in out.values() for area in sums}
@@ -159,9 +162,7 @@ def period_figures(conn: sa.Connection, p: Period, now: datetime,
     the API answers without holding a large fleet's results at once."""
     sums: dict[str, tuple[int, int, int]] = dict.fromkeys((ANY, *compliance.AREAS), (0, 0, 0))
     for areas in _per_group(conn, _judge(p, now, groups)).values():
-        for area, (h, c, k) in areas.items():
-            h0, c0, k0 = sums.get(area, (0, 0, 0))
-            sums[area] = (h0 + h, c0 + c, k0 + k)
+        _add(sums, areas)
     return _figures(sums)
 
 
