@@ -22,8 +22,11 @@ backend).
 
 Printed: reports sent and stored (each report id looked up at the end: stored once), the
 answers, request latency p50/p99 per minute and overall (target p99 <= 1 s), how late the
-generator kept the schedule, RSS and open files of every collector process (flat), each
-background job's lag (``collector.joblag``) and the background lease's holder over time.
+generator kept the schedule, RSS and open files of every collector process (flat: the
+last quarter's median within 15 % of the second's; a process that took the background
+lease over mid-run, or lost it, is judged in each stretch of one role, since taking the
+jobs on is a step, not growth), each background job's lag (``collector.joblag``) and the
+background lease's holder over time.
 ``--collectors 2 --kill-at MIN`` runs two collectors on one database and SIGKILLs the
 one holding the lease at that minute, restarting it ``--down`` seconds later.
 
@@ -585,19 +588,22 @@ def _print(o: Options, fleet: Fleet, watch: Watch, stored: Counter,
         f"{j} {last_lags.get(j):.0f}" if last_lags.get(j) is not None else f"{j} -"
         for j in jobs))
     print("  collector processes (RSS MB 2nd quarter median -> last quarter median, open "
-          "files 2nd quarter max -> last):")
+          "files 2nd quarter max -> last; a process that took or gave up the background "
+          "lease, judged in each stretch of one role):")
     for pid, series in sorted(watch.procs.items()):
-        n = len(series)
-        q2, q4 = series[n // 4: n // 2] or series, series[3 * n // 4:] or series
-        r2 = statistics.median(s[1] for s in q2) / 2**20
-        r4 = statistics.median(s[1] for s in q4) / 2**20
-        f2, flast = max(s[2] for s in q2), series[-1][2]
-        print(f"    {watch.names[pid]:55} {r2:7.1f} -> {r4:7.1f}  fds {f2} -> {flast}"
-              f"  ({n} samples over {series[0][0]:.0f}-{series[-1][0]:.0f} s)")
-        if n >= 8 and r4 > r2 * (1 + MEMORY_GROWTH_MAX):
-            missed.append(f"RSS of {watch.names[pid]} grew {r4 / r2 - 1:.0%}")
-        if n >= 8 and flast > f2 + FD_GROWTH_MAX:
-            missed.append(f"open files of {watch.names[pid]} grew {f2} -> {flast}")
+        stretches = _roles(watch, pid, series)
+        if len(stretches) > 1:
+            print(f"    {watch.names[pid]}")
+        for role, part in stretches:
+            name = watch.names[pid] if len(stretches) == 1 else f"  as {role}"
+            r2, r4, f2, flast = _quarters(part)
+            print(f"    {name:55} {r2:7.1f} -> {r4:7.1f}  fds {f2} -> {flast}"
+                  f"  ({len(part)} samples over {part[0][0]:.0f}-{part[-1][0]:.0f} s)")
+            what = watch.names[pid] + ("" if len(stretches) == 1 else f" ({role})")
+            if len(part) >= 8 and r4 > r2 * (1 + MEMORY_GROWTH_MAX):
+                missed.append(f"RSS of {what} grew {r4 / r2 - 1:.0%}")
+            if len(part) >= 8 and flast > f2 + FD_GROWTH_MAX:
+                missed.append(f"open files of {what} grew {f2} -> {flast}")
     print("  background lease:")
     for at, sim, holder in watch.holders:
         print(f"    from {at:6.1f} s ({sim:%H:%M:%S} simulated): {_holder_label(watch, holder)}"
@@ -617,6 +623,35 @@ def _print(o: Options, fleet: Fleet, watch: Watch, stored: Counter,
     if behind:
         missed.append(f"background jobs behind at the end (s): {behind}")
     return missed
+
+
+def _quarters(series: list[tuple[float, int, int]]) -> tuple[float, float, int, int]:
+    """RSS MB: 2nd-quarter median, last-quarter median; open files: 2nd-quarter max, last."""
+    n = len(series)
+    q2, q4 = series[n // 4: n // 2] or series, series[3 * n // 4:] or series
+    return (statistics.median(s[1] for s in q2) / 2**20,
+            statistics.median(s[1] for s in q4) / 2**20, max(s[2] for s in q2), series[-1][2])
+
+
+def _roles(watch: Watch, pid: int, series: list[tuple[float, int, int]]
+           ) -> list[tuple[str, list[tuple[float, int, int]]]]:
+    """A process's samples split where it took or gave up the background lease, each
+    stretch named by its role: the process that takes the jobs over mid-run steps up once
+    by their working set, which is a change of role, not growth over time."""
+    def holds(holder: str) -> bool:
+        parts = holder.split(":")
+        return len(parts) == 3 and parts[1] == str(pid)
+
+    out: list[tuple[str, list[tuple[float, int, int]]]] = []
+    held, since = False, 0.0
+    for at, _, holder in [*watch.holders, (float("inf"), None, "")]:
+        if holds(holder) == held and at != float("inf"):
+            continue
+        part = [s for s in series if since <= s[0] < at]
+        if part:
+            out.append(("lease holder" if held else "not the lease holder", part))
+        held, since = holds(holder), at
+    return out
 
 
 def options(argv: list[str] | None = None) -> Options:
