@@ -39,8 +39,9 @@ class Slice:
     def where(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
         """The condition that ``column`` (an agent id) falls in the slice."""
         bounds = [] if self.after is None else [column > self.after]
-        return sa.and_(sa.true(), *bounds, *([] if self.upto is None
-                                            else [column <= self.upto]))
+        if self.upto is not None:
+            bounds.append(column <= self.upto)
+        return sa.and_(sa.true(), *bounds)
 
 
 WHOLE = Slice()
@@ -86,7 +87,7 @@ def newest_in_window(conn: sa.Connection, start: datetime, end: datetime,
     hosts in ``part`` (and in ``only`` when given)."""
     hosts = part.where(check_results.c.agent_id)
     if only is not None:
-        hosts = sa.and_(hosts, check_results.c.agent_id.in_(sorted(only)))
+        hosts = sa.and_(hosts, sql.among(conn, check_results.c.agent_id, only))
     rank = sa.func.row_number().over(
         partition_by=(check_results.c.agent_id, check_results.c.check_name),
         order_by=(check_results.c.started_at.desc(), check_results.c.id.desc())).label("rank")
@@ -100,29 +101,21 @@ def newest_in_window(conn: sa.Connection, start: datetime, end: datetime,
     return {(a, c): s for a, c, s in rows}
 
 
-def newest_since(conn: sa.Connection, start: datetime, part: Slice = WHOLE) -> Newest:
+def newest_since(conn: sa.Connection, start: datetime, part: Slice = WHOLE,
+                 end: datetime | None = None) -> Newest:
     """(agent id, check) → status of the host's newest result, when it started at or after
-    ``start`` (the live window: from ``start`` to now)."""
-    rows = conn.execute(sa.select(host_latest.c.agent_id, host_latest.c.check_name,
-                                  host_latest.c.status)
-                        .where(host_latest.c.started_at >= start,
-                               part.where(host_latest.c.agent_id)))
-    return {(a, c): s for a, c, s in rows}
-
-
-def newest_running(conn: sa.Connection, start: datetime, end: datetime,
-                   part: Slice = WHOLE) -> Newest:
-    """:func:`newest_in_window` for a window that has not ended, read from ``host_latest``
-    (a week of a large fleet's results is tens of millions of rows; its newest, one per
-    host and check). A host whose newest result started at or after ``end`` (its clock
-    ahead, within the admitted skew) is read from its results, as the window reads it."""
+    ``start``: :func:`newest_in_window` of a window that has not ended (the live window, up
+    to now; or the running report period, up to ``end``), read from ``host_latest`` (a
+    week of a large fleet's results is tens of millions of rows; its newest, one per host
+    and check). A host whose newest result started at or after ``end`` (its clock ahead,
+    within the admitted skew) is read from its results, as the window reads it."""
     newest: Newest = {}
     ahead: set[str] = set()
     for a, c, s, at in conn.execute(
             sa.select(host_latest.c.agent_id, host_latest.c.check_name, host_latest.c.status,
                       host_latest.c.started_at)
             .where(host_latest.c.started_at >= start, part.where(host_latest.c.agent_id))):
-        if at >= end:
+        if end is not None and at >= end:
             ahead.add(a)
         else:
             newest[(a, c)] = s

@@ -64,17 +64,17 @@ def for_period(conn: sa.Connection, start: datetime, end: datetime, as_of: datet
                       compliance.judge(scope, newest, failing))
 
 
-def running(conn: sa.Connection, start: datetime, end: datetime, now: datetime,
+def running(conn: sa.Connection, start: datetime, end: datetime | None, now: datetime,
             groups: frozenset[str] | None = None, part: observed.Slice = observed.WHOLE
             ) -> Compliance:
-    """:func:`for_period` of a window that has not ended (``start`` <= ``now`` < ``end``),
-    judged now, read as the live window reads: each host's newest results from
-    ``host_latest`` and the register as it stands. Judged at ``now``, a finding's state
-    and level in the register's timeline are its current ones, and a finding that is a
-    problem now was one in the window; so the figures are the period's (a test holds
-    them to it)."""
+    """:func:`for_period` of a window that has not ended (``start`` <= ``now`` < ``end``;
+    ``end`` None: up to now, the live window), judged now, from each host's newest
+    results in ``host_latest`` and the register as it stands. Judged at ``now``, a
+    finding's state and level in the register's timeline are its current ones, and a
+    finding that is a problem now was one in the window; so the figures are the
+    period's (a test holds them to it)."""
     scope = observed.in_scope(conn, start, end, groups, part)
-    newest = observed.newest_running(conn, start, end, part)
+    newest = observed.newest_since(conn, start, part, end)
     failing = observed.current_problems(conn, loader.current(conn), set(scope), part)
     return Compliance(start, end, now, scope, _reported(newest, scope),
                       compliance.judge(scope, newest, failing))
@@ -83,12 +83,7 @@ def running(conn: sa.Connection, start: datetime, end: datetime, now: datetime,
 def live(conn: sa.Connection, now: datetime, groups: frozenset[str] | None = None,
          part: observed.Slice = observed.WHOLE) -> Compliance:
     """Compliance of the last :data:`LIVE_DAYS` days up to ``now``, judged now."""
-    start = now - timedelta(days=LIVE_DAYS)
-    scope = observed.in_scope(conn, start, None, groups, part)
-    newest = observed.newest_since(conn, start, part)
-    failing = observed.current_problems(conn, loader.current(conn), set(scope), part)
-    return Compliance(start, None, now, scope, _reported(newest, scope),
-                      compliance.judge(scope, newest, failing))
+    return running(conn, now - timedelta(days=LIVE_DAYS), None, now, groups, part)
 
 
 def _reported(newest: observed.Newest, scope: dict[str, Any]) -> frozenset[str]:

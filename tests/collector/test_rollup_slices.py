@@ -97,7 +97,7 @@ def test_the_running_week_is_the_reports_week_judged_now(engine) -> None:
     with engine.connect() as conn:
         run = windows.running(conn, PERIOD.start, PERIOD.end, now)
         week = windows.for_period(conn, PERIOD.start, PERIOD.end, now)
-        newest = observed.newest_running(conn, PERIOD.start, PERIOD.end)
+        newest = observed.newest_since(conn, PERIOD.start, end=PERIOD.end)
         assert newest == observed.newest_in_window(conn, PERIOD.start, PERIOD.end)
     assert newest[(ahead.agent_id, "disk")] == "ok"
     assert ahead.agent_id in run.areas["disk"].checked
